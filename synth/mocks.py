@@ -1,0 +1,88 @@
+"""Realistic outputs for every resource type the program registers, under Pulumi's mocks.
+
+OUTPUTS maps a type token to a function of (inputs, name) returning the provider-computed outputs
+(camelCase, as the engine would return them). Inputs are echoed back as the state's base.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+
+Outputs = Callable[[dict[str, Any], str], dict[str, Any]]
+
+
+def stable_int(*parts: str, modulo: int) -> int:
+    """A deterministic number from names, for addresses and ids that must not change between runs."""
+    digest = hashlib.sha256("/".join(parts).encode()).digest()
+    return int.from_bytes(digest[:4], "big") % modulo
+
+
+def _proxmox_vm(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    """What the guest agent reports: loopback first, then the configured or a DHCP-leased address."""
+    ipv4 = "dhcp"
+    for config in (inputs.get("initialization") or {}).get("ipConfigs") or []:
+        ipv4 = ((config or {}).get("ipv4") or {}).get("address") or ipv4
+    address = f"10.99.{stable_int(name, 'net', modulo=250) + 1}.{stable_int(name, 'host', modulo=250) + 2}" \
+        if ipv4 == "dhcp" else ipv4.split("/", 1)[0]
+    mac = "BC:24:11:" + ":".join(f"{stable_int(name, str(i), modulo=256):02X}" for i in range(3))
+    started = inputs.get("started", True) and not inputs.get("template", False)
+    return {
+        "vmId": inputs.get("vmId") or 100 + stable_int(name, modulo=900),
+        "ipv4Addresses": [["127.0.0.1"], [address]] if started else [],
+        "ipv6Addresses": [["::1"], []] if started else [],
+        "macAddresses": ["00:00:00:00:00:00", mac] if started else [],
+        "networkInterfaceNames": ["lo", "eth0"] if started else [],
+    }
+
+
+def _proxmox_container(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    init = inputs.get("initialization") or {}
+    ipv4 = (((init.get("ipConfigs") or [{}])[0] or {}).get("ipv4") or {}).get("address") or "dhcp"
+    address = f"10.99.{stable_int(name, 'net', modulo=250) + 1}.{stable_int(name, 'host', modulo=250) + 2}" \
+        if ipv4 == "dhcp" else ipv4.split("/", 1)[0]
+    return {"vmId": inputs.get("vmId") or 100 + stable_int(name, modulo=900), "ipv4": {"eth0": address},
+            "ipv6": {}}
+
+
+def _proxmox_download(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"size": 400_000_000 + stable_int(name, modulo=200_000_000)}
+
+
+def _proxmox_snippet(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    source = inputs.get("sourceRaw") or {}
+    data = source.get("data") if isinstance(source.get("data"), str) else ""
+    return {
+        "fileName": source.get("fileName") or name,
+        "fileSize": len(data.encode()),
+        "fileModificationDate": "2026-01-01T00:00:00Z",
+        "fileTag": hashlib.sha256(data.encode()).hexdigest()[:16],
+    }
+
+
+OUTPUTS: dict[str, Outputs] = {
+    "proxmoxve:index/vmLegacy:VmLegacy": _proxmox_vm,
+    "proxmoxve:index/containerLegacy:ContainerLegacy": _proxmox_container,
+    "proxmoxve:download/file:File": _proxmox_download,
+    "proxmoxve:index/fileLegacy:FileLegacy": _proxmox_snippet,
+}
+CALLS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+class HomelabMocks(pulumi.runtime.Mocks):
+    """Echo inputs and add the outputs a real provider would compute."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        outputs = OUTPUTS.get(args.typ)
+        if outputs is not None:
+            state.update(outputs(args.inputs, args.name))
+        resource_id = args.resource_id or f"{args.name}-id"
+        return resource_id, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        handler = CALLS.get(args.token)
+        return handler(args.args) if handler else {}
