@@ -5,8 +5,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_proxmoxve as proxmoxve
 
-from cloudinit.render import ProvisionSpec, user_data
+from cloudinit.render import ProvisionSpec
 from components.catalog import CATALOG
+from components.proxmox.metadata import shared_user_data
 from components.proxmox import (Image, ImageArgs, Lxc, LxcArgs, NetworkArgs, Snippet, SnippetArgs, Template,
                                 TemplateArgs, Vm, VmArgs)
 
@@ -92,7 +93,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             user_data_snippets[key] = Snippet(
                 f"user-data-{distribution}-{node}",
                 SnippetArgs(node_name=node, datastore_id=px.storage.snippets,
-                            file_name=f"homelab-{env.name}-{distribution}-user-data.yaml", content=user_data(spec)),
+                            file_name=f"homelab-{env.name}-{distribution}-user-data.yaml", content=shared_user_data(spec)),
                 opts=opts,
             )
         return user_data_snippets[key]

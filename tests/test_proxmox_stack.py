@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+
+import pulumi
 
 import pytest
 import yaml
@@ -11,7 +14,9 @@ from stacks.config import proxmox as pxcfg
 from synth import conformance
 from synth.engine import synth_config
 from stacks.config import loader
-from tests.conftest import ENVIRONMENTS
+from stacks import proxmox as proxmox_layer
+from stacks.secrets import Secrets
+from tests.conftest import ENVIRONMENTS, RECORDED
 from tests.tools import require_tool
 
 VM = "proxmoxve:index/vmLegacy:VmLegacy"
@@ -98,20 +103,33 @@ def test_production_guests_are_protected_and_staging_ones_shut_down_cleanly(env,
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_provider_takes_token_and_ssh_key_from_secrets(env, synth_result):
+def test_provider_credentials_are_secret_in_the_synth(env, synth_result):
     run, cfg = synth_result(env), _cfg(env).proxmox
     [provider] = run.of_type(PROVIDER)
-    inputs = provider["inputs"]
-    assert inputs["apiToken"] == MASK
-    assert inputs["endpoint"] == cfg.endpoint
-    ssh = inputs["ssh"]
-    ssh = yaml.safe_load(ssh) if isinstance(ssh, str) else ssh
-    assert ssh["privateKey"] == MASK
-    assert ssh["username"] == "root"
-    assert ssh["nodes"] == [{"name": n.name, "address": n.address} for n in cfg.nodes]
+    # the ssh block holds the private key: the engine keeps the whole block secret
+    assert provider["inputs"] == {"apiToken": MASK, "endpoint": cfg.endpoint, "insecure": "false", "ssh": MASK}
     for res in _proxmox(run):
         if res["type"] != PROVIDER:
             assert res["provider"] == provider["urn"], res["name"]
+
+
+@pulumi.runtime.test
+def test_provider_ssh_block_names_every_node_and_takes_the_key_from_secrets():
+    pulumi.runtime.set_config("homelab:proxmoxApiToken", "root@pam!homelab=CANARY-token")
+    pulumi.runtime.set_config("homelab:sshPrivateKey", "CANARY-private-key")
+    cfg = _cfg("lothlorien")
+    provider = proxmox_layer.provider(cfg, Secrets())
+
+    def check(urn):
+        [masked] = [r for r in RECORDED.resources if r["urn"] == urn]
+        assert masked["inputs"]["apiToken"] == MASK and masked["inputs"]["ssh"] == MASK
+        revealed = RECORDED.revealed[urn]
+        ssh = json.loads(revealed["ssh"])
+        assert revealed["apiToken"] == "root@pam!homelab=CANARY-token"
+        assert ssh == {"username": "root", "privateKey": "CANARY-private-key",
+                       "nodes": [{"name": n.name, "address": n.address} for n in cfg.proxmox.nodes]}
+
+    return provider.urn.apply(check)
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -143,6 +161,7 @@ def test_user_data_is_shared_and_holds_no_host_data(env, synth_result):
         assert doc["ssh_pwauth"] is False and doc["disable_root"] is True
         assert doc["users"][0]["name"] == cfg.environment.operator.name
         assert "qemu-guest-agent" in doc["packages"]
+        assert doc["manage_etc_hosts"] == "localhost" and "hostname" not in doc
     meta = {p: yaml.safe_load(t) for p, t in run.artifacts.items() if p.endswith("-meta-data.yaml")}
     assert sorted(m["local-hostname"] for m in meta.values()) == sorted(
         cfg.environment.fqdn(vm.name) for vm in cfg.proxmox.vms)
