@@ -49,13 +49,16 @@ def _proxmox_container(inputs: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _proxmox_download(inputs: dict[str, Any], name: str) -> dict[str, Any]:
-    return {"size": 400_000_000 + stable_int(name, modulo=200_000_000)}
+    file_name = inputs.get("fileName") or str(inputs.get("url", name)).rsplit("/", 1)[-1]
+    return {"id": f"{inputs.get('datastoreId')}:{inputs.get('contentType')}/{file_name}",
+            "size": 400_000_000 + stable_int(name, modulo=200_000_000)}
 
 
 def _proxmox_snippet(inputs: dict[str, Any], name: str) -> dict[str, Any]:
     source = inputs.get("sourceRaw") or {}
     data = source.get("data") if isinstance(source.get("data"), str) else ""
     return {
+        "id": f"{inputs.get('datastoreId')}:{inputs.get('contentType', 'snippets')}/{source.get('fileName') or name}",
         "fileName": source.get("fileName") or name,
         "fileSize": len(data.encode()),
         "fileModificationDate": "2026-01-01T00:00:00Z",
@@ -80,7 +83,8 @@ class HomelabMocks(pulumi.runtime.Mocks):
         outputs = OUTPUTS.get(args.typ)
         if outputs is not None:
             state.update(outputs(args.inputs, args.name))
-        resource_id = args.resource_id or f"{args.name}-id"
+        # An OUTPUTS entry may give the provider's id format under "id" (not part of the state).
+        resource_id = args.resource_id or state.pop("id", None) or f"{args.name}-id"
         return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:

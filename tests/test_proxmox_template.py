@@ -52,6 +52,7 @@ def test_template_hardware_matches_the_seed():
         res = _one("tpl-hw-template", VM)
         inputs = res["inputs"]
         assert vm_id == 7000
+        assert image_id == f"local:import/{CATALOG['rocky9'].image.file_name}"
         assert inputs["template"] is True and inputs["started"] is False
         assert inputs["machine"] == "q35"
         assert inputs["bios"] == "ovmf"

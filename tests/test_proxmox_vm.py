@@ -55,7 +55,7 @@ def test_vm_is_a_full_clone_with_static_address_dns_and_snippets():
             "ipConfigs": [{"ipv4": {"address": "10.40.0.21/24", "gateway": "10.40.0.1"}}],
             "dns": {"domain": "mirkwood.lan", "servers": ["10.40.0.1"]},
             "userDataFileId": "local:snippets/homelab-mirkwood-rocky9-user-data.yaml",
-            "metaDataFileId": init["metaDataFileId"],
+            "metaDataFileId": "local:snippets/vm-static-meta-data.yaml",  # stable when the content changes
         }
         assert "userAccount" not in init  # conflicts with user_data_file_id; keys come from user-data
         assert any(dep == meta["urn"] for dep in res["dependencies"])
