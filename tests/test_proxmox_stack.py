@@ -197,3 +197,50 @@ def test_every_rendered_user_data_passes_cloud_init_schema(env, synth_result, tm
         done = subprocess.run([cloud_init, "schema", "-c", str(target)], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, f"{path}: {done.stdout}{done.stderr}"
         assert "Valid cloud-config" in done.stdout
+
+
+@pulumi.runtime.test
+def test_local_storage_clones_from_the_template_on_their_own_node_and_registers_hosts():
+    """Two nodes without shared storage: a template per node, user-data snippets where VMs run."""
+    from stacks.types import HostRegistry
+    from tests.test_proxmox_config import SECRETS, _entries
+
+    for key, value in SECRETS.items():
+        pulumi.runtime.set_config(key, value)
+    entries = _entries()
+    entries["homelab:environment"]["name"] = "mirkwood"
+    proxmox = entries["homelab:proxmox"]
+    proxmox["vms"] = [
+        {"name": "local-a", "vm_id": 7301, "template": "rocky9", "node": "iluvatar", "ipv4": "10.40.0.61"},
+        {"name": "local-b", "vm_id": 7302, "template": "rocky9", "node": "yavanna", "ipv4": "10.40.0.62",
+         "groups": ["k3s", "k3s_agent"]},
+    ]
+    proxmox["containers"] = [{"name": "local-ct", "vm_id": 7303, "node": "yavanna", "ipv4": "10.40.0.63"}]
+    proxmox["templates"] = [{"distribution": "rocky9", "name": "rocky9"},
+                            {"distribution": "rocky9", "node": "yavanna", "vm_id": 7002}]
+    cfg = loader.validate(entries, stack="mirkwood", secret_keys=set(SECRETS))
+    hosts = HostRegistry()
+    proxmox_layer.deploy(cfg, Secrets(), hosts)
+    b = hosts.get("local-b")
+
+    def check(_):
+        def one(name):
+            [res] = [r for r in RECORDED.resources if r["name"] == name]
+            return res
+        assert one("local-a-vm")["inputs"]["clone"] == {"vmId": 7000, "nodeName": "iluvatar", "datastoreId": "local-lvm",
+                                                        "full": True}
+        assert one("local-b-vm")["inputs"]["clone"] == {"vmId": 7002, "nodeName": "yavanna", "datastoreId": "local-lvm",
+                                                        "full": True}
+        assert one("rocky9-yavanna-template")["inputs"]["nodeName"] == "yavanna"
+        assert one("user-data-rocky9-iluvatar-file")["inputs"]["nodeName"] == "iluvatar"
+        assert one("user-data-rocky9-yavanna-file")["inputs"]["nodeName"] == "yavanna"
+        assert one("lxc-debian12-yavanna-file")["inputs"]["contentType"] == "vztmpl"
+        assert [h.name for h in hosts.all()] == ["local-a", "local-b", "local-ct"]
+        assert (b.platform, b.address, b.ssh_user, b.groups, b.fqdn) == (
+            "proxmox-vm", "10.40.0.62", "lavender", ("k3s", "k3s_agent"), "local-b.mirkwood.lan")
+        assert [type(r).__name__ for r in b.ready] == ["VmLegacy"]
+        ct = hosts.get("local-ct")
+        assert (ct.platform, ct.ssh_user, [type(r).__name__ for r in ct.ready]) == (
+            "proxmox-lxc", "root", ["ContainerLegacy"])
+
+    return pulumi.Output.all(*(r.urn for h in hosts.all() for r in h.ready)).apply(check)
