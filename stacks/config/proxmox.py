@@ -1,4 +1,25 @@
-"""Proxmox VE: nodes, storages, templates, VMs and LXC containers."""
+"""Proxmox VE: nodes, storages, templates, VMs and LXC containers.
+
+```yaml
+homelab:proxmox:
+  endpoint: https://iluvatar.mirkwood.lan:8006/
+  ssh_user: root                  # the provider uploads snippets over SSH (key: secret sshPrivateKey)
+  nodes: [{name: iluvatar, address: 10.20.0.11}]
+  storage: {vm: local-lvm, images: local, snippets: local, shared: false}
+  bridge: {name: vmbr0, mtu: 1500}  # every NIC gets the bridge's MTU
+  network: staging                # environment network (VLAN, CIDR); default: the environment's
+  vmid_range: {first: 7000, last: 9099}
+  templates:                      # vm_id defaults to the catalog (rocky9 7000, rocky10 7001, debian12 9001)
+    - {distribution: rocky9}      # node defaults to the first node; name to the distribution
+  vms:                            # node: explicit, or spread over the nodes holding the template
+    - {name: mirkwood-k3s-s1, vm_id: 7101, template: rocky9, ipv4: 10.40.0.21, groups: [k3s, k3s_server]}
+  containers:
+    - {name: mirkwood-dns, vm_id: 7201, distribution: debian12, ipv4: 10.40.0.10, nesting: false}
+```
+On the Proxmox side: `images` storage allows the `Import` content type (cloud images) and
+`vztmpl`; `snippets` storage allows `Snippets`; the API token (secret `proxmoxApiToken`,
+`USER@REALM!TOKENID=SECRET`) may manage VMs, storage and downloads (`Sys.Audit`, `Sys.Modify`).
+"""
 
 from __future__ import annotations
 
