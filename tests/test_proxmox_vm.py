@@ -42,6 +42,7 @@ def test_vm_is_a_full_clone_with_static_address_dns_and_snippets():
         inputs = res["inputs"]
         assert inputs["clone"] == {"vmId": 7000, "nodeName": "iluvatar", "datastoreId": "local-lvm", "full": True}
         assert inputs["nodeName"] == "iluvatar" and inputs["name"] == "vm-static" and inputs["vmId"] == 7101
+        assert inputs["description"] == "vm-static.mirkwood.lan: full clone of a cloud-image template, cloud-init"
         assert inputs["cpu"] == {"type": "host", "cores": 4, "sockets": 1, "numa": True}
         assert inputs["memory"] == {"dedicated": 8192, "floating": 8192}
         assert inputs["disks"] == [{"interface": "scsi0", "datastoreId": "local-lvm", "size": 40, "discard": "on",

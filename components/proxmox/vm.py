@@ -40,6 +40,7 @@ class VmArgs:
     tags: tuple[str, ...] = ()
     protect: bool = False
     shutdown_timeout: int = 300  # seconds a clean shutdown may take on destroy
+    description: str | None = None  # shown in the Proxmox UI; defaults to the FQDN and its origin
 
     def __post_init__(self) -> None:
         if self.ipv4 != "dhcp" and ("/" not in self.ipv4 or not self.gateway):
@@ -81,6 +82,7 @@ class Vm(pulumi.ComponentResource):
             node_name=args.node_name,
             vm_id=args.vm_id,
             name=args.hostname,
+            description=args.description or f"{args.fqdn}: full clone of a cloud-image template, cloud-init",
             clone={
                 "vm_id": args.template_vm_id,
                 "node_name": args.template_node_name,
