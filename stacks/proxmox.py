@@ -7,16 +7,16 @@ import pulumi_proxmoxve as proxmoxve
 
 from cloudinit.render import ProvisionSpec
 from components.catalog import CATALOG
-from components.proxmox.metadata import shared_user_data
 from components.proxmox import (Image, ImageArgs, Lxc, LxcArgs, NetworkArgs, Snippet, SnippetArgs, Template,
                                 TemplateArgs, Vm, VmArgs)
+from components.proxmox.metadata import shared_user_data
 
 from .config import proxmox as pxcfg
 from .config.model import EnvironmentConfig
 from .secrets import Secrets
 from .types import Host, HostRegistry
 
-# The image's own root login is replaced by keys; containers have no operator user until provisioned.
+# Containers get the operator's SSH keys for root (no password); they have no operator user until provisioned.
 LXC_SSH_USER = "root"
 
 
