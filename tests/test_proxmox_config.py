@@ -185,3 +185,29 @@ def test_declared_hosts_carry_platform_address_distribution_and_groups():
         ("mirkwood-k3s-a1", "proxmox-vm", None, "rocky9", ()),
         ("mirkwood-dns", "proxmox-lxc", "10.40.0.10", "debian12", ("dns",)),
     ]
+
+
+def _committed(env: str):
+    from synth.engine import synth_config
+
+    entries, secret_keys, _ = synth_config(env)
+    return loader.validate(entries, stack=env, secret_keys=secret_keys)
+
+
+def test_staging_stays_off_productions_nodes_vlans_and_vmids():
+    assert list(pxcfg.conflicts(_committed("mirkwood"), _committed("lothlorien"))) == []
+
+
+def test_staging_on_productions_node_vlan_and_vmid_range_is_refused():
+    production = _committed("lothlorien")
+    entries = _entries(nodes=[{"name": "manwe", "address": "10.20.0.99"}, {"name": "yavanna", "address": "10.20.0.22"}],
+                       vmid_range={"first": 5900, "last": 9099})
+    entries["homelab:environment"]["networks"]["staging"]["vlan"] = 50
+    staging = loader.validate(entries, stack="mirkwood", secret_keys=set(SECRETS))
+    assert [str(p) for p in pxcfg.conflicts(staging, production)] == [
+        "proxmox.nodes[0]: is a node of the production environment lothlorien (got 'manwe')",
+        "proxmox.nodes[1]: is a node of the production environment lothlorien (got 'yavanna')",
+        "proxmox.vmid_range: overlaps the VMID range 5000-5999 of the production environment lothlorien "
+        "(got '5900-9099')",
+        "environment.networks.staging.vlan: is the VLAN of the production network production of lothlorien (got 50)",
+    ]

@@ -337,3 +337,25 @@ def hosts(cfg: "EnvironmentConfig") -> Iterable[DeclaredHost]:
                            address=None if container.ipv4 == "dhcp" else container.ipv4,
                            distribution=container.distribution, groups=container.groups)
 
+
+
+def conflicts(staging: "EnvironmentConfig", production: "EnvironmentConfig") -> Iterable[Problem]:
+    """Staging must not point at production's Proxmox nodes, VLANs or VMID range (VMIDs are
+    cluster-wide and a reused one is silently adopted, bpg#2925)."""
+    stage, prod = staging.proxmox, production.proxmox
+    name = production.environment.name
+    if stage is not None and prod is not None:
+        prod_nodes = {node.name: node for node in prod.nodes}
+        prod_addresses = {node.address for node in prod.nodes}
+        for i, node in enumerate(stage.nodes):
+            if node.name in prod_nodes or node.address in prod_addresses:
+                yield Problem(f"proxmox.nodes[{i}]", node.name, f"is a node of the production environment {name}")
+        a, b = stage.vmid_range, prod.vmid_range
+        if a.first <= b.last and b.first <= a.last:
+            yield Problem("proxmox.vmid_range", f"{a.first}-{a.last}",
+                          f"overlaps the VMID range {b.first}-{b.last} of the production environment {name}")
+    prod_vlans = {net.vlan: key for key, net in production.environment.networks.items() if net.vlan is not None}
+    for key, net in sorted(staging.environment.networks.items()):
+        if net.vlan in prod_vlans:
+            yield Problem(f"environment.networks.{key}.vlan", net.vlan,
+                          f"is the VLAN of the production network {prod_vlans[net.vlan]} of {name}")
