@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pulumi
 
@@ -244,3 +245,28 @@ def test_local_storage_clones_from_the_template_on_their_own_node_and_registers_
             "proxmox-lxc", "root", ["ContainerLegacy"])
 
     return pulumi.Output.all(*(r.urn for h in hosts.all() for r in h.ready)).apply(check)
+
+
+def test_editing_one_vm_leaves_the_shared_user_data_and_the_other_vms_alone(synth_result, tmp_path):
+    """What `pulumi up` would see after one host's edit: only that host's inputs change."""
+    from tests.conftest import ROOT
+
+    document = yaml.safe_load((ROOT / "Pulumi.mirkwood.yaml").read_text())
+    edited = document["config"]["homelab:proxmox"]["vms"][1]
+    assert edited["name"] == "mirkwood-k3s-a1"
+    edited.update(cores=edited["cores"] + 2, ipv4="10.40.0.41")
+    stack_dir = tmp_path / "stacks"
+    stack_dir.mkdir()
+    (stack_dir / "Pulumi.mirkwood.yaml").write_text(yaml.safe_dump(document))
+    done = subprocess.run([sys.executable, "-m", "synth", "--env", "mirkwood", "--out", str(tmp_path / "build"),
+                           "--stack-dir", str(stack_dir)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr + done.stdout
+    after = {r["urn"]: r for r in json.loads((tmp_path / "build" / "mirkwood" / "resources.json").read_text())}
+    before = {r["urn"]: r for r in synth_result("mirkwood").resources}
+    assert set(after) == set(before)
+    changed = sorted(after[urn]["name"] for urn in after
+                     if after[urn]["type"].startswith("proxmoxve:") and after[urn]["inputs"] != before[urn]["inputs"])
+    assert changed == ["mirkwood-k3s-a1-vm"]
+    artifacts = "homelab-mirkwood-rocky9-user-data.yaml"
+    assert (tmp_path / "build" / "mirkwood" / "artifacts" / "proxmox" / artifacts).read_text() == \
+        synth_result("mirkwood").artifacts[f"proxmox/{artifacts}"]
