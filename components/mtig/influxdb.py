@@ -125,13 +125,13 @@ class InfluxDB(pulumi.ComponentResource):
             },
             opts=child,
         )
-        account = k8s.core.v1.ServiceAccount(
+        self.account = account = k8s.core.v1.ServiceAccount(
             f"{name}-token-writer",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="influxdb-token-writer", namespace=args.namespace, labels=kh.labels(app)),
             automount_service_account_token=False,
             opts=child,
         )
-        role = k8s.rbac.v1.Role(
+        self.role = role = k8s.rbac.v1.Role(
             f"{name}-token-writer-role",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="influxdb-token-writer", namespace=args.namespace, labels=kh.labels(app)),
             rules=[
@@ -146,7 +146,7 @@ class InfluxDB(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        binding = k8s.rbac.v1.RoleBinding(
+        self.binding = binding = k8s.rbac.v1.RoleBinding(
             f"{name}-token-writer-binding",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="influxdb-token-writer", namespace=args.namespace, labels=kh.labels(app)),
             role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role", name="influxdb-token-writer"),
