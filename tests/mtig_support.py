@@ -1,71 +1,73 @@
-"""Test support for the MTIG components: a recording mock monitor and manifest helpers.
+"""Test support for the MTIG components: a view on the shared recording monitor, a sample stack.
 
-Every registration is kept with its inputs (secrets unwrapped, whole floats back to ints, as
-Kubernetes sees them), its options (protect, retainOnDelete) and its dependencies.
+Each test sees only the registrations made since its Recorder was created, with inputs as the
+engine got them (secrets masked, whole floats as ints), options and dependencies.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
 
-SECRET_SIG = rpc._special_sig_key  # "4dabf18193072939515e22adb298388d"
-SECRET_VALUE = rpc._special_secret_sig
+from synth.wire import MASK
+from tests.conftest import RECORDED
 
 
-def plain(value: Any) -> Any:
-    """Inputs as plain data: secret wrappers removed, 3.0 -> 3 (mocks deliver numbers as floats)."""
-    if isinstance(value, dict):
-        if value.get(SECRET_SIG) == SECRET_VALUE:
-            return plain(value["value"])
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def has_secret(value: Any) -> bool:
-    if isinstance(value, dict):
-        return value.get(SECRET_SIG) == SECRET_VALUE or any(has_secret(v) for v in value.values())
-    if isinstance(value, list):
-        return any(has_secret(v) for v in value)
-    return False
-
-
-@dataclass
+@dataclass(frozen=True)
 class Registration:
-    type: str
-    name: str
-    raw_inputs: dict[str, Any]
-    protect: bool
-    retain_on_delete: bool
-    parent: str
-    dependencies: list[str]
-    provider: str
+    """One registration the shared recording monitor kept (see synth/engine.py)."""
+
+    record: dict[str, Any]
+
+    @property
+    def type(self) -> str:
+        return self.record["type"]
+
+    @property
+    def name(self) -> str:
+        return self.record["name"]
 
     @property
     def inputs(self) -> dict[str, Any]:
-        return plain(self.raw_inputs)
+        """Inputs as the engine received them, secrets masked as "[secret]"."""
+        return self.record["inputs"]
+
+    @property
+    def revealed(self) -> dict[str, Any]:
+        """The same inputs with secret values shown (for checks that need the real file)."""
+        return RECORDED.revealed[self.record["urn"]]
+
+    @property
+    def protect(self) -> bool:
+        return bool(self.record["options"].get("protect"))
+
+    @property
+    def retain_on_delete(self) -> bool:
+        return bool(self.record["options"].get("retain_on_delete"))
+
+    @property
+    def dependencies(self) -> list[str]:
+        return self.record["dependencies"]
+
+    @property
+    def provider(self) -> str | None:
+        return self.record["provider"]
 
 
-@dataclass
-class Recorder(pulumi.runtime.Mocks):
-    registrations: list[Registration] = field(default_factory=list)
+class Recorder:
+    """The registrations made since this view was created (the monitor is shared by all tests)."""
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        state = dict(args.inputs)
-        if args.typ == "kubernetes:core/v1:Service":
-            state["status"] = {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}
-        return f"{args.name}-id", state
+    def __init__(self) -> None:
+        self.start = len(RECORDED.resources)
 
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
+    def restart(self) -> None:
+        self.start = len(RECORDED.resources)
+
+    @property
+    def registrations(self) -> list[Registration]:
+        return [Registration(r) for r in RECORDED.resources[self.start:] if r["kind"] == "register"]
 
     def by_name(self, name: str) -> Registration:
         found = [r for r in self.registrations if r.name == name]
@@ -80,37 +82,13 @@ class Recorder(pulumi.runtime.Mocks):
         return [
             r.inputs
             for r in self.registrations
-            if r.type.startswith("kubernetes:") and not r.type.startswith(("kubernetes:helm.sh", "pulumi:providers"))
+            if r.type.startswith("kubernetes:") and r.record["custom"]
+            and not r.type.startswith(("kubernetes:helm.sh", "pulumi:providers"))
         ]
 
 
-class RecordingMonitor(MockMonitor):
-    def __init__(self, recorder: Recorder):
-        super().__init__(recorder)
-        self.recorder = recorder
-
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            self.recorder.registrations.append(
-                Registration(
-                    type=request.type,
-                    name=request.name,
-                    raw_inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
-                    protect=bool(request.protect),
-                    retain_on_delete=bool(request.retainOnDelete),
-                    parent=request.parent,
-                    dependencies=list(request.dependencies),
-                    provider=request.provider,
-                )
-            )
-        return response
-
-
 def install() -> Recorder:
-    recorder = Recorder()
-    pulumi.runtime.set_mocks(recorder, project="homelab", stack="test", preview=False, monitor=RecordingMonitor(recorder))
-    return recorder
+    return Recorder()
 
 
 def custom_resources(component: pulumi.Resource) -> list[pulumi.CustomResource]:

@@ -106,7 +106,7 @@ class Broker:
 
 def rendered_broker_files(rec: ms.Recorder) -> tuple[str, str, str]:
     config = rec.by_name("mtig-mosquitto-config").inputs["data"]
-    passwd = rec.by_name("mtig-mosquitto-passwords").inputs["stringData"]["passwd"]
+    passwd = rec.by_name("mtig-mosquitto-passwords").revealed["stringData"]["passwd"]
     return config["mosquitto.conf"], config["acl"], passwd
 
 
