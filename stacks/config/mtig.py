@@ -150,8 +150,6 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     m = cfg.mtig
     if m is None:
         return
-    if cfg.k3s is None:
-        yield Problem("mtig", m.namespace, "the metrics stack runs on the k3s cluster: configure k3s too")
     users = m.mosquitto.users
     seen: set[str] = set()
     for i, user in enumerate(users):
