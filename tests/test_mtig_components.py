@@ -253,7 +253,7 @@ def test_scoped_tokens_are_made_by_a_job_allowed_to_write_only_those_secrets(rec
         assert env["INFLUX_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "influxdb-auth", "key": "admin-token"}
         assert env["TELEGRAF_DESCRIPTION"]["value"] == "telegraf-write-sensors"
         (apply,) = spec["containers"]
-        assert apply["args"] == ["apply", "-k", "/work"]
+        assert (apply["command"], apply["args"]) == (["kubectl"], ["apply", "-k", "/work"])
         # Telegraf and Grafana wait for the tokens; the Job waits for InfluxDB.
         release_urn = [r for r in rec.registrations if r.name == "mtig-influxdb-release"]
         assert any(d.endswith("::mtig-influxdb-release") for d in job.dependencies), release_urn
