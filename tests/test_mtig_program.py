@@ -71,7 +71,7 @@ def test_layer_deploys_the_configured_stack(stack_config):
                 assert (reg.protect, reg.retain_on_delete) == (production, production), reg.name
         for manifest in rec.manifests():
             if manifest["kind"] != "Secret":
-                kubernetes_validate.validate(manifest, "1.31.0", strict=True)
+                kubernetes_validate.validate(manifest, ms.K3S_VERSION, strict=True)
         everything = json.dumps([r.inputs for r in rec.registrations])
         for value in secret_values.values():
             assert value not in everything
@@ -116,7 +116,7 @@ def test_synth_renders_valid_kubernetes_manifests(synth_result, env):
         "ConfigMap", "Deployment", "Service", "Job", "PersistentVolumeClaim", "Namespace",
     }
     for manifest in manifests:
-        kubernetes_validate.validate(manifest, "1.31.0", strict=True)
+        kubernetes_validate.validate(manifest, ms.K3S_VERSION, strict=True)
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
