@@ -370,3 +370,29 @@ def test_rendering_is_deterministic(rec):
         return ms.settled(stack).apply(lambda _: compare(snapshot))
 
     return ms.settled(first).apply(again).apply(second)
+
+
+@pulumi.runtime.test
+def test_a_changed_password_rolls_the_broker_pod(rec):
+    first = deploy()
+
+    def annotations():
+        pod = rec.by_name("mtig-mosquitto-deployment").inputs["spec"]["template"]["metadata"]
+        return pod["annotations"]
+
+    def second(before):
+        rec.restart()
+        passwords = {**{k: pulumi.Output.secret(v) for k, v in ms.PASSWORDS.items()},
+                     "telegraf": pulumi.Output.secret("a-new-Secret-000")}
+        stack = MetricsStack("mtig", ms.sample_args(mqtt_passwords=passwords),
+                             pulumi.ResourceOptions(provider=ms.k8s_provider()))
+
+        def compare(_):
+            after = annotations()
+            assert after["checksum/config"] == before["checksum/config"]
+            assert after["checksum/passwords"] != before["checksum/passwords"]
+            assert len(after["checksum/passwords"]) == 64  # a digest, in plain text, not a secret
+
+        return ms.settled(stack).apply(compare)
+
+    return ms.settled(first).apply(lambda _: annotations()).apply(second)
