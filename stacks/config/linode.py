@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 
 from components.catalog import CATALOG
 from components.linode.catalog import CLOUD_INIT_IMAGES, REGIONS, TYPES
@@ -100,8 +100,15 @@ class LinodeInstance(Model):
 class Linode(Model):
     """Linode instances and the SSH source ranges their firewalls accept."""
 
-    ssh_sources: tuple[ipaddress.IPv4Network, ...] = Field(min_length=1)
+    ssh_sources: tuple[ipaddress.IPv4Network, ...]
     instances: tuple[LinodeInstance, ...] = ()
+
+    @field_validator("ssh_sources")
+    @classmethod
+    def _ssh_sources(cls, value: tuple[ipaddress.IPv4Network, ...]) -> tuple[ipaddress.IPv4Network, ...]:
+        if not value:
+            raise ValueError("needs at least one source range allowed to SSH, e.g. 203.0.113.0/24")
+        return value
 
 
 def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
