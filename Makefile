@@ -1,0 +1,35 @@
+# homelab: the two commands of a fresh machine are `make synth` and `make test`.
+# Each sets up .venv with the pinned dependencies of pyproject.toml on first use.
+
+ENV ?= mirkwood
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: venv synth test test-hosts clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+	print('\n'.join(p['dependencies'] + p['optional-dependencies']['test']))" > $(VENV)/requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+## synth: render ENV (default mirkwood) offline under Pulumi's mocks into build/ENV/
+synth: venv
+	$(PY) -m synth --env $(ENV)
+
+## test: the whole test suite
+test: venv
+	$(PY) -m pytest
+
+## test-hosts: host provisioning for real: cloud-init schema, shellcheck, provision.sh run twice in a
+## debootstrap'd Debian bookworm (needs root; the rootfs is cached in ~/.cache/homelab/)
+test-hosts: venv
+	$(PY) -m pytest tests/test_cloudinit.py tests/test_cloudinit_schema.py tests/test_cloudinit_script.py \
+	  tests/test_rootfs.py tests/test_linode.py tests/test_onboard.py
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,95 @@
+"""Realistic outputs for every resource type the program registers, under Pulumi's mocks.
+
+OUTPUTS maps a type token to a function of (inputs, name) returning the provider-computed outputs
+(camelCase, as the engine would return them). Inputs are echoed back as the state's base.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+
+Outputs = Callable[[dict[str, Any], str], dict[str, Any]]
+
+
+def stable_int(*parts: str, modulo: int) -> int:
+    """A deterministic number from names, for addresses and ids that must not change between runs."""
+    digest = hashlib.sha256("/".join(parts).encode()).digest()
+    return int.from_bytes(digest[:4], "big") % modulo
+
+
+OUTPUTS: dict[str, Outputs] = {}
+ID_KEY = "__id"
+CALLS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+class HomelabMocks(pulumi.runtime.Mocks):
+    """Echo inputs and add the outputs a real provider would compute."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        outputs = OUTPUTS.get(args.typ)
+        if outputs is not None:
+            state.update(outputs(args.inputs, args.name))
+        # An OUTPUTS entry may give the provider's id (e.g. Linode's numeric ids) under ID_KEY.
+        resource_id = args.resource_id or state.pop(ID_KEY, None) or f"{args.name}-id"
+        return resource_id, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        handler = CALLS.get(args.token)
+        return handler(args.args) if handler else {}
+
+
+def _kubernetes_service(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    """A Service gets a cluster IP; a LoadBalancer one an address from k3s' service load balancer."""
+    spec = dict(inputs.get("spec") or {})
+    spec.setdefault("clusterIP", f"10.43.{stable_int(name, 'svc', modulo=250)}.{stable_int(name, 'ip', modulo=250) + 2}")
+    status: dict[str, Any] = {"loadBalancer": {}}
+    if spec.get("type") == "LoadBalancer":
+        status = {"loadBalancer": {"ingress": [{"ip": f"192.0.2.{stable_int(name, 'lb', modulo=250) + 2}"}]}}
+    return {"spec": spec, "status": status}
+
+
+OUTPUTS["kubernetes:core/v1:Service"] = _kubernetes_service
+
+
+# --- Linode instances and firewalls, remote commands (hosts layer) -----------------------------
+
+def _linode_id(kind: str, name: str) -> str:
+    return str(10_000_000 + stable_int(kind, name, modulo=89_999_999))
+
+
+def _linode_instance(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    public = f"172.{232 + stable_int('public', name, modulo=8)}.{stable_int('b', name, modulo=256)}.{1 + stable_int('c', name, modulo=254)}"
+    outputs: dict[str, Any] = {
+        ID_KEY: _linode_id("instance", name),
+        "status": "running",
+        "ipv4s": [public],
+        "ipAddress": public,  # deprecated by the provider; the program reads ipv4s
+        "ipv6": f"2600:3c00::f03c:{stable_int('v6', name, modulo=65536):x}:1/128",
+        "backupsEnabled": False,
+        "hasUserData": bool(inputs.get("metadatas")),
+        "specs": [{"disk": 81920, "memory": 4096, "transfer": 4000, "vcpus": 2}],
+    }
+    if inputs.get("privateIp"):
+        private = f"192.168.{128 + stable_int('p', name, modulo=128)}.{1 + stable_int('q', name, modulo=254)}"
+        outputs["privateIpAddress"] = private
+        # The provider returns ipv4s as a set: order is not guaranteed (private first here on purpose).
+        outputs["ipv4s"] = [private, public]
+    return outputs
+
+
+def _linode_firewall(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {ID_KEY: _linode_id("firewall", name), "status": "enabled", "devices": []}
+
+
+def _remote_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"stdout": "", "stderr": ""}
+
+
+OUTPUTS["linode:index/instance:Instance"] = _linode_instance
+OUTPUTS["linode:index/firewall:Firewall"] = _linode_firewall
+OUTPUTS.setdefault("command:remote:Command", _remote_command)
