@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import subprocess
 
 import pulumi
 import pytest
@@ -11,6 +12,7 @@ import yaml
 from cloudinit.render import ProvisionSpec, provision_script, user_data
 from components.catalog import CATALOG
 from components.linode import FirewallRule, LinodeHost, LinodeHostArgs, public_ipv4
+from components.linode.host import CLOUD_INIT_WAIT
 from stacks.config import loader
 from stacks.config.model import EnvironmentConfig
 from tests.conftest import registered
@@ -43,6 +45,15 @@ def test_public_ipv4_ignores_set_order_and_the_private_address():
     assert public_ipv4(["172.236.1.9", "192.168.139.12"]) == "172.236.1.9"
     with pytest.raises(ValueError, match="no public IPv4"):
         public_ipv4(["192.168.139.12"])
+
+
+@pytest.mark.parametrize("status,ready", [(0, True), (2, True), (1, False)])
+def test_readiness_accepts_done_and_degraded_cloud_init_but_not_an_error(status, ready):
+    # cloud-init's exit codes: 0 done, 2 done with recoverable errors (>= 23.4), 1 error.
+    shell = f"cloud-init() {{ echo \"status $*\"; return {status}; }}\n{CLOUD_INIT_WAIT}"
+    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=False)
+    assert done.stdout == "status status --wait --long\n"
+    assert (done.returncode == 0) is ready
 
 
 def test_exactly_one_way_of_provisioning():
@@ -93,7 +104,7 @@ def test_cloud_init_mode_delivers_user_data_through_metadata_and_waits_for_it():
         # The mock returns the ipv4s set with the private address first.
         assert public.startswith("172.") and private.startswith("192.168.")
         ready = one("ci-ready", "command:remote:Command")
-        assert ready["inputs"]["create"] == "cloud-init status --wait --long"
+        assert ready["inputs"]["create"] == CLOUD_INIT_WAIT
         assert ready["inputs"]["connection"] == "[secret]"
         assert registered("ci-provision") == []
 
