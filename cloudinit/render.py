@@ -58,6 +58,8 @@ class RoleExtras:
 
     packages: dict[str, tuple[str, ...]]
     files: tuple[tuple[str, str], ...]  # (path, content), mode 0644, owned by root
+    # Kernel arguments added on Raspberry Pi boards (cmdline.txt), effective after a reboot.
+    pi_kernel_args: tuple[str, ...] = ()
 
 
 # k3s prerequisites (docs.k3s.io/installation/requirements): bridged traffic through iptables,
@@ -74,6 +76,8 @@ ROLES: dict[str, RoleExtras] = {
                 "net.ipv4.ip_forward = 1\n",
             ),
         ),
+        # Raspberry Pi OS leaves the memory cgroup off; k3s will not start without it.
+        pi_kernel_args=("cgroup_enable=memory", "cgroup_memory=1"),
     ),
 }
 
@@ -150,6 +154,11 @@ def extra_repository_packages(spec: ProvisionSpec) -> tuple[str, ...]:
 def role_files(spec: ProvisionSpec) -> tuple[tuple[str, str], ...]:
     """(path, content) of every file the host's roles add, sorted by path."""
     return tuple(sorted(f for role in spec.roles for f in ROLES[role].files))
+
+
+def pi_kernel_args(spec: ProvisionSpec) -> tuple[str, ...]:
+    """Kernel arguments the host's roles need on a Raspberry Pi, sorted."""
+    return tuple(sorted({arg for role in spec.roles for arg in ROLES[role].pi_kernel_args}))
 
 
 def user_data(spec: ProvisionSpec) -> str:
@@ -246,6 +255,7 @@ def provision_script(spec: ProvisionSpec, disable_root: bool = True) -> str:
         ssh_keys="\n".join(spec.ssh_authorized_keys),
         hosts_entries="\n".join(entry.line() for entry in spec.hosts_entries),
         files=role_files(spec),
+        pi_kernel_args=" ".join(pi_kernel_args(spec)),
         disable_root="yes" if disable_root else "no",
     )
     return f"{shebang}\n{params}{body}"

@@ -114,6 +114,8 @@ def test_script_parameters_are_the_same_definition_as_the_cloud_config():
     assert "PROVISION_EXTRA_REPOSITORY_PACKAGE=epel-release\nPROVISION_EXTRA_REPOSITORY_PACKAGES=htop\n" in script
     assert "PROVISION_ADMIN_GROUP=wheel\n" in script
     assert "ensure_file /etc/modules-load.d/k3s.conf 'br_netfilter\noverlay\n'" in script
+    assert "PROVISION_PI_KERNEL_ARGS='cgroup_enable=memory cgroup_memory=1'\n" in script
+    assert "PROVISION_PI_KERNEL_ARGS=''\n" in provision_script(spec())
     assert script.count("set -euo pipefail") == 1
 
 
@@ -122,7 +124,7 @@ def test_script_parameters_survive_shell_metacharacters(tmp_path):
     params = render._ENV.get_template("provision-params.sh.j2").render(
         spec=spec(ssh_authorized_keys=(hostile, KEY)), fqdn="x", package_manager="apt", admin_group="sudo",
         packages="", extra_repository_package="", extra_repository_packages="",
-        ssh_keys="\n".join((hostile, KEY)), hosts_entries="", files=(), disable_root="yes",
+        ssh_keys="\n".join((hostile, KEY)), hosts_entries="", files=(), pi_kernel_args="", disable_root="yes",
     )
     shown = subprocess.run(["bash", "-c", params + '\nprintf %s "$PROVISION_SSH_KEYS"'],
                            capture_output=True, text=True, check=True).stdout

@@ -66,6 +66,9 @@ def test_provisioning_twice_in_a_debian_rootfs_sets_up_the_host_then_changes_not
     # An existing Raspberry Pi: its old name on 127.0.1.1, an SSH server with a drop-in directory.
     (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\traspberrypi\n")
     (root / "etc/ssh/sshd_config.d").mkdir(parents=True)
+    (root / "boot/firmware").mkdir(parents=True)
+    pi_cmdline = "console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes rootwait"
+    (root / "boot/firmware/cmdline.txt").write_text(pi_cmdline + "\n")
     script = provision_script(pippin(), disable_root=True)
 
     first = run_in_rootfs(root, "exec bash -s", stdin=script)
@@ -97,9 +100,13 @@ def test_provisioning_twice_in_a_debian_rootfs_sets_up_the_host_then_changes_not
         "curl", "git", "htop", "iptables", "python3", "sudo", "vim"]
     assert (root / "etc/modules-load.d/k3s.conf").read_text() == "br_netfilter\noverlay\n"
     assert "net.ipv4.ip_forward = 1" in (root / "etc/sysctl.d/90-k3s.conf").read_text()
+    # the Raspberry Pi's memory cgroup for k3s, after the next reboot
+    assert (root / "boot/firmware/cmdline.txt").read_text() == pi_cmdline + " cgroup_enable=memory cgroup_memory=1\n"
+    assert "reboot needed: /boot/firmware/cmdline.txt now has cgroup_enable=memory cgroup_memory=1\n" in first.stdout
 
     snapshot = {p: (root / p).read_bytes() for p in ("etc/hosts", "etc/hostname", "etc/passwd", "etc/group",
-                                                     "home/lavender/.ssh/authorized_keys", "var/lib/dpkg/status")}
+                                                     "home/lavender/.ssh/authorized_keys", "var/lib/dpkg/status",
+                                                     "boot/firmware/cmdline.txt")}
     second = run_in_rootfs(root, "exec bash -s", stdin=script)
     assert second.returncode == 0, second.stdout + second.stderr
     assert second.stdout == "no changes\n"

@@ -17,6 +17,7 @@ PROVISION_TIMEZONE="${PROVISION_TIMEZONE:-UTC}"
 PROVISION_PACKAGES="${PROVISION_PACKAGES:-}"
 PROVISION_EXTRA_REPOSITORY_PACKAGE="${PROVISION_EXTRA_REPOSITORY_PACKAGE:-}"
 PROVISION_EXTRA_REPOSITORY_PACKAGES="${PROVISION_EXTRA_REPOSITORY_PACKAGES:-}"
+PROVISION_PI_KERNEL_ARGS="${PROVISION_PI_KERNEL_ARGS:-}"
 PROVISION_DISABLE_ROOT="${PROVISION_DISABLE_ROOT:-yes}"
 
 export DEBIAN_FRONTEND=noninteractive
@@ -181,6 +182,30 @@ provision_role_files() {
   fi
 }
 
+# Raspberry Pi boards read the kernel command line from cmdline.txt (one line); add what the roles
+# need, once. Takes effect at the next reboot.
+provision_pi_kernel_args() {
+  [ -n "$PROVISION_PI_KERNEL_ARGS" ] || return 0
+  local cmdline="" candidate line new arg args=()
+  for candidate in /boot/firmware/cmdline.txt /boot/cmdline.txt; do
+    if [ -f "$candidate" ]; then cmdline=$candidate; break; fi
+  done
+  [ -n "$cmdline" ] || return 0
+  line=$(head -n 1 "$cmdline")
+  new=$line
+  read -r -a args <<< "$PROVISION_PI_KERNEL_ARGS"
+  for arg in "${args[@]}"; do
+    case " $new " in
+      *" $arg "*) ;;
+      *) new="$new $arg" ;;
+    esac
+  done
+  if [ "$new" != "$line" ]; then
+    ensure_file "$cmdline" "$new"$'\n'
+    echo "reboot needed: $cmdline now has $PROVISION_PI_KERNEL_ARGS"
+  fi
+}
+
 provision_packages
 provision_user
 provision_ssh
@@ -188,6 +213,7 @@ provision_hostname
 provision_hosts
 provision_timezone
 provision_role_files
+provision_pi_kernel_args
 
 if [ "${#CHANGED[@]}" -eq 0 ]; then
   echo "no changes"
