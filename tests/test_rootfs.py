@@ -36,3 +36,14 @@ def test_script_runs_inside_bookworm_and_cannot_touch_the_machine(tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["bookworm", "from stdin"]
     assert socket.gethostname() == before
+
+
+@pytest.mark.system
+def test_script_file_and_environment_reach_the_chroot(tmp_path: Path) -> None:
+    root = make_rootfs(tmp_path)
+    script = tmp_path / "probe.sh"
+    script.write_text('#!/bin/bash\nset -euo pipefail\necho "$PROBE $(id -u) $(cat /proc/1/comm)"\n')
+    result = run_in_rootfs(root, script, env={"PROBE": "hello"})
+    assert result.returncode == 0, result.stderr
+    # root inside its own PID namespace: PID 1 is the script's own shell, not the machine's init.
+    assert result.stdout == "hello 0 bash\n"
