@@ -63,9 +63,13 @@ def _in(root: Path, command: str) -> str:
 @pytest.mark.system
 def test_provisioning_twice_in_a_debian_rootfs_sets_up_the_host_then_changes_nothing(tmp_path):
     root = make_rootfs(tmp_path)
-    # An existing Raspberry Pi: its old name on 127.0.1.1, an SSH server with a drop-in directory.
+    # An existing Raspberry Pi: its old name on 127.0.1.1, an SSH server that allows passwords
+    # (an earlier drop-in, as cloud-init or an imager writes it), the Pi's kernel command line.
     (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\traspberrypi\n")
-    (root / "etc/ssh/sshd_config.d").mkdir(parents=True)
+    ssh_server = run_in_rootfs(root, "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
+                                     "openssh-server >/dev/null")
+    assert ssh_server.returncode == 0, ssh_server.stderr
+    (root / "etc/ssh/sshd_config.d/50-cloud-init.conf").write_text("PasswordAuthentication yes\n")
     (root / "boot/firmware").mkdir(parents=True)
     pi_cmdline = "console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes rootwait"
     (root / "boot/firmware/cmdline.txt").write_text(pi_cmdline + "\n")
@@ -85,8 +89,11 @@ def test_provisioning_twice_in_a_debian_rootfs_sets_up_the_host_then_changes_not
         "700 lavender", "600 lavender"]
     assert (root / "etc/sudoers.d/90-homelab-lavender").read_text() == "lavender ALL=(ALL) NOPASSWD:ALL\n"
     assert _in(root, "sudo -n -u lavender sudo -n true && echo sudo-ok").strip() == "sudo-ok"
-    sshd = (root / "etc/ssh/sshd_config.d/60-homelab.conf").read_text()
-    assert "PasswordAuthentication no\n" in sshd and "PermitRootLogin no\n" in sshd
+    # sshd's effective configuration, as the daemon would read it: the drop-in wins.
+    effective = _in(root, "sshd -T -C user=lavender,host=x,addr=10.50.0.2 | "
+                          "grep -E '^(passwordauthentication|kbdinteractiveauthentication|permitrootlogin) ' | sort")
+    assert effective.splitlines() == ["kbdinteractiveauthentication no", "passwordauthentication no",
+                                      "permitrootlogin no"]
     # hostname, /etc/hosts (old name gone, localhost kept), timezone
     assert (root / "etc/hostname").read_text() == "pippin\n"
     hosts = (root / "etc/hosts").read_text()

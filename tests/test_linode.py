@@ -230,3 +230,13 @@ def test_synth_shows_mirkwood_instance_provisioned_by_cloud_init(synth_result):
     assert instance["options"]["protect"] is False
     document = yaml.safe_load(run.artifacts["linode/elanor-instance.user-data-0.yaml"])
     assert document["hostname"] == "elanor" and document["fqdn"] == "elanor.mirkwood.lan"
+
+
+def test_name_fits_linode_labels_and_the_firewall_label():
+    too_short, too_long = {**INSTANCE, "name": "ab"}, {**INSTANCE, "name": "a" * 30}
+    message = ("is the instance's Linode label (3-64 characters) and names its firewall '<name>-fw' "
+               "(at most 32): use 3-29 characters")
+    assert _errors(_config({"ssh_sources": ["203.0.113.0/24"], "instances": [too_short, too_long]})) == [
+        f"linode.instances[0].name: {message} (got 'ab')",
+        f"linode.instances[1].name: {message} (got '{'a' * 30}')",
+    ]

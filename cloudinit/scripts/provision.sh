@@ -94,7 +94,7 @@ provision_user() {
     useradd --create-home --shell "$PROVISION_SHELL" --groups "$PROVISION_ADMIN_GROUP" "$user"
     changed "user $user"
   fi
-  if ! id -nG "$user" | tr ' ' '\n' | grep -qx "$PROVISION_ADMIN_GROUP"; then
+  if [[ " $(id -nG "$user") " != *" $PROVISION_ADMIN_GROUP "* ]]; then
     usermod --append --groups "$PROVISION_ADMIN_GROUP" "$user"
     changed "user $user in group $PROVISION_ADMIN_GROUP"
   fi
@@ -115,16 +115,23 @@ provision_user() {
   fi
 }
 
+# sshd takes the first value it reads and includes sshd_config.d/*.conf in name order at the top of
+# sshd_config: 01- comes before cloud-init's 50-cloud-init.conf and the distributions' drop-ins.
+SSHD_DROP_IN=/etc/ssh/sshd_config.d/01-homelab.conf
+
 provision_ssh() {
   [ -d /etc/ssh/sshd_config.d ] || return 0
-  local root_login=prohibit-password
+  local root_login=prohibit-password before
   [ "$PROVISION_DISABLE_ROOT" = yes ] && root_login=no
-  local before
-  before=$(cat /etc/ssh/sshd_config.d/60-homelab.conf 2>/dev/null || true)
-  ensure_file /etc/ssh/sshd_config.d/60-homelab.conf \
+  before=$(cat "$SSHD_DROP_IN" 2>/dev/null || true)
+  ensure_file "$SSHD_DROP_IN" \
     "PasswordAuthentication no"$'\n'"KbdInteractiveAuthentication no"$'\n'"PermitRootLogin $root_login"$'\n'
-  if [ "$before" != "$(cat /etc/ssh/sshd_config.d/60-homelab.conf)" ] && systemd_running; then
-    systemctl reload ssh 2>/dev/null || systemctl reload sshd
+  if [ "$before" != "$(cat "$SSHD_DROP_IN")" ] && command -v sshd >/dev/null; then
+    install -d -m 0755 /run/sshd  # privilege separation directory, which sshd -t checks for
+    sshd -t  # a broken config fails here, before the running daemon reloads it
+    if systemd_running; then
+      systemctl reload ssh 2>/dev/null || systemctl reload sshd
+    fi
   fi
 }
 

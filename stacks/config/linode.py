@@ -70,7 +70,14 @@ class LinodeInstance(Model):
     groups: tuple[str, ...] = ()
     services: tuple[ServiceRule, ...] = ()
 
-    _name = field_validator("name")(lambda cls, v: check_hostname(v))
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        check_hostname(value)
+        if not 3 <= len(value) <= 29:
+            raise ValueError("is the instance's Linode label (3-64 characters) and names its firewall "
+                             "'<name>-fw' (at most 32): use 3-29 characters")
+        return value
 
     @field_validator("region")
     @classmethod
