@@ -29,6 +29,7 @@ SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 CACHE_DIR = Path(os.environ.get("HOMELAB_CACHE", Path.home() / ".cache" / "homelab"))
 APT_SOURCES = Path("/etc/apt")
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 CACHE_VERSION = "v2"  # bump when the way the tarball is built changes
 
 # Keeps services from starting inside the chroot when a package is installed (Debian policy-rc.d).
@@ -101,8 +102,10 @@ def cached_tarball() -> Path:
             return tarball
         with tempfile.TemporaryDirectory(dir=CACHE_DIR) as work:
             target = Path(work) / "root"
+            # Verify the archive with Debian's keyring (on Ubuntu it is the debian-archive-keyring package).
+            keyring = [f"--keyring={DEBIAN_KEYRING}"] if Path(DEBIAN_KEYRING).exists() else []
             result = subprocess.run(
-                ["debootstrap", "--variant=minbase", f"--arch={_arch()}", SUITE, str(target), mirror],
+                ["debootstrap", "--variant=minbase", f"--arch={_arch()}", *keyring, SUITE, str(target), mirror],
                 capture_output=True, text=True, check=False,
             )
             if result.returncode != 0:
