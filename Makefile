@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv synth test clean
+.PHONY: venv synth test test-hosts clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ synth: venv
 ## test: the whole test suite
 test: venv
 	$(PY) -m pytest
+
+## test-hosts: host provisioning for real: cloud-init schema, shellcheck, provision.sh run twice in a
+## debootstrap'd Debian bookworm (needs root; the rootfs is cached in ~/.cache/homelab/)
+test-hosts: venv
+	$(PY) -m pytest tests/test_cloudinit.py tests/test_cloudinit_schema.py tests/test_cloudinit_script.py \
+	  tests/test_rootfs.py tests/test_linode.py tests/test_onboard.py
 
 clean:
 	rm -rf build .pytest_cache

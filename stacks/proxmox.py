@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_proxmoxve as proxmoxve
 
-from cloudinit.render import ProvisionSpec
+from cloudinit.render import ProvisionSpec, roles_for_groups
 from components.catalog import CATALOG
 from components.proxmox import (Image, ImageArgs, Lxc, LxcArgs, NetworkArgs, Snippet, SnippetArgs, Template,
                                 TemplateArgs, Vm, VmArgs)
@@ -76,12 +76,14 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             opts=opts,
         )
 
-    # The shared base provisioning, one snippet per distribution and node: nothing host-specific,
-    # so editing one VM never touches the file (or the other VMs).
-    user_data_snippets: dict[tuple[str, str], Snippet] = {}
+    # The shared base provisioning, one snippet per distribution, role set and node: nothing
+    # host-specific (names come from per-VM meta-data, other hosts from the environment's DNS), so
+    # editing one VM never touches the file or the other VMs.
+    user_data_snippets: dict[tuple[str, tuple[str, ...], str], Snippet] = {}
 
-    def user_data_on(distribution: str, node: str) -> Snippet:
-        key = (distribution, node)
+    def user_data_on(distribution: str, groups: tuple[str, ...], node: str) -> Snippet:
+        roles = roles_for_groups(groups)
+        key = (distribution, roles, node)
         if key not in user_data_snippets:
             spec = ProvisionSpec(
                 distribution=CATALOG[distribution],
@@ -89,11 +91,13 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
                 ssh_authorized_keys=tuple(env.operator.ssh_authorized_keys),
                 timezone=env.timezone,
                 shell=env.operator.shell,
+                roles=roles,
             )
+            variant = "-".join((distribution, *roles))
             user_data_snippets[key] = Snippet(
-                f"user-data-{distribution}-{node}",
+                f"user-data-{variant}-{node}",
                 SnippetArgs(node_name=node, datastore_id=px.storage.snippets,
-                            file_name=f"homelab-{env.name}-{distribution}-user-data.yaml", content=shared_user_data(spec)),
+                            file_name=f"homelab-{env.name}-{variant}-user-data.yaml", content=shared_user_data(spec)),
                 opts=opts,
             )
         return user_data_snippets[key]
@@ -114,7 +118,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
                 template_node_name=tpl.node,
                 datastore_id=px.storage.vm,
                 snippets_datastore_id=px.storage.snippets,
-                user_data_file_id=user_data_on(tpl.distribution, node).file_id,
+                user_data_file_id=user_data_on(tpl.distribution, vm.groups, node).file_id,
                 network=nic(vm.network),
                 ipv4=ipv4,
                 gateway=gateway,

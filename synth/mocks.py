@@ -21,6 +21,10 @@ def stable_int(*parts: str, modulo: int) -> int:
     return int.from_bytes(digest[:4], "big") % modulo
 
 
+# An OUTPUTS entry may give the provider's id (e.g. Linode's numeric ids) under ID_KEY.
+ID_KEY = "__id"
+
+
 def _proxmox_vm(inputs: dict[str, Any], name: str) -> dict[str, Any]:
     """What the guest agent reports: loopback first, then the configured or a DHCP-leased address."""
     ipv4 = "dhcp"
@@ -50,7 +54,7 @@ def _proxmox_container(inputs: dict[str, Any], name: str) -> dict[str, Any]:
 
 def _proxmox_download(inputs: dict[str, Any], name: str) -> dict[str, Any]:
     file_name = inputs.get("fileName") or str(inputs.get("url", name)).rsplit("/", 1)[-1]
-    return {"id": f"{inputs.get('datastoreId')}:{inputs.get('contentType')}/{file_name}",
+    return {ID_KEY: f"{inputs.get('datastoreId')}:{inputs.get('contentType')}/{file_name}",
             "size": 400_000_000 + stable_int(name, modulo=200_000_000)}
 
 
@@ -58,7 +62,7 @@ def _proxmox_snippet(inputs: dict[str, Any], name: str) -> dict[str, Any]:
     source = inputs.get("sourceRaw") or {}
     data = source.get("data") if isinstance(source.get("data"), str) else ""
     return {
-        "id": f"{inputs.get('datastoreId')}:{inputs.get('contentType', 'snippets')}/{source.get('fileName') or name}",
+        ID_KEY: f"{inputs.get('datastoreId')}:{inputs.get('contentType', 'snippets')}/{source.get('fileName') or name}",
         "fileName": source.get("fileName") or name,
         "fileSize": len(data.encode()),
         "fileModificationDate": "2026-01-01T00:00:00Z",
@@ -83,8 +87,8 @@ class HomelabMocks(pulumi.runtime.Mocks):
         outputs = OUTPUTS.get(args.typ)
         if outputs is not None:
             state.update(outputs(args.inputs, args.name))
-        # An OUTPUTS entry may give the provider's id format under "id" (not part of the state).
-        resource_id = args.resource_id or state.pop("id", None) or f"{args.name}-id"
+        # An OUTPUTS entry may give the provider's id (e.g. Linode's numeric ids) under ID_KEY.
+        resource_id = args.resource_id or state.pop(ID_KEY, None) or f"{args.name}-id"
         return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
@@ -103,3 +107,42 @@ def _kubernetes_service(inputs: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 OUTPUTS["kubernetes:core/v1:Service"] = _kubernetes_service
+
+
+# --- Linode instances and firewalls, remote commands (hosts layer) -----------------------------
+
+def _linode_id(kind: str, name: str) -> str:
+    return str(10_000_000 + stable_int(kind, name, modulo=89_999_999))
+
+
+def _linode_instance(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    public = f"172.{232 + stable_int('public', name, modulo=8)}.{stable_int('b', name, modulo=256)}.{1 + stable_int('c', name, modulo=254)}"
+    outputs: dict[str, Any] = {
+        ID_KEY: _linode_id("instance", name),
+        "status": "running",
+        "ipv4s": [public],
+        "ipAddress": public,  # deprecated by the provider; the program reads ipv4s
+        "ipv6": f"2600:3c00::f03c:{stable_int('v6', name, modulo=65536):x}:1/128",
+        "backupsEnabled": False,
+        "hasUserData": bool(inputs.get("metadatas")),
+        "specs": [{"disk": 81920, "memory": 4096, "transfer": 4000, "vcpus": 2}],
+    }
+    if inputs.get("privateIp"):
+        private = f"192.168.{128 + stable_int('p', name, modulo=128)}.{1 + stable_int('q', name, modulo=254)}"
+        outputs["privateIpAddress"] = private
+        # The provider returns ipv4s as a set: order is not guaranteed (private first here on purpose).
+        outputs["ipv4s"] = [private, public]
+    return outputs
+
+
+def _linode_firewall(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {ID_KEY: _linode_id("firewall", name), "status": "enabled", "devices": []}
+
+
+def _remote_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"stdout": "", "stderr": ""}
+
+
+OUTPUTS["linode:index/instance:Instance"] = _linode_instance
+OUTPUTS["linode:index/firewall:Firewall"] = _linode_firewall
+OUTPUTS.setdefault("command:remote:Command", _remote_command)

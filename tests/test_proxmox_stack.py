@@ -163,6 +163,9 @@ def test_user_data_is_shared_and_holds_no_host_data(env, synth_result):
         assert doc["users"][0]["name"] == cfg.environment.operator.name
         assert "qemu-guest-agent" in doc["packages"]
         assert doc["manage_etc_hosts"] == "localhost" and "hostname" not in doc
+        # VMs in k3s groups get the k3s prerequisites from a snippet of their own role set.
+        role_files = {f["path"] for f in doc.get("write_files", [])}
+        assert ("/etc/modules-load.d/k3s.conf" in role_files) == ("-k3s-user-data" in path), path
     meta = {p: yaml.safe_load(t) for p, t in run.artifacts.items() if p.endswith("-meta-data.yaml")}
     assert sorted(m["local-hostname"] for m in meta.values()) == sorted(
         cfg.environment.fqdn(vm.name) for vm in cfg.proxmox.vms)
@@ -234,7 +237,7 @@ def test_local_storage_clones_from_the_template_on_their_own_node_and_registers_
                                                         "full": True}
         assert one("rocky9-yavanna-template")["inputs"]["nodeName"] == "yavanna"
         assert one("user-data-rocky9-iluvatar-file")["inputs"]["nodeName"] == "iluvatar"
-        assert one("user-data-rocky9-yavanna-file")["inputs"]["nodeName"] == "yavanna"
+        assert one("user-data-rocky9-k3s-yavanna-file")["inputs"]["nodeName"] == "yavanna"
         assert one("lxc-debian12-yavanna-file")["inputs"]["contentType"] == "vztmpl"
         assert [h.name for h in hosts.all()] == ["local-a", "local-b", "local-ct"]
         assert (b.platform, b.address, b.ssh_user, b.groups, b.fqdn) == (
@@ -267,6 +270,6 @@ def test_editing_one_vm_leaves_the_shared_user_data_and_the_other_vms_alone(synt
     changed = sorted(after[urn]["name"] for urn in after
                      if after[urn]["type"].startswith("proxmoxve:") and after[urn]["inputs"] != before[urn]["inputs"])
     assert changed == ["mirkwood-k3s-a1-vm"]
-    artifacts = "homelab-mirkwood-rocky9-user-data.yaml"
+    artifacts = "homelab-mirkwood-rocky9-k3s-user-data.yaml"
     assert (tmp_path / "build" / "mirkwood" / "artifacts" / "proxmox" / artifacts).read_text() == \
         synth_result("mirkwood").artifacts[f"proxmox/{artifacts}"]

@@ -2,8 +2,69 @@
 
 from __future__ import annotations
 
-from .base import Model
+import ipaddress
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from pydantic import field_validator
+
+from components.catalog import CATALOG
+
+from .base import DeclaredHost, Model, SecretSpec, check_hostname
+
+if TYPE_CHECKING:
+    from .model import EnvironmentConfig
+
+# A DNS name that can resolve: dot-separated RFC 1123 labels ending in an alphabetic TLD.
+_DNS_NAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+_USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
 class OnboardHost(Model):
-    """An existing host provisioned over SSH (its fields arrive with the onboarding layer)."""
+    """An existing host provisioned over SSH with the base provisioning script."""
+
+    name: str
+    address: str
+    ssh_user: str = "root"
+    distribution: str
+    groups: tuple[str, ...] = ()
+
+    _name = field_validator("name")(lambda cls, v: check_hostname(v))
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            ipaddress.IPv4Address(value)
+            return value
+        except ValueError:
+            pass
+        if _DNS_NAME_RE.match(value) and not re.fullmatch(r"[\d.]+", value):
+            return value
+        raise ValueError("is not an IPv4 address or a DNS name, e.g. 10.50.0.31 or pi1.lothlorien.lan")
+
+    @field_validator("ssh_user")
+    @classmethod
+    def _ssh_user(cls, value: str) -> str:
+        if not _USER_RE.match(value):
+            raise ValueError("is not a login name (lowercase, up to 32 characters)")
+        return value
+
+    @field_validator("distribution")
+    @classmethod
+    def _distribution(cls, value: str) -> str:
+        if value not in CATALOG:
+            raise ValueError(f"is not a distribution in the catalog; known: {', '.join(sorted(CATALOG))}")
+        return value
+
+
+def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
+    if cfg.onboard:
+        yield SecretSpec("sshPrivateKey", "SSH private key of the operator, for provisioning over SSH")
+
+
+def hosts(cfg: "EnvironmentConfig") -> Iterable[DeclaredHost]:
+    for index, host in enumerate(cfg.onboard):
+        yield DeclaredHost(name=host.name, platform="onboard", path=f"onboard[{index}].name",
+                           address=host.address, distribution=host.distribution, groups=host.groups)

@@ -1,0 +1,150 @@
+"""A Linode instance behind its own firewall, provisioned by cloud-init or over SSH, then checked."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_linode as linode
+from pulumi_command import remote
+
+TYPE = "homelab:linode:LinodeHost"
+
+# Waits for cloud-init to finish on first boot and fails when it reports an error. Exit code 2
+# (cloud-init >= 23.4: finished with recoverable errors such as deprecation warnings) still
+# leaves a usable host; its --long output says what to look at.
+CLOUD_INIT_WAIT = 'cloud-init status --wait --long || test "$?" -eq 2'
+
+
+@dataclass(frozen=True)
+class FirewallRule:
+    """An inbound ACCEPT rule: `ports` such as "443" or "80,443" or "8000-8100"."""
+
+    label: str
+    protocol: str  # TCP | UDP | ICMP
+    sources: tuple[str, ...]  # IPv4 CIDRs
+    ports: str | None = None
+
+
+@dataclass(frozen=True)
+class LinodeHostArgs:
+    label: str
+    region: str
+    type: str
+    image: str
+    authorized_keys: tuple[str, ...]  # root's keys (SSH provisioning connects as root)
+    ssh_sources: tuple[str, ...]  # IPv4 CIDRs allowed to SSH
+    operator_user: str
+    private_key: pulumi.Input[str]  # secret: SSH key for provisioning and the readiness check
+    user_data: str | None = None  # cloud-config, delivered through the Metadata service
+    provision_script: str | None = None  # else: provision.sh rendered, run over SSH as root
+    services: tuple[FirewallRule, ...] = ()
+    private_ip: bool = False
+    tags: tuple[str, ...] = ()
+    protect: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.user_data is None) == (self.provision_script is None):
+            raise ValueError(f"{self.label}: give exactly one of user_data (cloud-init) or provision_script (SSH)")
+
+
+def public_ipv4(addresses: Sequence[str]) -> str:
+    """The instance's public IPv4 from its `ipv4s` set (unordered; the private 192.168.128.0/17 excluded)."""
+    public = sorted((ip for ip in addresses if not ipaddress.IPv4Address(ip).is_private),
+                    key=ipaddress.IPv4Address)
+    if not public:
+        raise ValueError(f"no public IPv4 among {sorted(addresses)}")
+    return public[0]
+
+
+def firewall_inbounds(args: LinodeHostArgs) -> list[dict]:
+    """SSH from the configured ranges, then the declared services, as Linode inbound rules."""
+    rules = [{"label": "ssh", "action": "ACCEPT", "protocol": "TCP", "ports": "22",
+              "ipv4s": sorted(args.ssh_sources)}]
+    for rule in args.services:
+        entry = {"label": rule.label, "action": "ACCEPT", "protocol": rule.protocol,
+                 "ipv4s": sorted(rule.sources)}
+        if rule.ports is not None:
+            entry["ports"] = rule.ports
+        rules.append(entry)
+    return rules
+
+
+class LinodeHost(pulumi.ComponentResource):
+    """Firewall (inbound DROP by default) -> instance -> provisioning/readiness over SSH."""
+
+    instance: linode.Instance
+    firewall: linode.Firewall
+    public_ip: pulumi.Output[str]
+    private_ip: pulumi.Output[str] | None
+    ready: remote.Command
+
+    def __init__(self, name: str, args: LinodeHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = sorted(set(args.tags))
+
+        self.firewall = linode.Firewall(
+            f"{name}-firewall",
+            label=f"{args.label}-fw",
+            inbound_policy="DROP",
+            outbound_policy="ACCEPT",
+            inbounds=firewall_inbounds(args),
+            tags=tags,
+            opts=child,
+        )
+        metadatas = None
+        if args.user_data is not None:
+            metadatas = [{"user_data": base64.b64encode(args.user_data.encode()).decode()}]
+        self.instance = linode.Instance(
+            f"{name}-instance",
+            label=args.label,
+            region=args.region,
+            type=args.type,
+            image=args.image,
+            authorized_keys=list(args.authorized_keys),
+            private_ip=args.private_ip,
+            tags=tags,
+            # Attached at creation, so the instance never boots without its firewall.
+            firewall_id=self.firewall.id.apply(int),
+            metadatas=metadatas,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        self.public_ip = self.instance.ipv4s.apply(public_ipv4)
+        self.private_ip = self.instance.private_ip_address if args.private_ip else None
+
+        def ssh(user: str) -> remote.ConnectionArgs:
+            return remote.ConnectionArgs(host=self.public_ip, user=user, private_key=args.private_key,
+                                         dial_error_limit=30, per_dial_timeout=10)
+
+        if args.provision_script is not None:
+            # Script on stdin, same command on update: a changed script re-runs in place (an update),
+            # never a replacement; an idempotent script makes the re-run safe.
+            self.ready = remote.Command(
+                f"{name}-provision",
+                connection=ssh("root"),
+                create="bash -s",
+                update="bash -s",
+                stdin=args.provision_script,
+                opts=child,
+            )
+        else:
+            digest = hashlib.sha256(args.user_data.encode()).hexdigest()
+            # A new instance (or new user-data, which replaces it) is waited for again.
+            self.ready = remote.Command(
+                f"{name}-ready",
+                connection=ssh(args.operator_user),
+                create=CLOUD_INIT_WAIT,
+                triggers=[self.instance.id, digest],
+                opts=child,
+            )
+        self.register_outputs({
+            "public_ip": self.public_ip,
+            "private_ip": self.private_ip,
+            "instance_id": self.instance.id,
+            "firewall_id": self.firewall.id,
+        })

@@ -1,0 +1,63 @@
+"""An existing host brought to the base provisioning by an idempotent script over SSH, then checked."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_command import remote
+
+TYPE = "homelab:onboard:OnboardedHost"
+
+# Run as the operator account the script created: proves key login and passwordless sudo work,
+# which is what every later layer relies on.
+READY_CHECK = "sudo -n true && hostname"
+
+
+@dataclass(frozen=True)
+class OnboardedHostArgs:
+    address: pulumi.Input[str]
+    ssh_user: str  # the account that exists already (e.g. pi, debian, root)
+    operator_user: str  # the account provision_script creates
+    provision_script: str  # cloudinit/render.py:provision_script(); no secrets in it
+    private_key: pulumi.Input[str]  # secret
+    ssh_port: int = 22
+
+
+class OnboardedHost(pulumi.ComponentResource):
+    """provision (script on stdin) -> ready (a command as the operator)."""
+
+    provision: remote.Command
+    ready: remote.Command
+
+    def __init__(self, name: str, args: OnboardedHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        def ssh(user: str) -> remote.ConnectionArgs:
+            return remote.ConnectionArgs(host=args.address, user=user, port=args.ssh_port,
+                                         private_key=args.private_key, dial_error_limit=10, per_dial_timeout=10)
+
+        command = "bash -s" if args.ssh_user == "root" else "sudo bash -s"
+        # Script on stdin, same command on update: a changed script re-runs in place as an update
+        # (a trigger would replace the resource, pulumi-command#855).
+        self.provision = remote.Command(
+            f"{name}-provision",
+            connection=ssh(args.ssh_user),
+            create=command,
+            update=command,
+            stdin=args.provision_script,
+            opts=child,
+        )
+        digest = hashlib.sha256(args.provision_script.encode()).hexdigest()
+        self.ready = remote.Command(
+            f"{name}-ready",
+            connection=ssh(args.operator_user),
+            create=READY_CHECK,
+            # Re-checked whenever the script changes.
+            triggers=[digest],
+            # The operator account exists only once provisioning has run; no data links them.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.provision]),
+        )
+        self.register_outputs({"address": args.address, "provision_stdout": self.provision.stdout})

@@ -1,0 +1,132 @@
+"""provision.sh for real: shellcheck, and two runs inside a throwaway Debian bookworm root filesystem."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cloudinit.render import SCRIPTS, HostsEntry, ProvisionSpec, provision_script
+from components.catalog import CATALOG
+from tests.rootfs import make_rootfs, run_in_rootfs
+from tests.tools import require_tool
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP35ehWl7h8whpoPeQXCcXvFzbTLsmk47RVAvbVXNaCr lavender@homelab-example"
+SECOND_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvA9Kjvx0F5L7ZkqXmQ3gG3R1oQb1m9d8sMJ3H2dX2p second@homelab-example"
+
+
+def pippin(**changes) -> ProvisionSpec:
+    """An onboarded Raspberry Pi (Raspberry Pi OS is Debian bookworm) joining k3s as an agent."""
+    values = dict(
+        distribution=CATALOG["debian12"], user="lavender", ssh_authorized_keys=(KEY,), timezone="Europe/Amsterdam",
+        hostname="pippin", fqdn="pippin.lothlorien.lan", guest_agent=False, python3=True, roles=("k3s",),
+        hosts_entries=(HostsEntry("10.50.0.11", ("arwen.lothlorien.lan", "arwen")),),
+    )
+    values.update(changes)
+    return ProvisionSpec(**values)
+
+
+def shellcheck(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([require_tool("shellcheck"), "--severity=style", str(path)],
+                          capture_output=True, text=True, check=False)
+
+
+@pytest.mark.system
+def test_provision_sh_passes_shellcheck():
+    result = shellcheck(SCRIPTS / "provision.sh")
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("distribution", sorted(CATALOG))
+def test_rendered_scripts_pass_shellcheck(tmp_path, distribution):
+    path = tmp_path / "provision.sh"
+    path.write_text(provision_script(pippin(distribution=CATALOG[distribution])))
+    result = shellcheck(path)
+    assert result.returncode == 0, result.stdout
+
+
+def test_script_refuses_to_run_without_its_parameters():
+    result = subprocess.run(["bash", str(SCRIPTS / "provision.sh")], capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin"}, check=False)
+    assert result.returncode != 0
+    assert "PROVISION_USER: name of the operator account" in result.stderr
+
+
+def _in(root: Path, command: str) -> str:
+    result = run_in_rootfs(root, command)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.system
+def test_provisioning_twice_in_a_debian_rootfs_sets_up_the_host_then_changes_nothing(tmp_path):
+    root = make_rootfs(tmp_path)
+    # An existing Raspberry Pi: its old name on 127.0.1.1, an SSH server that allows passwords
+    # (an earlier drop-in, as cloud-init or an imager writes it), the Pi's kernel command line.
+    (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\traspberrypi\n")
+    ssh_server = run_in_rootfs(root, "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
+                                     "openssh-server >/dev/null")
+    assert ssh_server.returncode == 0, ssh_server.stderr
+    (root / "etc/ssh/sshd_config.d/50-cloud-init.conf").write_text("PasswordAuthentication yes\n")
+    (root / "boot/firmware").mkdir(parents=True)
+    pi_cmdline = "console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes rootwait"
+    (root / "boot/firmware/cmdline.txt").write_text(pi_cmdline + "\n")
+    script = provision_script(pippin(), disable_root=True)
+
+    first = run_in_rootfs(root, "exec bash -s", stdin=script)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "changed: user lavender\n" in first.stdout
+    assert "changed: packages ca-certificates curl git htop iptables python3 sudo vim\n" in first.stdout
+    assert first.stdout.splitlines()[-1].startswith("provisioned pippin.lothlorien.lan: ")
+
+    # user, sudo, keys
+    assert set(_in(root, "id -nG lavender").split()) >= {"lavender", "sudo"}
+    assert _in(root, "getent passwd lavender | cut -d: -f7").strip() == "/bin/bash"
+    assert (root / "home/lavender/.ssh/authorized_keys").read_text() == KEY + "\n"
+    assert _in(root, "stat -c '%a %U' /home/lavender/.ssh /home/lavender/.ssh/authorized_keys").split("\n")[:2] == [
+        "700 lavender", "600 lavender"]
+    assert (root / "etc/sudoers.d/90-homelab-lavender").read_text() == "lavender ALL=(ALL) NOPASSWD:ALL\n"
+    assert _in(root, "sudo -n -u lavender sudo -n true && echo sudo-ok").strip() == "sudo-ok"
+    # sshd's effective configuration, as the daemon would read it: the drop-in wins.
+    effective = _in(root, "sshd -T -C user=lavender,host=x,addr=10.50.0.2 | "
+                          "grep -E '^(passwordauthentication|kbdinteractiveauthentication|permitrootlogin) ' | sort")
+    assert effective.splitlines() == ["kbdinteractiveauthentication no", "passwordauthentication no",
+                                      "permitrootlogin no"]
+    # hostname, /etc/hosts (old name gone, localhost kept), timezone
+    assert (root / "etc/hostname").read_text() == "pippin\n"
+    hosts = (root / "etc/hosts").read_text()
+    assert hosts == ("127.0.0.1\tlocalhost\n# BEGIN homelab (managed by provision.sh)\n"
+                     "127.0.1.1 pippin.lothlorien.lan pippin\n10.50.0.11 arwen.lothlorien.lan arwen\n# END homelab\n")
+    assert (root / "etc/localtime").readlink() == Path("/usr/share/zoneinfo/Europe/Amsterdam")
+    assert (root / "etc/timezone").read_text() == "Europe/Amsterdam\n"
+    # packages and the k3s prerequisites
+    installed = _in(root, "dpkg-query -W -f='${Package} ${Status}\\n' vim htop curl git sudo python3 iptables")
+    assert sorted(line.split()[0] for line in installed.splitlines() if line.endswith("install ok installed")) == [
+        "curl", "git", "htop", "iptables", "python3", "sudo", "vim"]
+    assert (root / "etc/modules-load.d/k3s.conf").read_text() == "br_netfilter\noverlay\n"
+    assert "net.ipv4.ip_forward = 1" in (root / "etc/sysctl.d/90-k3s.conf").read_text()
+    # the Raspberry Pi's memory cgroup for k3s, after the next reboot
+    assert (root / "boot/firmware/cmdline.txt").read_text() == pi_cmdline + " cgroup_enable=memory cgroup_memory=1\n"
+    assert "reboot needed: /boot/firmware/cmdline.txt now has cgroup_enable=memory cgroup_memory=1\n" in first.stdout
+
+    snapshot = {p: (root / p).read_bytes() for p in ("etc/hosts", "etc/hostname", "etc/passwd", "etc/group",
+                                                     "home/lavender/.ssh/authorized_keys", "var/lib/dpkg/status",
+                                                     "boot/firmware/cmdline.txt")}
+    second = run_in_rootfs(root, "exec bash -s", stdin=script)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert second.stdout == "no changes\n"
+    assert {p: (root / p).read_bytes() for p in snapshot} == snapshot
+
+    # A changed definition re-runs as an update: only what differs changes.
+    updated = provision_script(pippin(ssh_authorized_keys=(KEY, SECOND_KEY), timezone="UTC"), disable_root=True)
+    third = run_in_rootfs(root, "exec bash -s", stdin=updated)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert third.stdout.splitlines() == [
+        "changed: /home/lavender/.ssh/authorized_keys",
+        "changed: timezone UTC",
+        "changed: /etc/timezone",
+        "provisioned pippin.lothlorien.lan: 3 changes",
+    ]
+    assert (root / "home/lavender/.ssh/authorized_keys").read_text() == f"{KEY}\n{SECOND_KEY}\n"
