@@ -1,12 +1,43 @@
 """The distribution catalog: everything the layers need to know about an operating system.
 
 Adding a distribution is one entry in CATALOG.
+
+Images are pinned: a dated, versioned file with the checksum its publisher lists next to it
+(Rocky: `CHECKSUM` in the image directory, sha256; Debian: `SHA512SUMS`, sha512; Proxmox
+appliance templates: the `aplinfo` index, sha512). Proxmox verifies the checksum while it
+downloads, so a changed upstream file fails the download instead of building a different
+template. To move to a newer image, change URL, file name and checksum together.
+
+An `Image` refuses to exist without a checksum: an entry whose checksum is not known is not
+added here with a guess; it waits until the checksum is copied from the publisher's sums file.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
+
+ChecksumAlgorithm = Literal["sha256", "sha512"]
+_HEX_LENGTH = {"sha256": 64, "sha512": 128}
+
+
+@dataclass(frozen=True)
+class Image:
+    """A downloadable, checksummed file: a cloud disk image or an LXC template."""
+
+    url: str
+    file_name: str
+    checksum: str
+    checksum_algorithm: ChecksumAlgorithm
+
+    def __post_init__(self) -> None:
+        length = _HEX_LENGTH[self.checksum_algorithm]
+        if not re.fullmatch(rf"[0-9a-f]{{{length}}}", self.checksum or ""):
+            raise ValueError(f"{self.file_name}: checksum must be {length} lowercase hex digits "
+                             f"({self.checksum_algorithm}) copied from the publisher's sums file")
+        if not self.url.startswith(("https://", "http://")) or not self.url.endswith(self.file_name):
+            raise ValueError(f"{self.file_name}: url must be http(s) and end with the file name")
 
 
 @dataclass(frozen=True)
@@ -16,17 +47,33 @@ class Distribution:
     key: str
     title: str
     family: Literal["debian", "rhel"]
-    image_url: str
-    image_file_name: str
-    checksum: str | None
-    checksum_algorithm: Literal["sha256", "sha512"]
+    image: Image  # cloud disk image for Proxmox templates (content type `import`)
     default_vmid: int
     tags: tuple[str, ...]
     package_manager: Literal["apt", "dnf"]
     guest_agent_package: str = "qemu-guest-agent"
-    os_type: str = "l26"
+    os_type: str = "l26"  # Proxmox `ostype`
+    default_user: str = "root"  # the image's own cloud user, before provisioning
+    lxc_template: Image | None = None  # Proxmox appliance template (content type `vztmpl`)
+    lxc_os_type: str | None = None  # ContainerLegacy operating_system.type
     linode_image: str | None = None
     incus_image: str | None = None
+
+    @property
+    def image_url(self) -> str:
+        return self.image.url
+
+    @property
+    def image_file_name(self) -> str:
+        return self.image.file_name
+
+    @property
+    def checksum(self) -> str:
+        return self.image.checksum
+
+    @property
+    def checksum_algorithm(self) -> str:
+        return self.image.checksum_algorithm
 
 
 CATALOG: dict[str, Distribution] = {
@@ -36,13 +83,17 @@ CATALOG: dict[str, Distribution] = {
             key="rocky9",
             title="Rocky Linux 9",
             family="rhel",
-            image_url="https://dl.rockylinux.org/pub/rocky/9/images/x86_64/Rocky-9-GenericCloud.latest.x86_64.qcow2",
-            image_file_name="Rocky-9-GenericCloud.latest.x86_64.qcow2",
-            checksum=None,
-            checksum_algorithm="sha256",
+            image=Image(
+                url="https://dl.rockylinux.org/pub/rocky/9.8/images/x86_64/"
+                    "Rocky-9-GenericCloud-Base-9.8-20260525.0.x86_64.qcow2",
+                file_name="Rocky-9-GenericCloud-Base-9.8-20260525.0.x86_64.qcow2",
+                checksum="92c206cc6f790c61583247eefe87890f8828420662c17cacf247cec78ab4eec8",
+                checksum_algorithm="sha256",
+            ),
             default_vmid=7000,
             tags=("cloudinit", "rocky-template", "rocky9"),
             package_manager="dnf",
+            default_user="rocky",
             linode_image="linode/rocky9",
             incus_image="images:rockylinux/9/cloud",
         ),
@@ -50,13 +101,17 @@ CATALOG: dict[str, Distribution] = {
             key="rocky10",
             title="Rocky Linux 10",
             family="rhel",
-            image_url="https://dl.rockylinux.org/pub/rocky/10/images/x86_64/Rocky-10-GenericCloud.latest.x86_64.qcow2",
-            image_file_name="Rocky-10-GenericCloud.latest.x86_64.qcow2",
-            checksum=None,
-            checksum_algorithm="sha256",
+            image=Image(
+                url="https://dl.rockylinux.org/pub/rocky/10.2/images/x86_64/"
+                    "Rocky-10-GenericCloud-Base-10.2-20260525.0.x86_64.qcow2",
+                file_name="Rocky-10-GenericCloud-Base-10.2-20260525.0.x86_64.qcow2",
+                checksum="9fc9e9ff16888bb68ac39b0392e25c9c92684d50c85f1cce6ab549363bbc4b48",
+                checksum_algorithm="sha256",
+            ),
             default_vmid=7001,
             tags=("cloudinit", "rocky-template", "rocky10"),
             package_manager="dnf",
+            default_user="rocky",
             linode_image="linode/rocky10",
             incus_image="images:rockylinux/10/cloud",
         ),
@@ -64,13 +119,27 @@ CATALOG: dict[str, Distribution] = {
             key="debian12",
             title="Debian 12 (bookworm)",
             family="debian",
-            image_url="https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-generic-amd64.qcow2",
-            image_file_name="debian-12-generic-amd64.qcow2",
-            checksum=None,
-            checksum_algorithm="sha512",
+            # genericcloud: the generic image without drivers for physical hardware; boots on KVM.
+            image=Image(
+                url="https://cloud.debian.org/images/cloud/bookworm/20261006-2623/"
+                    "debian-12-genericcloud-amd64-20261006-2623.qcow2",
+                file_name="debian-12-genericcloud-amd64-20261006-2623.qcow2",
+                checksum="a09170d17e13af43da61774666f520e3bbec0f8bd96b4db37c15f3426fb327cc"
+                         "ad950b80dbe78c09aa5ca90ce5015e99334b0ba5188fd4018736bc3fb5f0882c",
+                checksum_algorithm="sha512",
+            ),
             default_vmid=9001,
             tags=("cloudinit", "debian-12", "debian-template"),
             package_manager="apt",
+            default_user="debian",
+            lxc_template=Image(
+                url="http://download.proxmox.com/images/system/debian-12-standard_12.7-1_amd64.tar.zst",
+                file_name="debian-12-standard_12.7-1_amd64.tar.zst",
+                checksum="39f6d06e082d6a418438483da4f76092ebd0370a91bad30b82ab6d0f442234d6"
+                         "3fe27a15569895e34d6d1e5ca50319f62637f7fb96b98dbde4f6103cf05bff6d",
+                checksum_algorithm="sha512",
+            ),
+            lxc_os_type="debian",
             linode_image="linode/debian12",
             incus_image="images:debian/12/cloud",
         ),

@@ -1,11 +1,191 @@
-"""Wiring of the proxmox layer from the validated config."""
+"""Wiring of the proxmox layer from the validated config: templates, VMs, LXC containers."""
 
 from __future__ import annotations
 
+import pulumi
+import pulumi_proxmoxve as proxmoxve
+
+from cloudinit.render import ProvisionSpec
+from components.catalog import CATALOG
+from components.proxmox.metadata import shared_user_data
+from components.proxmox import (Image, ImageArgs, Lxc, LxcArgs, NetworkArgs, Snippet, SnippetArgs, Template,
+                                TemplateArgs, Vm, VmArgs)
+
+from .config import proxmox as pxcfg
 from .config.model import EnvironmentConfig
 from .secrets import Secrets
-from .types import HostRegistry
+from .types import Host, HostRegistry
+
+# The image's own root login is replaced by keys; containers have no operator user until provisioned.
+LXC_SSH_USER = "root"
+
+
+def provider(cfg: EnvironmentConfig, secrets: Secrets) -> proxmoxve.Provider:
+    """API token for the API, SSH (key from secrets) for snippet uploads to each node."""
+    px = cfg.proxmox
+    return proxmoxve.Provider(
+        "proxmox",
+        endpoint=px.endpoint,
+        insecure=px.insecure,
+        api_token=secrets.require("proxmoxApiToken"),
+        # Typed args: a provider's nested inputs travel as JSON, and plain dict keys would stay snake_case.
+        ssh=proxmoxve.ProviderSshArgs(
+            username=px.ssh_user,
+            private_key=secrets.require("sshPrivateKey"),
+            nodes=[proxmoxve.ProviderSshNodeArgs(name=node.name, address=node.address) for node in px.nodes],
+        ),
+    )
 
 
 def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> None:
-    """Declare the layer's resources and add its hosts to the registry (nothing until the layer lands)."""
+    """Declare the templates, VMs and containers, and add each guest to the host registry."""
+    px = cfg.proxmox
+    if px is None:
+        return
+    env = cfg.environment
+    opts = pulumi.ResourceOptions(provider=provider(cfg, secrets))
+
+    def nic(network_name: str | None) -> NetworkArgs:
+        return NetworkArgs(bridge=px.bridge.name, vlan_id=pxcfg.network_of(env, px, network_name).vlan, mtu=px.bridge.mtu)
+
+    def address(ipv4: str, network_name: str | None) -> tuple[str, str | None]:
+        if ipv4 == "dhcp":
+            return "dhcp", None
+        net = pxcfg.network_of(env, px, network_name)
+        return f"{ipv4}/{net.cidr.prefixlen}", str(net.gateway)
+
+    def dns(network_name: str | None) -> tuple[str, ...]:
+        return tuple(str(server) for server in pxcfg.network_of(env, px, network_name).dns_servers)
+
+    templates: dict[tuple[str, str], Template] = {}
+    for tpl in px.templates:
+        templates[(tpl.name, tpl.node)] = Template(
+            f"{tpl.name}-{tpl.node}",
+            TemplateArgs(
+                node_name=tpl.node,
+                vm_id=tpl.vm_id,
+                distribution=CATALOG[tpl.distribution],
+                datastore_id=px.storage.vm,
+                image_datastore_id=px.storage.images,
+                network=nic(None),
+                cores=tpl.cores,
+                memory_mb=tpl.memory_mb,
+                disk_gb=tpl.disk_gb,
+                tags=(env.name,),
+            ),
+            opts=opts,
+        )
+
+    # The shared base provisioning, one snippet per distribution and node: nothing host-specific,
+    # so editing one VM never touches the file (or the other VMs).
+    user_data_snippets: dict[tuple[str, str], Snippet] = {}
+
+    def user_data_on(distribution: str, node: str) -> Snippet:
+        key = (distribution, node)
+        if key not in user_data_snippets:
+            spec = ProvisionSpec(
+                distribution=CATALOG[distribution],
+                user=env.operator.name,
+                ssh_authorized_keys=tuple(env.operator.ssh_authorized_keys),
+                timezone=env.timezone,
+                shell=env.operator.shell,
+            )
+            user_data_snippets[key] = Snippet(
+                f"user-data-{distribution}-{node}",
+                SnippetArgs(node_name=node, datastore_id=px.storage.snippets,
+                            file_name=f"homelab-{env.name}-{distribution}-user-data.yaml", content=shared_user_data(spec)),
+                opts=opts,
+            )
+        return user_data_snippets[key]
+
+    for vm in px.vms:
+        node = pxcfg.vm_node(px, vm)
+        tpl = px.template_for(vm, node)
+        source = templates[(tpl.name, tpl.node)]
+        ipv4, gateway = address(vm.ipv4, vm.network)
+        guest = Vm(
+            vm.name,
+            VmArgs(
+                hostname=vm.name,
+                fqdn=env.fqdn(vm.name),
+                node_name=node,
+                vm_id=vm.vm_id,
+                template_vm_id=source.vm_id,
+                template_node_name=tpl.node,
+                datastore_id=px.storage.vm,
+                snippets_datastore_id=px.storage.snippets,
+                user_data_file_id=user_data_on(tpl.distribution, node).file_id,
+                network=nic(vm.network),
+                ipv4=ipv4,
+                gateway=gateway,
+                dns_domain=env.domain,
+                dns_servers=dns(vm.network),
+                cores=vm.cores,
+                memory_mb=vm.memory_mb,
+                disk_gb=vm.disk_gb,
+                os_type=CATALOG[tpl.distribution].os_type,
+                on_boot=vm.on_boot,
+                tags=(env.name, tpl.distribution, *vm.tags),
+                protect=env.production,
+            ),
+            opts=opts,
+        )
+        hosts.add(Host(
+            name=vm.name,
+            fqdn=env.fqdn(vm.name),
+            platform=pxcfg.PLATFORM_VM,
+            distribution=tpl.distribution,
+            address=vm.ipv4 if vm.ipv4 != "dhcp" else guest.ipv4,
+            ssh_user=env.operator.name,
+            ready=(guest.vm,),
+            groups=vm.groups,
+        ))
+
+    lxc_images: dict[tuple[str, str], Image] = {}
+    for ct in px.containers:
+        node = pxcfg.container_node(px, ct)
+        distro = CATALOG[ct.distribution]
+        if (ct.distribution, node) not in lxc_images:
+            lxc_images[(ct.distribution, node)] = Image(
+                f"lxc-{ct.distribution}-{node}",
+                ImageArgs(node_name=node, datastore_id=px.storage.images, image=distro.lxc_template, content_type="vztmpl"),
+                opts=opts,
+            )
+        ipv4, gateway = address(ct.ipv4, ct.network)
+        guest = Lxc(
+            ct.name,
+            LxcArgs(
+                hostname=ct.name,
+                node_name=node,
+                vm_id=ct.vm_id,
+                template_file_id=lxc_images[(ct.distribution, node)].file_id,
+                os_type=distro.lxc_os_type,
+                datastore_id=px.storage.vm,
+                network=nic(ct.network),
+                ssh_authorized_keys=tuple(env.operator.ssh_authorized_keys),
+                ipv4=ipv4,
+                gateway=gateway,
+                dns_domain=env.domain,
+                dns_servers=dns(ct.network),
+                cores=ct.cores,
+                memory_mb=ct.memory_mb,
+                swap_mb=ct.swap_mb,
+                disk_gb=ct.disk_gb,
+                unprivileged=ct.unprivileged,
+                nesting=ct.nesting,
+                on_boot=ct.on_boot,
+                tags=(env.name, ct.distribution, "lxc", *ct.tags),
+                protect=env.production,
+            ),
+            opts=opts,
+        )
+        hosts.add(Host(
+            name=ct.name,
+            fqdn=env.fqdn(ct.name),
+            platform=pxcfg.PLATFORM_LXC,
+            distribution=ct.distribution,
+            address=ct.ipv4 if ct.ipv4 != "dhcp" else guest.ipv4,
+            ssh_user=LXC_SSH_USER,
+            ready=(guest.container,),
+            groups=ct.groups,
+        ))

@@ -21,7 +21,57 @@ def stable_int(*parts: str, modulo: int) -> int:
     return int.from_bytes(digest[:4], "big") % modulo
 
 
-OUTPUTS: dict[str, Outputs] = {}
+def _proxmox_vm(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    """What the guest agent reports: loopback first, then the configured or a DHCP-leased address."""
+    ipv4 = "dhcp"
+    for config in (inputs.get("initialization") or {}).get("ipConfigs") or []:
+        ipv4 = ((config or {}).get("ipv4") or {}).get("address") or ipv4
+    address = f"10.99.{stable_int(name, 'net', modulo=250) + 1}.{stable_int(name, 'host', modulo=250) + 2}" \
+        if ipv4 == "dhcp" else ipv4.split("/", 1)[0]
+    mac = "BC:24:11:" + ":".join(f"{stable_int(name, str(i), modulo=256):02X}" for i in range(3))
+    started = inputs.get("started", True) and not inputs.get("template", False)
+    return {
+        "vmId": inputs.get("vmId") or 100 + stable_int(name, modulo=900),
+        "ipv4Addresses": [["127.0.0.1"], [address]] if started else [],
+        "ipv6Addresses": [["::1"], []] if started else [],
+        "macAddresses": ["00:00:00:00:00:00", mac] if started else [],
+        "networkInterfaceNames": ["lo", "eth0"] if started else [],
+    }
+
+
+def _proxmox_container(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    init = inputs.get("initialization") or {}
+    ipv4 = (((init.get("ipConfigs") or [{}])[0] or {}).get("ipv4") or {}).get("address") or "dhcp"
+    address = f"10.99.{stable_int(name, 'net', modulo=250) + 1}.{stable_int(name, 'host', modulo=250) + 2}" \
+        if ipv4 == "dhcp" else ipv4.split("/", 1)[0]
+    return {"vmId": inputs.get("vmId") or 100 + stable_int(name, modulo=900), "ipv4": {"eth0": address},
+            "ipv6": {}}
+
+
+def _proxmox_download(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    file_name = inputs.get("fileName") or str(inputs.get("url", name)).rsplit("/", 1)[-1]
+    return {"id": f"{inputs.get('datastoreId')}:{inputs.get('contentType')}/{file_name}",
+            "size": 400_000_000 + stable_int(name, modulo=200_000_000)}
+
+
+def _proxmox_snippet(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    source = inputs.get("sourceRaw") or {}
+    data = source.get("data") if isinstance(source.get("data"), str) else ""
+    return {
+        "id": f"{inputs.get('datastoreId')}:{inputs.get('contentType', 'snippets')}/{source.get('fileName') or name}",
+        "fileName": source.get("fileName") or name,
+        "fileSize": len(data.encode()),
+        "fileModificationDate": "2026-01-01T00:00:00Z",
+        "fileTag": hashlib.sha256(data.encode()).hexdigest()[:16],
+    }
+
+
+OUTPUTS: dict[str, Outputs] = {
+    "proxmoxve:index/vmLegacy:VmLegacy": _proxmox_vm,
+    "proxmoxve:index/containerLegacy:ContainerLegacy": _proxmox_container,
+    "proxmoxve:download/file:File": _proxmox_download,
+    "proxmoxve:index/fileLegacy:FileLegacy": _proxmox_snippet,
+}
 CALLS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
@@ -33,7 +83,8 @@ class HomelabMocks(pulumi.runtime.Mocks):
         outputs = OUTPUTS.get(args.typ)
         if outputs is not None:
             state.update(outputs(args.inputs, args.name))
-        resource_id = args.resource_id or f"{args.name}-id"
+        # An OUTPUTS entry may give the provider's id format under "id" (not part of the state).
+        resource_id = args.resource_id or state.pop("id", None) or f"{args.name}-id"
         return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:

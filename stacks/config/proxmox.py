@@ -2,8 +2,317 @@
 
 from __future__ import annotations
 
-from .base import Model
+import hashlib
+import ipaddress
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from pydantic import Field, field_validator, model_validator
+
+from components.catalog import CATALOG
+
+from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname
+
+if TYPE_CHECKING:
+    from .environment import Environment, Network
+    from .model import EnvironmentConfig
+
+PLATFORM_VM = "proxmox-vm"
+PLATFORM_LXC = "proxmox-lxc"
+
+
+def _known_distribution(value: str) -> str:
+    if value not in CATALOG:
+        raise ValueError(f"is not a distribution of the catalog ({', '.join(sorted(CATALOG))})")
+    return value
+
+
+def _ipv4_or_dhcp(value: object) -> object:
+    if value == "dhcp":
+        return value
+    try:
+        ipaddress.IPv4Address(str(value))
+    except ValueError:
+        raise ValueError("must be 'dhcp' or an IPv4 address without prefix, e.g. 10.40.0.21") from None
+    return str(value)
+
+
+class Node(Model):
+    """A Proxmox node: its name in the cluster and the address the provider reaches it over SSH."""
+
+    name: str
+    address: str
+
+    _name = field_validator("name")(lambda cls, v: check_hostname(v))
+
+
+class Storage(Model):
+    """Datastore ids: VM disks, downloaded images (needs the `Import` content type) and snippets."""
+
+    vm: str = "local-lvm"
+    images: str = "local"
+    snippets: str = "local"
+    shared: bool = False  # VM disks on shared storage: one template serves every node
+
+
+class Bridge(Model):
+    """The Linux bridge VMs and containers attach to, and its MTU."""
+
+    name: str = "vmbr0"
+    mtu: int = Field(default=1500, ge=576, le=65520)
+
+
+class VmidRange(Model):
+    """The environment's VMIDs (unique cluster-wide)."""
+
+    first: int = Field(ge=100, le=999_999_999)
+    last: int = Field(ge=100, le=999_999_999)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "VmidRange":
+        if self.last < self.first:
+            raise ValueError(f"last {self.last} is below first {self.first}")
+        return self
+
+    def __contains__(self, vm_id: int) -> bool:
+        return self.first <= vm_id <= self.last
+
+
+class Template(Model):
+    """A cloud-image VM template on one node (a name may have one template per node)."""
+
+    distribution: str
+    name: str | None = None  # what VMs refer to; defaults to the distribution key
+    node: str | None = None  # defaults to the first node
+    vm_id: int | None = None  # defaults to the catalog's VMID for the distribution
+    cores: int = Field(default=4, ge=1, le=128)
+    memory_mb: int = Field(default=4096, ge=256)
+    disk_gb: int = Field(default=8, ge=4)
+
+    _distribution = field_validator("distribution")(lambda cls, v: _known_distribution(v))
+
+    @model_validator(mode="after")
+    def _defaults(self) -> "Template":
+        if self.name is None:
+            object.__setattr__(self, "name", self.distribution)
+        if self.vm_id is None:
+            object.__setattr__(self, "vm_id", CATALOG[self.distribution].default_vmid)
+        return self
+
+
+class Vm(Model):
+    """A VM: a full clone of a template with cloud-init."""
+
+    name: str
+    vm_id: int
+    template: str
+    node: str | None = None  # None: spread over the nodes that hold the template
+    cores: int = Field(default=2, ge=1, le=128)
+    memory_mb: int = Field(default=2048, ge=256)
+    disk_gb: int = Field(default=20, ge=4)
+    ipv4: str = "dhcp"
+    network: str | None = None  # an environment network; defaults to the proxmox section's
+    on_boot: bool = True
+    tags: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    _name = field_validator("name")(lambda cls, v: check_hostname(v))
+    _ip = field_validator("ipv4", mode="before")(lambda cls, v: _ipv4_or_dhcp(v))
+
+
+class Container(Model):
+    """An LXC container from a downloaded appliance template."""
+
+    name: str
+    vm_id: int
+    distribution: str = "debian12"
+    node: str | None = None
+    cores: int = Field(default=1, ge=1, le=128)
+    memory_mb: int = Field(default=512, ge=64)
+    swap_mb: int = Field(default=512, ge=0)
+    disk_gb: int = Field(default=8, ge=1)
+    ipv4: str = "dhcp"
+    network: str | None = None
+    unprivileged: bool = True
+    nesting: bool = False
+    on_boot: bool = True
+    tags: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    _name = field_validator("name")(lambda cls, v: check_hostname(v))
+    _ip = field_validator("ipv4", mode="before")(lambda cls, v: _ipv4_or_dhcp(v))
+
+    @field_validator("distribution")
+    @classmethod
+    def _has_lxc_template(cls, value: str) -> str:
+        _known_distribution(value)
+        if CATALOG[value].lxc_template is None:
+            with_lxc = sorted(k for k, d in CATALOG.items() if d.lxc_template is not None)
+            raise ValueError(f"has no LXC template in the catalog (available: {', '.join(with_lxc)})")
+        return value
 
 
 class Proxmox(Model):
-    """Proxmox VE: nodes, storages, templates, VMs and LXC containers (its fields arrive with the layer that deploys it)."""
+    """Proxmox VE: nodes, storages, templates, VMs and LXC containers."""
+
+    endpoint: str
+    insecure: bool = False
+    ssh_user: str = "root"
+    nodes: tuple[Node, ...] = Field(min_length=1)
+    storage: Storage = Storage()
+    bridge: Bridge = Bridge()
+    network: str | None = None  # an environment network; defaults to the environment's default
+    vmid_range: VmidRange
+    templates: tuple[Template, ...] = ()
+    vms: tuple[Vm, ...] = ()
+    containers: tuple[Container, ...] = ()
+
+    @field_validator("endpoint")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError("must be the API URL, e.g. https://iluvatar.mirkwood.lan:8006/")
+        return value
+
+    @model_validator(mode="after")
+    def _template_nodes(self) -> "Proxmox":
+        first = self.nodes[0].name
+        fixed = tuple(t if t.node else t.model_copy(update={"node": first}) for t in self.templates)
+        object.__setattr__(self, "templates", fixed)
+        return self
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        return tuple(node.name for node in self.nodes)
+
+    def template_nodes(self, name: str) -> tuple[str, ...]:
+        """The nodes a VM cloning template `name` can be placed on (sorted)."""
+        homes = {t.node for t in self.templates if t.name == name}
+        if homes and self.storage.shared:
+            return tuple(sorted(self.node_names))
+        return tuple(sorted(homes))
+
+    def template_for(self, vm: Vm, node: str) -> Template:
+        """The template a VM on `node` clones: the one on that node, else (shared storage) the first."""
+        candidates = [t for t in self.templates if t.name == vm.template]
+        for template in candidates:
+            if template.node == node:
+                return template
+        return candidates[0]
+
+
+def spread(name: str, nodes: tuple[str, ...]) -> str:
+    """A node for `name`, deterministic and independent of the other hosts (adding one moves none)."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return sorted(nodes)[int.from_bytes(digest[:4], "big") % len(nodes)]
+
+
+def vm_node(cfg: Proxmox, vm: Vm) -> str | None:
+    if vm.node:
+        return vm.node
+    nodes = cfg.template_nodes(vm.template)
+    return spread(vm.name, nodes) if nodes else None
+
+
+def container_node(cfg: Proxmox, container: Container) -> str:
+    return container.node or spread(container.name, cfg.node_names)
+
+
+def network_of(env: "Environment", cfg: Proxmox, name: str | None) -> "Network":
+    return env.networks[name or cfg.network or env.default_network]
+
+
+def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
+    px = cfg.proxmox
+    if px is None:
+        return
+    env = cfg.environment
+    nodes = set(px.node_names)
+    yield from _duplicates([(f"proxmox.nodes[{i}].name", n.name) for i, n in enumerate(px.nodes)],
+                           "node name is already used by")
+
+    if px.network is not None and px.network not in env.networks:
+        yield Problem("proxmox.network", px.network, f"is not a network of the environment ({', '.join(sorted(env.networks))})")
+
+    # VMIDs: unique across templates, VMs and containers, inside the environment's range.
+    vmids = ([(f"proxmox.templates[{i}].vm_id", t.vm_id) for i, t in enumerate(px.templates)]
+             + [(f"proxmox.vms[{i}].vm_id", v.vm_id) for i, v in enumerate(px.vms)]
+             + [(f"proxmox.containers[{i}].vm_id", c.vm_id) for i, c in enumerate(px.containers)])
+    for path, vm_id in vmids:
+        if vm_id not in px.vmid_range:
+            yield Problem(path, vm_id, f"is outside the environment's VMID range {px.vmid_range.first}-{px.vmid_range.last}")
+    yield from _duplicates(vmids, "VMID is already used by")
+
+    seen_templates: dict[tuple[str, str], str] = {}
+    for i, template in enumerate(px.templates):
+        path = f"proxmox.templates[{i}]"
+        if template.node not in nodes:
+            yield Problem(f"{path}.node", template.node, f"is not a Proxmox node ({', '.join(sorted(nodes))})")
+        first = seen_templates.setdefault((template.name, template.node), path)
+        if first != path:
+            yield Problem(f"{path}.name", template.name, f"template is already on node {template.node} ({first})")
+
+    template_names = sorted({t.name for t in px.templates})
+    for i, vm in enumerate(px.vms):
+        path = f"proxmox.vms[{i}]"
+        if vm.template not in template_names:
+            yield Problem(f"{path}.template", vm.template,
+                          f"is not a template of proxmox.templates ({', '.join(template_names) or 'none declared'})")
+        elif vm.node is not None and vm.node in nodes and vm.node not in px.template_nodes(vm.template):
+            yield Problem(f"{path}.node", vm.node,
+                          f"has no template {vm.template!r} (templates on: {', '.join(px.template_nodes(vm.template))}); "
+                          "add one there or use shared storage")
+        if vm.node is not None and vm.node not in nodes:
+            yield Problem(f"{path}.node", vm.node, f"is not a Proxmox node ({', '.join(sorted(nodes))})")
+        yield from _address_problems(env, px, path, vm.network, vm.ipv4)
+    for i, container in enumerate(px.containers):
+        path = f"proxmox.containers[{i}]"
+        if container.node is not None and container.node not in nodes:
+            yield Problem(f"{path}.node", container.node, f"is not a Proxmox node ({', '.join(sorted(nodes))})")
+        yield from _address_problems(env, px, path, container.network, container.ipv4)
+
+
+def _address_problems(env: "Environment", px: Proxmox, path: str, network: str | None, ipv4: str) -> Iterator[Problem]:
+    name = network or px.network or env.default_network
+    if name not in env.networks:
+        if network is not None:
+            yield Problem(f"{path}.network", network, f"is not a network of the environment ({', '.join(sorted(env.networks))})")
+        return
+    if ipv4 == "dhcp":
+        return
+    net = env.networks[name]
+    address = ipaddress.IPv4Address(ipv4)
+    if not net.contains(address):
+        yield Problem(f"{path}.ipv4", ipv4, f"is outside the network {name} {net.cidr}")
+    elif address == net.gateway:
+        yield Problem(f"{path}.ipv4", ipv4, f"is the gateway of the network {name}")
+
+
+def _duplicates(items: list[tuple[str, object]], message: str) -> Iterator[Problem]:
+    first: dict[object, str] = {}
+    for path, value in items:
+        owner = first.setdefault(value, path)
+        if owner != path:
+            yield Problem(path, value, f"{message} {owner}")
+
+
+def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
+    if cfg.proxmox is None:
+        return
+    yield SecretSpec("proxmoxApiToken", "Proxmox API token, USER@REALM!TOKENID=SECRET")
+    yield SecretSpec("sshPrivateKey", "SSH private key of the operator (snippet uploads, provisioning)")
+
+
+def hosts(cfg: "EnvironmentConfig") -> Iterable[DeclaredHost]:
+    if cfg.proxmox is None:
+        return
+    for i, vm in enumerate(cfg.proxmox.vms):
+        template = next((t for t in cfg.proxmox.templates if t.name == vm.template), None)
+        yield DeclaredHost(name=vm.name, platform=PLATFORM_VM, path=f"proxmox.vms[{i}]",
+                           address=None if vm.ipv4 == "dhcp" else vm.ipv4,
+                           distribution=template.distribution if template else None, groups=vm.groups)
+    for i, container in enumerate(cfg.proxmox.containers):
+        yield DeclaredHost(name=container.name, platform=PLATFORM_LXC, path=f"proxmox.containers[{i}]",
+                           address=None if container.ipv4 == "dhcp" else container.ipv4,
+                           distribution=container.distribution, groups=container.groups)
+

@@ -1,0 +1,199 @@
+"""The proxmox layer in both environments, as the synth of the real program registers it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pulumi
+
+import pytest
+import yaml
+
+from stacks.config import proxmox as pxcfg
+from synth import conformance
+from synth.engine import synth_config
+from stacks.config import loader
+from stacks import proxmox as proxmox_layer
+from stacks.secrets import Secrets
+from tests.conftest import ENVIRONMENTS, RECORDED
+from tests.tools import require_tool
+
+VM = "proxmoxve:index/vmLegacy:VmLegacy"
+CT = "proxmoxve:index/containerLegacy:ContainerLegacy"
+DOWNLOAD = "proxmoxve:download/file:File"
+SNIPPET = "proxmoxve:index/fileLegacy:FileLegacy"
+PROVIDER = "pulumi:providers:proxmoxve"
+MASK = "[secret]"
+
+
+def _cfg(env: str):
+    entries, secret_keys, _ = synth_config(env)
+    return loader.validate(entries, stack=env, secret_keys=secret_keys)
+
+
+def _proxmox(run) -> list[dict]:
+    return [r for r in run.resources if r["type"].startswith(("proxmoxve:", "pulumi:providers:proxmoxve"))]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_synth_shows_templates_vms_and_containers(env, synth_result):
+    run, cfg = synth_result(env), _cfg(env).proxmox
+    vms = run.of_type(VM)
+    templates = sorted((r["inputs"]["nodeName"], r["inputs"]["vmId"]) for r in vms if r["inputs"].get("template"))
+    clones = sorted(r["inputs"]["name"] for r in vms if not r["inputs"].get("template"))
+    assert templates == sorted((t.node, t.vm_id) for t in cfg.templates)
+    assert {r["inputs"]["name"] for r in vms if r["inputs"].get("template")} == {
+        "rocky9-template", "rocky10-template", "debian12-template"}
+    assert clones == sorted(vm.name for vm in cfg.vms)
+    assert sorted(r["inputs"]["initialization"]["hostname"] for r in run.of_type(CT)) == sorted(
+        c.name for c in cfg.containers)
+    assert len([n for n in clones if "-k3s-s" in n]) == (1 if env == "mirkwood" else 3)
+    assert len([n for n in clones if "-k3s-a" in n]) == (2 if env == "mirkwood" else 3)
+    assert run.of_type(CT), "each environment has at least one LXC container"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_clone_has_its_template_where_it_is_cloned_from(env, synth_result):
+    run, cfg = synth_result(env), _cfg(env).proxmox
+    vms = run.of_type(VM)
+    templates = {(r["inputs"]["nodeName"], r["inputs"]["vmId"]): r for r in vms if r["inputs"].get("template")}
+    for clone in (r for r in vms if not r["inputs"].get("template")):
+        source = (clone["inputs"]["clone"]["nodeName"], clone["inputs"]["clone"]["vmId"])
+        assert source in templates, f"{clone['name']} clones {source}, which is not a template"
+        assert clone["inputs"]["clone"]["full"] is True
+        assert templates[source]["urn"] in clone["dependencies"]
+        if not cfg.storage.shared:
+            assert clone["inputs"]["nodeName"] == source[0]
+
+
+def test_lothlorien_spreads_agents_and_pins_servers(synth_result):
+    run, cfg = synth_result("lothlorien"), _cfg("lothlorien").proxmox
+    placed = {r["inputs"]["name"]: r["inputs"]["nodeName"] for r in run.of_type(VM) if not r["inputs"].get("template")}
+    assert [placed[f"lothlorien-k3s-s{i}"] for i in (1, 2, 3)] == ["manwe", "varda", "ulmo"]
+    for vm in cfg.vms:
+        assert placed[vm.name] == (vm.node or pxcfg.spread(vm.name, cfg.node_names))
+    assert cfg.storage.shared and len({t.node for t in cfg.templates}) == 1
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_guests_on_the_environments_vlan_with_the_bridge_mtu(env, synth_result):
+    run, cfg = synth_result(env), _cfg(env)
+    vlan = cfg.environment.network.vlan
+    for res in run.of_type(VM):
+        assert res["inputs"]["networkDevices"] == [{"bridge": cfg.proxmox.bridge.name, "model": "virtio",
+                                                     "mtu": cfg.proxmox.bridge.mtu, "vlanId": vlan}]
+    for res in run.of_type(CT):
+        assert res["inputs"]["networkInterfaces"][0]["vlanId"] == vlan
+    assert {"mirkwood": 40, "lothlorien": 50}[env] == vlan
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_production_guests_are_protected_and_staging_ones_shut_down_cleanly(env, synth_result):
+    run = synth_result(env)
+    production = env == "lothlorien"
+    guests = [r for r in run.of_type(VM) if not r["inputs"].get("template")] + run.of_type(CT)
+    assert guests
+    for res in guests:
+        assert res["options"]["protect"] is production, res["name"]
+        assert res["inputs"]["protection"] is production, res["name"]
+    for res in (r for r in run.of_type(VM) if not r["inputs"].get("template")):
+        assert res["inputs"]["stopOnDestroy"] is False  # shutdown, not stop
+        assert res["inputs"]["timeoutShutdownVm"] == 300
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_provider_credentials_are_secret_in_the_synth(env, synth_result):
+    run, cfg = synth_result(env), _cfg(env).proxmox
+    [provider] = run.of_type(PROVIDER)
+    # the ssh block holds the private key: the engine keeps the whole block secret
+    assert provider["inputs"] == {"apiToken": MASK, "endpoint": cfg.endpoint, "insecure": "false", "ssh": MASK}
+    for res in _proxmox(run):
+        if res["type"] != PROVIDER:
+            assert res["provider"] == provider["urn"], res["name"]
+
+
+@pulumi.runtime.test
+def test_provider_ssh_block_names_every_node_and_takes_the_key_from_secrets():
+    pulumi.runtime.set_config("homelab:proxmoxApiToken", "root@pam!homelab=CANARY-token")
+    pulumi.runtime.set_config("homelab:sshPrivateKey", "CANARY-private-key")
+    cfg = _cfg("lothlorien")
+    provider = proxmox_layer.provider(cfg, Secrets())
+
+    def check(urn):
+        [masked] = [r for r in RECORDED.resources if r["urn"] == urn]
+        assert masked["inputs"]["apiToken"] == MASK and masked["inputs"]["ssh"] == MASK
+        revealed = RECORDED.revealed[urn]
+        ssh = json.loads(revealed["ssh"])
+        assert revealed["apiToken"] == "root@pam!homelab=CANARY-token"
+        assert ssh == {"username": "root", "privateKey": "CANARY-private-key",
+                       "nodes": [{"name": n.name, "address": n.address} for n in cfg.proxmox.nodes]}
+
+    return provider.urn.apply(check)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_inventory_registers_every_guest_with_its_groups(env, synth_result):
+    run, cfg = synth_result(env), _cfg(env)
+    inventory = {h["name"]: h for h in run.outputs["inventory"] if h["platform"].startswith("proxmox-")}
+    expected = {vm.name: ("proxmox-vm", vm.ipv4, list(vm.groups)) for vm in cfg.proxmox.vms}
+    expected |= {ct.name: ("proxmox-lxc", ct.ipv4, list(ct.groups)) for ct in cfg.proxmox.containers}
+    assert {n: (h["platform"], h["address"], h["groups"]) for n, h in inventory.items()} == expected
+    assert inventory[f"{env}-k3s-s1"]["fqdn"] == f"{env}-k3s-s1.{cfg.environment.domain}"
+    assert "k3s_server" in inventory[f"{env}-k3s-s1"]["groups"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_user_data_is_shared_and_holds_no_host_data(env, synth_result):
+    run, cfg = synth_result(env), _cfg(env)
+    clones = [r for r in run.of_type(VM) if not r["inputs"].get("template")]
+    by_node = {}
+    for res in clones:
+        by_node.setdefault(res["inputs"]["nodeName"], set()).add(res["inputs"]["initialization"]["userDataFileId"])
+    assert all(len(ids) == 1 for ids in by_node.values()), by_node  # one rocky9 snippet per node
+    user_data = {p: t for p, t in run.artifacts.items() if p.endswith("-user-data.yaml")}
+    assert user_data
+    for path, text in user_data.items():
+        assert text.startswith("#cloud-config\n")
+        for vm in cfg.proxmox.vms:
+            assert vm.name not in text and (vm.ipv4 == "dhcp" or vm.ipv4 not in text), path
+        doc = yaml.safe_load(text)
+        assert doc["ssh_pwauth"] is False and doc["disable_root"] is True
+        assert doc["users"][0]["name"] == cfg.environment.operator.name
+        assert "qemu-guest-agent" in doc["packages"]
+        assert doc["manage_etc_hosts"] == "localhost" and "hostname" not in doc
+    meta = {p: yaml.safe_load(t) for p, t in run.artifacts.items() if p.endswith("-meta-data.yaml")}
+    assert sorted(m["local-hostname"] for m in meta.values()) == sorted(
+        cfg.environment.fqdn(vm.name) for vm in cfg.proxmox.vms)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_images_are_pinned_and_checksummed(env, synth_result):
+    run = synth_result(env)
+    downloads = run.of_type(DOWNLOAD)
+    assert {r["inputs"]["contentType"] for r in downloads} == {"import", "vztmpl"}
+    for res in downloads:
+        inputs = res["inputs"]
+        assert "latest" not in inputs["url"]
+        assert inputs["url"].endswith(inputs["fileName"])
+        assert len(inputs["checksum"]) == {"sha256": 64, "sha512": 128}[inputs["checksumAlgorithm"]]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_proxmox_resources_conform_to_the_sdk(env, synth_result):
+    problems = [p for p in conformance.check(_proxmox(synth_result(env))) if "__self__" not in p]
+    assert problems == []
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_rendered_user_data_passes_cloud_init_schema(env, synth_result, tmp_path):
+    cloud_init = require_tool("cloud-init")
+    user_data = {p: t for p, t in synth_result(env).artifacts.items() if p.startswith("proxmox/") and "user-data" in p}
+    assert user_data
+    for path, text in sorted(user_data.items()):
+        target = tmp_path / path.replace("/", "_")
+        target.write_text(text)
+        done = subprocess.run([cloud_init, "schema", "-c", str(target)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"{path}: {done.stdout}{done.stderr}"
+        assert "Valid cloud-config" in done.stdout
