@@ -102,7 +102,7 @@ def root(tmp_path: Path) -> Path:
 
 
 @pytest.mark.system
-def test_server_first_run_writes_config_and_installs_pinned_version_then_second_run_does_nothing(root: Path) -> None:
+def test_server_first_run_installs_pinned_version_second_run_does_nothing_delete_uninstalls(root: Path) -> None:
     first = run(root, server_script())
     assert first.returncode == 0, first.stderr
 
@@ -142,6 +142,13 @@ def test_server_first_run_writes_config_and_installs_pinned_version_then_second_
     assert "nothing to do" in second.stdout
     assert (root / "etc/rancher/k3s/config.yaml").stat().st_mtime_ns == config_mtime
 
+    # delete: leave the cluster, then the server uninstall script
+    removed = run(root, render.uninstall_script(SERVER), token=None)
+    assert removed.returncode == 0, removed.stderr
+    assert "delete node k3s-1 --wait=false" in (root / "var/log/k3s-kubectl-standin.log").read_text()
+    assert (root / "var/log/k3s-uninstall-standin.log").read_text() == "k3s-uninstall.sh\n"
+    assert not (root / "etc/rancher").exists()
+
 
 @pytest.mark.system
 def test_new_version_takes_the_upgrade_path_and_changed_settings_restart_without_download(root: Path) -> None:
@@ -166,7 +173,12 @@ def test_new_version_takes_the_upgrade_path_and_changed_settings_restart_without
 
 
 @pytest.mark.system
-def test_agent_joins_the_first_server_with_token_file_and_uninstalls_clean(root: Path) -> None:
+def test_agent_joins_with_token_file_uninstalls_clean_and_fails_without_token_or_readiness(root: Path) -> None:
+    no_token = run(root, agent_script(), token="")
+    assert no_token.returncode != 0
+    assert "no cluster token on stdin" in no_token.stderr
+    assert installer_calls(root) == []
+
     result = run(root, agent_script())
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load((root / "etc/rancher/k3s/config.yaml").read_text())
@@ -192,25 +204,8 @@ def test_agent_joins_the_first_server_with_token_file_and_uninstalls_clean(root:
     assert again.returncode == 0, again.stderr
     assert "not installed" in again.stdout
 
-
-@pytest.mark.system
-def test_server_uninstall_leaves_the_cluster_then_runs_the_server_uninstall_script(root: Path) -> None:
-    assert run(root, server_script()).returncode == 0
-    removed = run(root, render.uninstall_script(SERVER), token=None)
-    assert removed.returncode == 0, removed.stderr
-    assert "delete node k3s-1 --wait=false" in (root / "var/log/k3s-kubectl-standin.log").read_text()
-    assert (root / "var/log/k3s-uninstall-standin.log").read_text() == "k3s-uninstall.sh\n"
-    assert not (root / "etc/rancher").exists()
-
-
-@pytest.mark.system
-def test_missing_token_or_node_never_ready_fails(root: Path) -> None:
-    no_token = run(root, server_script(), token="")
-    assert no_token.returncode != 0
-    assert "no cluster token on stdin" in no_token.stderr
-    assert installer_calls(root) == []
-
     (root / "var/lib/k3s-standin-not-ready").write_text("")
+    seed_installer(root, OLD)
     not_ready = run(root, server_script(timeout=1))
     assert not_ready.returncode != 0
     assert "node not Ready after 1s (last status: False)" in not_ready.stderr
