@@ -145,7 +145,8 @@ def test_server_first_run_installs_pinned_version_second_run_does_nothing_delete
     # delete: leave the cluster, then the server uninstall script
     removed = run(root, render.uninstall_script(SERVER), token=None)
     assert removed.returncode == 0, removed.stderr
-    assert "delete node k3s-1 --wait=false" in (root / "var/log/k3s-kubectl-standin.log").read_text()
+    kubectl = (root / "var/log/k3s-kubectl-standin.log").read_text()
+    assert "--kubeconfig /etc/rancher/k3s/k3s.yaml delete node k3s-1 --wait=false --request-timeout=20s" in kubectl
     assert (root / "var/log/k3s-uninstall-standin.log").read_text() == "k3s-uninstall.sh\n"
     assert not (root / "etc/rancher").exists()
 
@@ -195,6 +196,8 @@ def test_agent_joins_with_token_file_uninstalls_clean_and_fails_without_token_or
 
     removed = run(root, render.uninstall_script(AGENT), token=None)
     assert removed.returncode == 0, removed.stderr
+    kubectl = (root / "var/log/k3s-kubectl-standin.log").read_text()
+    assert "--kubeconfig /var/lib/rancher/k3s/agent/kubelet.kubeconfig delete node k3s-4 --wait=false --request-timeout=20s" in kubectl
     assert (root / "var/log/k3s-uninstall-standin.log").read_text() == "k3s-agent-uninstall.sh\n"
     assert not (root / "etc/rancher/k3s").exists()
     assert not (root / "var/lib/homelab").exists()
