@@ -29,3 +29,5 @@ def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None,
             "version": cluster.version,
             "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),  # full cluster admin
         })
+    if metrics is not None:
+        pulumi.export("metrics", metrics.outputs())
