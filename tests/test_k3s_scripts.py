@@ -172,6 +172,13 @@ def test_new_version_takes_the_upgrade_path_and_changed_settings_restart_without
     assert calls[2]["INSTALL_K3S_FORCE_RESTART"] == "true"
     assert yaml.safe_load((root / "etc/rancher/k3s/config.yaml").read_text())["disable"] == ["traefik"]
 
+    # another token on an installed node would break it: refused, nothing touched
+    other = run(root, server_script(NEW, changed), token="K10-another-token")
+    assert other.returncode != 0
+    assert "the cluster token differs from the one this node joined with" in other.stderr
+    assert (root / "etc/rancher/k3s/cluster-token").read_text() == TOKEN
+    assert len(installer_calls(root)) == 3
+
 
 @pytest.mark.system
 def test_agent_joins_with_token_file_uninstalls_clean_and_fails_without_token_or_readiness(root: Path) -> None:
