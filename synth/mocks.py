@@ -130,11 +130,15 @@ def k3s_kubeconfig(name: str) -> str:
     }, sort_keys=False)
 
 
-def _remote_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+_OTHER_REMOTE_COMMAND = OUTPUTS.get("command:remote:Command")
+
+
+def _k3s_remote_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    """The kubeconfig read gets k3s.yaml; any other command what the other layers' entry says."""
     create = inputs.get("create")
-    if isinstance(create, str) and K3S_KUBECONFIG_PATH in create and create.split()[-1] == K3S_KUBECONFIG_PATH:
+    if isinstance(create, str) and create.split()[-1:] == [K3S_KUBECONFIG_PATH]:
         return {"stdout": k3s_kubeconfig(name), "stderr": ""}
-    return {"stdout": "", "stderr": ""}
+    return _OTHER_REMOTE_COMMAND(inputs, name) if _OTHER_REMOTE_COMMAND else {"stdout": "", "stderr": ""}
 
 
 def _random_password(inputs: dict[str, Any], name: str) -> dict[str, Any]:
@@ -145,7 +149,7 @@ def _random_password(inputs: dict[str, Any], name: str) -> dict[str, Any]:
     return {"result": result, "bcryptHash": "$2a$10$" + hashlib.sha256(result.encode()).hexdigest()[:53]}
 
 
-OUTPUTS.setdefault("command:remote:Command", _remote_command)
+OUTPUTS["command:remote:Command"] = _k3s_remote_command  # wraps an entry registered before it
 OUTPUTS["random:index/randomPassword:RandomPassword"] = _random_password
 
 def _kubernetes_service(inputs: dict[str, Any], name: str) -> dict[str, Any]:
