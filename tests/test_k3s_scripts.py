@@ -219,3 +219,22 @@ def test_agent_joins_with_token_file_uninstalls_clean_and_fails_without_token_or
     not_ready = run(root, server_script(timeout=1))
     assert not_ready.returncode != 0
     assert "node not Ready after 1s (last status: False)" in not_ready.stderr
+
+
+def test_rendering_is_deterministic_whatever_the_order_of_labels_and_taints():
+    a = render.NodeSettings("k3s-1", "server", {"b": "2", "a": "1"}, ("z=1:NoSchedule", "a=1:NoExecute"))
+    b = render.NodeSettings("k3s-1", "server", {"a": "1", "b": "2"}, ("a=1:NoExecute", "z=1:NoSchedule"))
+    settings = render.ServerSettings("10.42.0.0/16", "10.43.0.0/16", ("traefik", "servicelb"))
+    reordered = render.ServerSettings("10.42.0.0/16", "10.43.0.0/16", ("servicelb", "traefik"))
+    first = render.install_script(a, OLD, render.server_config(a, settings, ["10.0.0.1"], None))
+    again = render.install_script(b, OLD, render.server_config(b, reordered, ["10.0.0.1"], None))
+    assert first == again
+    assert "node-label:\n- a=1\n- b=2\n" in first and "node-taint:\n- a=1:NoExecute\n- z=1:NoSchedule\n" in first
+
+
+def test_installer_is_pinned_to_the_release_and_kubeconfig_rewrite_needs_a_cluster():
+    assert render.installer_url("v1.31.4+k3s1") == "https://raw.githubusercontent.com/k3s-io/k3s/v1.31.4%2Bk3s1/install.sh"
+    with pytest.raises(ValueError, match="not a release tag"):
+        render.install_script(SERVER, "latest", {})
+    with pytest.raises(ValueError, match="no clusters"):
+        render.rewrite_kubeconfig("apiVersion: v1\nkind: Config\n", "https://10.0.0.1:6443", "x")
