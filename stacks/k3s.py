@@ -1,12 +1,62 @@
-"""Wiring of the k3s layer from the validated config."""
+"""Wiring of the k3s layer: clusters on hosts from the registry (VMs of this program or onboarded)."""
 
 from __future__ import annotations
 
+from components.k3s import Cluster as K3sCluster
+from components.k3s import ClusterArgs, K3sNode
+
+from .config.k3s import K3sCluster as ClusterConfig
+from .config.k3s import token_key
 from .config.model import EnvironmentConfig
 from .secrets import Secrets
-from .types import Cluster, HostRegistry
+from .types import Cluster, HostRegistry, connection
 
 
 def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Cluster | None:
-    """Install the environment's k3s cluster on its hosts (nothing until the layer lands)."""
-    return None
+    """Install every configured cluster; return the first, which the services layers deploy to."""
+    if cfg.k3s is None or not cfg.k3s.clusters:
+        return None
+    private_key = secrets.require("sshPrivateKey")
+    built = [_cluster(cfg, spec, secrets, hosts, private_key) for spec in cfg.k3s.clusters]
+    return built[0]
+
+
+def _cluster(cfg: EnvironmentConfig, spec: ClusterConfig, secrets: Secrets, hosts: HostRegistry, private_key) -> Cluster:
+    def node(name: str) -> K3sNode:
+        if name not in hosts:
+            raise ValueError(f"k3s cluster {spec.name}: host {name!r} is declared but no layer registered it")
+        host = hosts.get(name)
+        return K3sNode(
+            name=host.name,
+            address=host.address,
+            ssh_user=host.ssh_user,
+            connection=connection(host, private_key),
+            cluster_address=host.private_address,
+            ready=host.ready,
+            labels=spec.node_labels.get(name, {}),
+            taints=spec.node_taints.get(name, ()),
+        )
+
+    component = K3sCluster(
+        spec.name,
+        ClusterArgs(
+            version=spec.version,
+            servers=[node(name) for name in spec.servers],
+            agents=[node(name) for name in spec.agents],
+            cluster_cidr=str(spec.cluster_cidr),
+            service_cidr=str(spec.service_cidr),
+            disable=spec.disable,
+            tls_san=spec.tls_san,
+            vip=spec.vip,
+            token=secrets.get(token_key(cfg, spec)),
+            # Servers hold etcd: in production removing one must be a deliberate act.
+            protect_servers=cfg.environment.production,
+        ),
+    )
+    return Cluster(
+        name=spec.name,
+        api_endpoint=component.api_endpoint,
+        kubeconfig=component.kubeconfig,
+        provider=component.provider,
+        version=spec.version,
+    )

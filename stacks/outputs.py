@@ -22,5 +22,12 @@ def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None,
          "distribution": host.distribution, "groups": list(host.groups)}
         for host in hosts.all()
     ])
+    if cluster is not None:
+        pulumi.export("k3s", {
+            "name": cluster.name,
+            "api_endpoint": cluster.api_endpoint,
+            "version": cluster.version,
+            "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),  # full cluster admin
+        })
     if metrics is not None:
         pulumi.export("metrics", metrics.outputs())

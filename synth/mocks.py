@@ -96,6 +96,66 @@ class HomelabMocks(pulumi.runtime.Mocks):
         return handler(args.args) if handler else {}
 
 
+# --- k3s (components/k3s) -------------------------------------------------------------------------
+
+K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml"
+
+
+def _pem(kind: str, *parts: str) -> str:
+    """A PEM block with a deterministic body: looks like k3s' material, is no real key."""
+    import base64
+
+    body = base64.b64encode(hashlib.sha512("/".join(parts).encode()).digest() * 2).decode()
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([f"-----BEGIN {kind}-----", *lines, f"-----END {kind}-----", ""])
+
+
+def k3s_kubeconfig(name: str) -> str:
+    """/etc/rancher/k3s/k3s.yaml as k3s writes it on a server: 127.0.0.1 and `default` everywhere."""
+    import base64
+
+    import yaml
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    return yaml.safe_dump({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "clusters": [{"name": "default", "cluster": {
+            "certificate-authority-data": b64(_pem("CERTIFICATE", name, "server-ca")),
+            "server": "https://127.0.0.1:6443"}}],
+        "contexts": [{"name": "default", "context": {"cluster": "default", "user": "default"}}],
+        "current-context": "default",
+        "users": [{"name": "default", "user": {
+            "client-certificate-data": b64(_pem("CERTIFICATE", name, "client-admin")),
+            "client-key-data": b64(_pem("EC PRIVATE KEY", name, "client-admin-key"))}}],
+    }, sort_keys=False)
+
+
+_OTHER_REMOTE_COMMAND = OUTPUTS.get("command:remote:Command")
+
+
+def _k3s_remote_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    """The kubeconfig read gets k3s.yaml; any other command what the other layers' entry says."""
+    create = inputs.get("create")
+    if isinstance(create, str) and create.split()[-1:] == [K3S_KUBECONFIG_PATH]:
+        return {"stdout": k3s_kubeconfig(name), "stderr": ""}
+    return _OTHER_REMOTE_COMMAND(inputs, name) if _OTHER_REMOTE_COMMAND else {"stdout": "", "stderr": ""}
+
+
+def _random_password(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    length = int(inputs.get("length", 16))
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    seed = hashlib.sha256(f"random-password/{name}".encode()).digest() * 8
+    result = "".join(alphabet[b % len(alphabet)] for b in seed[:length])
+    return {"result": result, "bcryptHash": "$2a$10$" + hashlib.sha256(result.encode()).hexdigest()[:53]}
+
+
+OUTPUTS["command:remote:Command"] = _k3s_remote_command  # wraps an entry registered before it
+OUTPUTS["random:index/randomPassword:RandomPassword"] = _random_password
+
 def _kubernetes_service(inputs: dict[str, Any], name: str) -> dict[str, Any]:
     """A Service gets a cluster IP; a LoadBalancer one an address from k3s' service load balancer."""
     spec = dict(inputs.get("spec") or {})

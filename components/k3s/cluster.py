@@ -1,0 +1,217 @@
+"""A k3s cluster installed over SSH on hosts that already exist (VMs of this program or onboarded).
+
+Join graph:
+- the first server initialises the cluster (embedded etcd, `cluster-init`);
+- the other servers join it one at a time, each after the previous one (etcd grows one member at a
+  time; the same chain makes a version change upgrade the servers one by one);
+- each agent has a `-join` command that depends only on the first server's readiness (agents join
+  in parallel, never waiting for another agent), and a `-sync` command that depends on its join and
+  on the last server: it converges the agent to the pinned version and settings, so a version
+  change upgrades every server first, then the agents — as updates of the same commands, nothing
+  is replaced.
+
+The token travels on stdin only (a secret Output); scripts are rendered per node from
+components/k3s/scripts/*.j2. Deleting a node's command runs the matching uninstall script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+from pulumi_command import remote
+
+from components.k3s import render
+
+TYPE = "homelab:k3s:Cluster"
+# Runs when an agent's join command changes: the `-sync` command does the converging.
+NOOP = "true"
+
+
+@dataclass(frozen=True)
+class K3sNode:
+    name: str  # node name in Kubernetes, the host's name
+    address: pulumi.Input[str]  # reachable over SSH from where Pulumi runs
+    ssh_user: str
+    connection: pulumi.Input[remote.ConnectionArgs]
+    cluster_address: pulumi.Input[str] | None = None  # used between nodes; defaults to address
+    ready: Sequence[pulumi.Resource] = ()  # the host is provisioned once these exist
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: Sequence[str] = ()
+
+    def inner_address(self) -> pulumi.Input[str]:
+        return self.cluster_address if self.cluster_address is not None else self.address
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    version: str
+    servers: Sequence[K3sNode]
+    agents: Sequence[K3sNode] = ()
+    cluster_cidr: str = "10.42.0.0/16"
+    service_cidr: str = "10.43.0.0/16"
+    disable: Sequence[str] = ()
+    tls_san: Sequence[str] = ()
+    vip: str | None = None
+    token: pulumi.Input[str] | None = None  # secret; generated once and kept in state when None
+    protect_servers: bool = False  # production: a server (etcd member) is not removed by accident
+    ready_timeout: int = render.DEFAULT_READY_TIMEOUT
+
+
+class Cluster(pulumi.ComponentResource):
+    api_endpoint: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+    version: str
+    server_commands: dict[str, remote.Command]
+    agent_commands: dict[str, remote.Command]  # the `-sync` command: Ready at the pinned version
+    ready: list[pulumi.Resource]
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        if not args.servers:
+            raise ValueError(f"k3s cluster {name}: at least one server is needed")
+        if not render.is_release_tag(args.version):
+            raise ValueError(f"k3s cluster {name}: {args.version!r} is not a release tag such as v1.31.4+k3s1")
+        child = pulumi.ResourceOptions(parent=self)
+        self.version = args.version
+
+        if args.token is None:
+            generated = random.RandomPassword(f"{name}-token", length=48, special=False, opts=child)
+            token = pulumi.Output.secret(generated.result)
+        else:
+            token = pulumi.Output.secret(args.token)
+
+        settings = render.ServerSettings(
+            cluster_cidr=args.cluster_cidr,
+            service_cidr=args.service_cidr,
+            disable=tuple(args.disable),
+            tls_san=tuple(args.tls_san),
+        )
+        # Every server answers on its SSH address and on its address inside the cluster network.
+        san_addresses = pulumi.Output.all(
+            *[addr for node in args.servers for addr in (node.inner_address(), node.address)]
+        )
+        first = args.servers[0]
+        join_address = pulumi.Output.from_input(first.inner_address())
+
+        self.server_commands = {}
+        previous: remote.Command | None = None
+        for index, node in enumerate(args.servers):
+            settings_node = render.NodeSettings(node.name, "server", dict(node.labels), tuple(node.taints))
+            is_first = index == 0
+            script = pulumi.Output.all(san_addresses, join_address).apply(
+                lambda values, n=settings_node, init=is_first: render.install_script(
+                    n,
+                    args.version,
+                    render.server_config(n, settings, values[0], None if init else values[1]),
+                    args.ready_timeout,
+                )
+            )
+            # The host must be provisioned first (data does not say so); a joining server waits for
+            # the previous one so etcd grows one member at a time and upgrades go server by server.
+            depends = [*node.ready, *([previous] if previous is not None else [])]
+            previous = self._node_command(
+                f"{name}-server-{node.name}",
+                node,
+                settings_node,
+                script,
+                token,
+                pulumi.ResourceOptions(parent=self, depends_on=depends, protect=args.protect_servers),
+            )
+            self.server_commands[node.name] = previous
+        first_server = self.server_commands[first.name]
+        last_server = previous
+
+        self.agent_commands = {}
+        for node in args.agents:
+            settings_node = render.NodeSettings(node.name, "agent", dict(node.labels), tuple(node.taints))
+            script = join_address.apply(
+                lambda address, n=settings_node: render.install_script(
+                    n, args.version, render.agent_config(n, address), args.ready_timeout
+                )
+            )
+            command = pulumi.Output.from_input(script).apply(lambda s, u=node.ssh_user: render.remote_command(s, u))
+            uninstall = render.remote_command(render.uninstall_script(settings_node), node.ssh_user)
+            join = remote.Command(
+                f"{name}-agent-{node.name}-join",
+                connection=node.connection,
+                create=command,
+                update=NOOP,
+                delete=uninstall,
+                stdin=token,
+                # Joins once at the version of the day; later versions and settings reach the agent
+                # through its -sync command, after every server.
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    # The host must be provisioned and the first server Ready before an agent can
+                    # join; the script only carries the first server's address, not its readiness.
+                    depends_on=[*node.ready, first_server],
+                    ignore_changes=["create"],
+                ),
+            )
+            self.agent_commands[node.name] = remote.Command(
+                f"{name}-agent-{node.name}-sync",
+                connection=node.connection,
+                create=command,
+                update=command,
+                stdin=token,
+                # After its own join, and after the last server so that a version change upgrades
+                # every server before any agent (k3s upgrade order).
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[join, last_server]),
+            )
+
+        self.ready = [*self.server_commands.values(), *self.agent_commands.values()]
+
+        read = render.read_kubeconfig_command(first.ssh_user)
+        kubeconfig_read = remote.Command(
+            f"{name}-kubeconfig",
+            connection=first.connection,
+            create=read,
+            update=read,
+            logging=remote.Logging.NONE,
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                additional_secret_outputs=["stdout"],
+                # k3s.yaml exists once the first server is installed; waiting for every node makes
+                # all that is built with this kubeconfig (the provider below) wait for a whole cluster.
+                depends_on=self.ready,
+            ),
+        )
+        endpoint = pulumi.Output.from_input(args.vip if args.vip else first.address)
+        self.api_endpoint = endpoint.apply(render.server_url)
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(kubeconfig_read.stdout, self.api_endpoint).apply(
+                lambda values: render.rewrite_kubeconfig(values[0], values[1], name)
+            )
+        )
+        self.provider = k8s.Provider(f"{name}-provider", kubeconfig=self.kubeconfig, opts=child)
+        self.register_outputs(
+            {"api_endpoint": self.api_endpoint, "kubeconfig": self.kubeconfig, "version": self.version}
+        )
+
+    def _node_command(
+        self,
+        resource_name: str,
+        node: K3sNode,
+        settings: render.NodeSettings,
+        script: pulumi.Output[str],
+        token: pulumi.Output[str],
+        opts: pulumi.ResourceOptions,
+    ) -> remote.Command:
+        command = script.apply(lambda s: render.remote_command(s, node.ssh_user))
+        return remote.Command(
+            resource_name,
+            connection=node.connection,
+            # update = create: a new version or changed settings re-run the same idempotent script as
+            # an update (the upgrade path), never a replacement.
+            create=command,
+            update=command,
+            delete=render.remote_command(render.uninstall_script(settings), node.ssh_user),
+            stdin=token,
+            opts=opts,
+        )

@@ -1,0 +1,190 @@
+"""Pure renderers for k3s nodes: config.yaml, the install/uninstall scripts, the remote command
+line and the kubeconfig read back from the first server. No Pulumi here: plain values in, text out.
+
+k3s facts (docs.k3s.io): settings live in /etc/rancher/k3s/config.yaml, whose keys are the CLI flags
+without the leading dashes (`token-file`, `cluster-init`, `server`, `tls-san`, `cluster-cidr`,
+`service-cidr`, `disable`, `secrets-encryption`, `node-label`, `node-taint`, `node-name`); the install
+script takes INSTALL_K3S_VERSION / INSTALL_K3S_EXEC / INSTALL_K3S_SKIP_DOWNLOAD and leaves
+k3s-uninstall.sh (server) or k3s-agent-uninstall.sh (agent) behind.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import jinja2
+import yaml
+
+API_PORT = 6443
+TOKEN_FILE = "/etc/rancher/k3s/cluster-token"
+KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml"
+CONFIG_DELIMITER = "HOMELAB_K3S_CONFIG"
+DEFAULT_READY_TIMEOUT = 600
+
+Role = Literal["server", "agent"]
+
+# A k3s release tag: v<major>.<minor>.<patch>[-rcN]+k3s<N>, e.g. v1.31.4+k3s1 or v1.32.0-rc1+k3s1.
+RELEASE_TAG = re.compile(r"^v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+$")
+TAINT = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_./]*(=[-A-Za-z0-9_.]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$")
+
+SCRIPTS_DIR = Path(__file__).parent / "scripts"
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(SCRIPTS_DIR),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
+_ENV.filters["q"] = lambda value: shlex.quote(str(value))
+
+
+def is_release_tag(version: str) -> bool:
+    return bool(RELEASE_TAG.match(version))
+
+
+def installer_url(version: str) -> str:
+    """The install script as published with that very release (pinned like the binary)."""
+    tag = urllib.parse.quote(version, safe="")
+    return f"https://raw.githubusercontent.com/k3s-io/k3s/{tag}/install.sh"
+
+
+def server_url(address: str) -> str:
+    return f"https://{address}:{API_PORT}"
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        if value:
+            seen.setdefault(value, None)
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What must be identical on every server of a cluster."""
+
+    cluster_cidr: str
+    service_cidr: str
+    disable: tuple[str, ...] = ()
+    tls_san: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    name: str
+    role: Role
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[str, ...] = ()
+
+
+def _node_keys(node: NodeSettings) -> dict[str, object]:
+    keys: dict[str, object] = {"node-name": node.name, "token-file": TOKEN_FILE}
+    if node.labels:
+        keys["node-label"] = [f"{k}={v}" for k, v in sorted(node.labels.items())]
+    if node.taints:
+        keys["node-taint"] = sorted(node.taints)
+    return keys
+
+
+def server_config(
+    node: NodeSettings,
+    settings: ServerSettings,
+    server_addresses: Sequence[str],
+    join_address: str | None,
+) -> dict[str, object]:
+    """config.yaml of a server: the first (join_address None) initialises embedded etcd, the
+    others join it. tls-san holds the configured names (VIP first) then every server address."""
+    config = _node_keys(node)
+    config.update(
+        {
+            "cluster-cidr": settings.cluster_cidr,
+            "service-cidr": settings.service_cidr,
+            "secrets-encryption": True,
+            "tls-san": _unique([*settings.tls_san, *server_addresses]),
+            "write-kubeconfig-mode": "0600",
+        }
+    )
+    if settings.disable:
+        config["disable"] = sorted(settings.disable)
+    if join_address is None:
+        config["cluster-init"] = True
+    else:
+        config["server"] = server_url(join_address)
+    return config
+
+
+def agent_config(node: NodeSettings, join_address: str) -> dict[str, object]:
+    config = _node_keys(node)
+    config["server"] = server_url(join_address)
+    return config
+
+
+def config_yaml(config: Mapping[str, object]) -> str:
+    return yaml.safe_dump(dict(config), sort_keys=True, default_flow_style=False)
+
+
+def install_script(
+    node: NodeSettings,
+    version: str,
+    config: Mapping[str, object],
+    ready_timeout: int = DEFAULT_READY_TIMEOUT,
+) -> str:
+    if not is_release_tag(version):
+        raise ValueError(f"k3s version {version!r} is not a release tag such as v1.31.4+k3s1")
+    text = config_yaml(config).rstrip("\n")
+    if CONFIG_DELIMITER in text:
+        raise ValueError(f"config.yaml of {node.name} contains the heredoc delimiter {CONFIG_DELIMITER}")
+    return _ENV.get_template("install.sh.j2").render(
+        role=node.role,
+        node_name=node.name,
+        version=version,
+        installer_url=installer_url(version),
+        ready_timeout=int(ready_timeout),
+        token_file=TOKEN_FILE,
+        config_yaml=text,
+    )
+
+
+def uninstall_script(node: NodeSettings) -> str:
+    return _ENV.get_template("uninstall.sh.j2").render(role=node.role, node_name=node.name)
+
+
+def remote_command(script: str, ssh_user: str) -> str:
+    """The command line a remote.Command runs: the script as `bash -c` argument, as root. The
+    script holds no secret (the token comes on stdin), so it may be seen in argv and in state."""
+    argv = ["bash", "-c", script]
+    if ssh_user != "root":
+        argv = ["sudo", "--non-interactive", *argv]
+    return shlex.join(argv)
+
+
+def read_kubeconfig_command(ssh_user: str) -> str:
+    argv = ["cat", KUBECONFIG_PATH]
+    if ssh_user != "root":
+        argv = ["sudo", "--non-interactive", *argv]
+    return shlex.join(argv)
+
+
+def rewrite_kubeconfig(text: str, api_server: str, name: str) -> str:
+    """k3s writes https://127.0.0.1:6443 and names everything `default`: point it at the cluster's
+    endpoint and name cluster, user and context after the cluster."""
+    doc = yaml.safe_load(text)
+    if not isinstance(doc, dict) or not doc.get("clusters"):
+        raise ValueError("the kubeconfig read from the first server has no clusters")
+    for entry in doc.get("clusters") or []:
+        entry["name"] = name
+        entry["cluster"]["server"] = api_server
+    for entry in doc.get("users") or []:
+        entry["name"] = name
+    for entry in doc.get("contexts") or []:
+        entry["name"] = name
+        entry["context"]["cluster"] = name
+        entry["context"]["user"] = name
+    doc["current-context"] = name
+    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
