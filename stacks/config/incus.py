@@ -31,25 +31,41 @@ _SIZE = re.compile(r"^\d+(?:\.\d+)?(?:[KMGTPE]i?B|B)$")
 DEFAULT_NETWORKS = {"production": "10.10.0.0/24", "management": "10.20.0.0/24", "gitops": "10.30.0.0/24"}
 
 
+_NAMES = {3: ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+          4: ("sun", "mon", "tue", "wed", "thu", "fri", "sat")}
+
+
+def _cron_number(text: str, index: int) -> int | None:
+    if text.isdigit():
+        return int(text)
+    names = _NAMES.get(index, ())
+    return names.index(text) + (1 if index == 3 else 0) if text in names else None
+
+
 def cron_problem(value: str) -> str | None:
-    """Why `value` is not a cron expression or a comma-separated list of aliases (None when it is)."""
-    if value.startswith("@"):
-        bad = [alias for alias in value.split(",") if alias.strip() not in _ALIASES]
-        return f"unknown schedule alias {bad[0].strip()!r} (one of {', '.join(_ALIASES)})" if bad else None
-    fields = value.split()
-    if len(fields) != 5:
-        return "is not a cron expression (minute hour day-of-month month day-of-week) or alias such as @daily"
-    for text, (label, low, high) in zip(fields, _CRON_FIELDS):
-        for part in text.split(","):
-            base, _, step = part.partition("/")
-            if step and not (step.isdigit() and int(step) > 0):
-                return f"cron {label} field {text!r} has an invalid step"
-            if base == "*":
-                continue
-            first, _, last = base.partition("-")
-            for number in (first, last) if last else (first,):
-                if not number.isdigit() or not low <= int(number) <= high:
-                    return f"cron {label} field {text!r} is not within {low}-{high}"
+    """Why `value` is not a valid Incus snapshot schedule (None when it is): a cron expression or an
+    alias, several joined by ", " (Incus lowercases it and parses each with a standard cron parser)."""
+    for trigger in value.lower().split(", "):
+        trigger = trigger.strip()
+        if trigger.startswith("@"):
+            if trigger not in _ALIASES:
+                return f"unknown schedule alias {trigger!r} (one of {', '.join(_ALIASES)})"
+            continue
+        fields = trigger.split()
+        if len(fields) != 5:
+            return "is not a cron expression (minute hour day-of-month month day-of-week) or alias such as @daily"
+        for index, (text, (label, low, high)) in enumerate(zip(fields, _CRON_FIELDS)):
+            for part in text.split(","):
+                base, _, step = part.partition("/")
+                if step and not (step.isdigit() and int(step) > 0):
+                    return f"cron {label} field {text!r} has an invalid step"
+                if base == "*" or (base == "?" and index in (2, 4)):
+                    continue
+                first, _, last = base.partition("-")
+                for number in (first, last) if last else (first,):
+                    parsed = _cron_number(number, index)
+                    if parsed is None or not low <= parsed <= high:
+                        return f"cron {label} field {text!r} is not within {low}-{high}"
     return None
 
 
