@@ -42,7 +42,8 @@ def container_args(cfg: EnvironmentConfig, name: str, inst: Instance, site: Site
     if inst.data is not None:
         snaps = inst.data.snapshots
         volume = VolumeSpec(pool=inst.data.pool or remote.storage_pool, size=inst.data.size, path=inst.data.path,
-                            schedule=snaps.schedule, expiry=snaps.expiry, pattern=snaps.pattern)
+                            schedule=snaps.schedule, expiry=snaps.expiry, pattern=snaps.pattern,
+                            target=None if remote.shared_storage else inst.target)
     return ContainerArgs(
         hostname=name, image=image, kind=inst.kind, profiles=site.profiles_for(inst.network, inst.profiles),
         network=site.network_names[inst.network], root_pool=remote.storage_pool, cpu=inst.cpu,

@@ -169,3 +169,17 @@ def test_pure_helpers_are_deterministic():
     assert instance_config(args) == instance_config(args)
     assert [d.name for d in devices(args, "v")] == ["data", "eth0", "mqtt", "root"]
     assert [d.name for d in devices(args)] == ["eth0", "mqtt", "root"]  # no volume name: no data disk
+
+
+@pulumi.runtime.test
+def test_volume_on_a_local_pool_follows_its_member():
+    box = Container("boxf", _args(hostname="boxf", target="n2",
+                                  volume=VolumeSpec(pool="local", size="1GiB", path="/srv/data", target="n2")),
+                    opts=_provider("boxf"))
+
+    def check(_):
+        res = _by_name("boxf-")
+        assert res["boxf-data"]["inputs"]["target"] == "n2"
+        assert res["boxf-instance"]["inputs"]["target"] == "n2"
+
+    return box.instance.urn.apply(check)

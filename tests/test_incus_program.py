@@ -103,3 +103,9 @@ def test_incus_instances_join_the_inventory(synth_result):
 def test_mirkwood_has_no_incus(synth_result):
     run = synth_result("mirkwood")
     assert not [r for r in run.resources if r["type"].startswith(("incus:", PROVIDER))]
+
+
+def test_volumes_on_shared_storage_are_not_pinned_to_a_member(synth_result):
+    run = synth_result("lothlorien")
+    prometheus = next(r for r in run.of_type(VOLUME) if r["inputs"]["name"] == "prometheus-data")
+    assert prometheus["inputs"]["pool"] == "ceph" and "target" not in prometheus["inputs"]

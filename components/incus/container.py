@@ -37,6 +37,7 @@ class VolumeSpec:
     schedule: str = DEFAULT_SCHEDULE
     expiry: str = DEFAULT_EXPIRY
     pattern: str = DEFAULT_PATTERN
+    target: Optional[str] = None  # cluster member holding a local pool's volume (None on shared storage)
 
     def config(self) -> dict[str, str]:
         return {"size": self.size, "snapshots.expiry": self.expiry, "snapshots.pattern": self.pattern,
@@ -106,7 +107,7 @@ class Container(pulumi.ComponentResource):
             self.volume = binding.StorageVolume(f"{name}-data", binding.StorageVolumeArgs(
                 name=f"{args.hostname}-data", pool=args.volume.pool, type="custom", content_type="filesystem",
                 description=f"homelab: data of {args.hostname}", config=args.volume.config(),
-                target=args.target, project=args.project),
+                target=args.volume.target, project=args.project),
                 opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
                                             retain_on_delete=args.retain_data))
         self.instance = binding.Instance(f"{name}-instance", binding.InstanceArgs(

@@ -91,6 +91,7 @@ class Remote(Model):
     config_dir: str | None = None
     members: tuple[str, ...] = ()  # cluster members; empty for a standalone host
     storage_pool: str = "default"
+    shared_storage: bool = False  # the pool is cluster-wide (e.g. Ceph): volumes are not pinned to a member
     project: str | None = None
 
     @field_validator("address")
