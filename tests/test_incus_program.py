@@ -109,3 +109,32 @@ def test_volumes_on_shared_storage_are_not_pinned_to_a_member(synth_result):
     run = synth_result("lothlorien")
     prometheus = next(r for r in run.of_type(VOLUME) if r["inputs"]["name"] == "prometheus-data")
     assert prometheus["inputs"]["pool"] == "ceph" and "target" not in prometheus["inputs"]
+
+
+def test_synthesized_incus_inputs_conform_to_the_provider_schema_as_documented(synth_result):
+    from components.incus import schema
+
+    run = synth_result("lothlorien")
+    by_token = {schema.token(tf): s for tf, s in schema.RESOURCES.items()}
+    checked = 0
+    for res in run.resources:
+        spec = by_token.get(res["type"])
+        if spec is None:
+            continue
+        checked += 1
+        props = schema.pulumi_properties(spec)
+        settable = {k for k, v in props.items() if v != schema.COMPUTED}
+        assert set(res["inputs"]) <= settable, (res["name"], set(res["inputs"]) - settable)
+        assert {k for k, v in props.items() if v == schema.REQUIRED} <= set(res["inputs"]), res["name"]
+        for device in res["inputs"].get("devices", []):
+            assert set(device) == set(schema.block_properties(spec)["devices"]), (res["name"], device)
+            assert device["type"] in schema.DEVICE_TYPES
+            assert all(isinstance(v, str) and v for v in device["properties"].values())  # non-empty strings
+        assert all(isinstance(v, str) for v in res["inputs"].get("config", {}).values())  # a map of strings
+    assert checked == 4 + 8 + 3 + 15
+    remote_block = schema.block_properties(schema.PROVIDER)["remotes"]
+    for provider in run.of_type(PROVIDER):
+        assert set(provider["inputs"]) <= set(schema.pulumi_properties(schema.PROVIDER))
+        if provider["inputs"]["remotes"] != "[secret]":
+            for remote in json.loads(provider["inputs"]["remotes"]):
+                assert set(remote) <= set(remote_block) and "name" in remote

@@ -306,12 +306,12 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
             elif profile not in incus.profiles:
                 known = ", ".join(sorted(incus.profiles)) or "none defined"
                 yield Problem(f"{path}.profiles[{index}]", profile, f"unknown profile; known profiles: {known}")
-        if inst.kind == "system" and inst.image is None:
+        if inst.kind == "system":
             distro = CATALOG.get(inst.distribution)
             if distro is None:
                 yield Problem(f"{path}.distribution", inst.distribution,
                               f"unknown distribution; known: {', '.join(sorted(CATALOG))}")
-            elif distro.incus_image is None:
+            elif distro.incus_image is None and inst.image is None:
                 yield Problem(f"{path}.distribution", inst.distribution, "has no Incus image in the catalog")
         if inst.kind == "oci" and inst.image and inst.image.split(":", 1)[0] not in incus.oci_registries:
             known = ", ".join(sorted(incus.oci_registries)) or "none defined"
@@ -323,8 +323,8 @@ def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
         return
     for name, remote in sorted(cfg.incus.remotes.items()):
         if remote.trust == "token":
-            yield SecretSpec(token_secret_key(name), f"one-time trust token of the Incus remote {name} "
-                             f"(incus config trust add <client> on {name})")
+            yield SecretSpec(token_secret_key(name), f"one-time trust token from `incus config trust add` "
+                             f"on the Incus remote {name}")
 
 
 def hosts(cfg: "EnvironmentConfig") -> Iterable[DeclaredHost]:
