@@ -89,6 +89,7 @@ class Remote(Model):
     # trusts a client certificate with it); certificate: client.crt/client.key in config_dir are trusted.
     trust: Literal["token", "certificate"] = "certificate"
     config_dir: str | None = None
+    accept_certificate: bool = True  # trust the server's certificate on first contact (else: accept it out of band)
     members: tuple[str, ...] = ()  # cluster members; empty for a standalone host
     storage_pool: str = "default"
     shared_storage: bool = False  # the pool is cluster-wide (e.g. Ceph): volumes are not pinned to a member
