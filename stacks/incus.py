@@ -48,7 +48,8 @@ def container_args(cfg: EnvironmentConfig, name: str, inst: Instance, site: Site
         hostname=name, image=image, kind=inst.kind, profiles=site.profiles_for(inst.network, inst.profiles),
         network=site.network_names[inst.network], root_pool=remote.storage_pool, cpu=inst.cpu,
         memory=inst.memory, root_size=inst.root_size, address=str(inst.address) if inst.address else None,
-        user_data=provisioning, proxies=tuple(ProxySpec(key, p.listen, p.connect) for key, p in sorted(inst.proxies.items())),
+        user_data=provisioning,
+        proxies=tuple(ProxySpec(key, p.listen, p.connect) for key, p in sorted(inst.proxies.items())),
         volume=volume, target=inst.target, project=remote.project,
         protect=env.production, retain_data=env.production)
 

@@ -48,7 +48,8 @@ def test_site_has_a_base_profile_and_one_profile_per_network():
                                           "properties": {"name": "eth0", "network": "homelab-production"}}]
         assert res["sitea-network-production"]["inputs"]["config"]["ipv4.address"] == "10.10.0.1/24"
         # Every child talks to this remote through its provider.
-        assert {r["provider"].rsplit("::", 1)[-1] for r in res.values() if r["custom"] and r["name"] != "sitea-provider"} == {"sitea-provider"}
+        children = [r for r in res.values() if r["custom"] and r["name"] != "sitea-provider"]
+        assert {r["provider"].rsplit("::", 1)[-1] for r in children} == {"sitea-provider"}
 
     return pulumi.Output.all(site.base_profile, *site.network_profiles.values(), site.extra_profiles["nesting"]).apply(check)
 

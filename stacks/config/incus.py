@@ -282,14 +282,16 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
         path = f"incus.instances.{host}"
         remote = incus.remotes.get(inst.remote)
         if remote is None:
-            yield Problem(f"{path}.remote", inst.remote, f"unknown remote; known remotes: {', '.join(sorted(incus.remotes))}")
+            yield Problem(f"{path}.remote", inst.remote,
+                          f"unknown remote; known remotes: {', '.join(sorted(incus.remotes))}")
         elif inst.target is not None and inst.target not in remote.members:
             where = (f"members of {inst.remote}: {', '.join(remote.members)}" if remote.members
                      else f"{inst.remote} is not a cluster")
             yield Problem(f"{path}.target", inst.target, f"is not a cluster member ({where})")
         network = incus.networks.get(inst.network)
         if network is None:
-            yield Problem(f"{path}.network", inst.network, f"unknown network; known networks: {', '.join(sorted(incus.networks))}")
+            yield Problem(f"{path}.network", inst.network,
+                          f"unknown network; known networks: {', '.join(sorted(incus.networks))}")
         elif inst.address is not None:
             reserved = (network.cidr.network_address, network.cidr.broadcast_address, next(network.cidr.hosts()))
             if inst.address not in network.cidr:
