@@ -184,3 +184,9 @@ def test_volume_on_a_local_pool_follows_its_member():
         assert res["boxf-instance"]["inputs"]["target"] == "n2"
 
     return box.instance.urn.apply(check)
+
+
+@pytest.mark.parametrize("profiles", [[], ["homelab-base"], ["default", "homelab-production"]])
+def test_container_never_falls_back_to_the_default_profile(profiles):
+    with pytest.raises(ValueError, match="never `default`"):
+        Container("boxg", _args(profiles=profiles))

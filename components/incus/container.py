@@ -102,6 +102,10 @@ class Container(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         if args.kind == "oci" and args.user_data is not None:
             raise ValueError(f"{name}: OCI application containers take no cloud-init user-data")
+        # The provider applies Incus's `default` profile when profiles are left out: never let that happen.
+        if len(args.profiles) < 2 or "default" in args.profiles:
+            raise ValueError(f"{name}: an instance gets the base profile and exactly one network profile, "
+                             "never `default`")
         self.volume = None
         if args.volume is not None:
             self.volume = binding.StorageVolume(f"{name}-data", binding.StorageVolumeArgs(
