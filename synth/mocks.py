@@ -156,6 +156,40 @@ def _random_password(inputs: dict[str, Any], name: str) -> dict[str, Any]:
 OUTPUTS["command:remote:Command"] = _k3s_remote_command  # wraps an entry registered before it
 OUTPUTS["random:index/randomPassword:RandomPassword"] = _random_password
 
+# ---- incus (components/incus/binding.py): what the lxc/incus provider computes -------------------
+
+def _incus_devices(inputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {d.get("name"): d for d in inputs.get("devices") or [] if isinstance(d, dict)}
+
+
+def _incus_instance(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    nic = (_incus_devices(inputs).get("eth0") or {}).get("properties") or {}
+    n = stable_int(name, "incus", modulo=250 * 250)
+    # A static address is what Incus reports; otherwise a DHCP lease the mock cannot know: a stand-in.
+    address = nic.get("ipv4.address") or f"10.255.{n // 250}.{n % 250 + 2}"
+    mac = stable_int(name, "mac", modulo=1 << 24)
+    return {"ipv4Address": address, "ipv6Address": "", "macAddress": f"10:66:6a:{mac >> 16:02x}:"
+            f"{(mac >> 8) & 0xff:02x}:{mac & 0xff:02x}", "status": "Running",
+            "target": inputs.get("target") or "", "type": inputs.get("type") or "container"}
+
+
+def _incus_storage_volume(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"location": inputs.get("target") or "", "type": inputs.get("type") or "custom",
+            "contentType": inputs.get("contentType") or "filesystem"}
+
+
+def _incus_network(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"managed": True, "type": inputs.get("type") or "bridge"}
+
+
+OUTPUTS.update({
+    "incus:index/instance:Instance": _incus_instance,
+    "incus:index/storageVolume:StorageVolume": _incus_storage_volume,
+    "incus:index/network:Network": _incus_network,
+    "incus:index/profile:Profile": lambda inputs, name: {"config": inputs.get("config") or {}},
+})
+
+
 def _kubernetes_service(inputs: dict[str, Any], name: str) -> dict[str, Any]:
     """A Service gets a cluster IP; a LoadBalancer one an address from k3s' service load balancer."""
     spec = dict(inputs.get("spec") or {})
