@@ -1,0 +1,12 @@
+"""Monitoring stack: Prometheus + Alertmanager, Loki, Alloy (official charts), federation."""
+
+from components.monitoring.component import (
+    TYPE,
+    Monitoring,
+    MonitoringArgs,
+    UpstreamArgs,
+    grafana_datasources,
+    local_urls,
+)
+
+__all__ = ["TYPE", "Monitoring", "MonitoringArgs", "UpstreamArgs", "grafana_datasources", "local_urls"]

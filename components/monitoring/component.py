@@ -1,0 +1,320 @@
+"""Monitoring: Prometheus + Alertmanager, Loki and Alloy on one k3s cluster.
+
+The Kubernetes provider arrives through ``opts`` (``providers={"kubernetes": ...}``) and is
+inherited by every child. Nothing here reads stack config; ``stacks/monitoring.py`` builds the args.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.monitoring import charts, render
+
+TYPE = "homelab:monitoring:Monitoring"
+
+ALERTMANAGER_SECRET = "alertmanager-config"
+INCUS_SECRET = "incus-metrics-client"
+PVE_SECRET = "pve-exporter-config"
+PVE_EXPORTER = "pve-exporter"
+LOKI_SERVICE = "loki-push"
+
+
+@dataclass(frozen=True)
+class UpstreamArgs:
+    """The environment this one federates (read from its stack outputs)."""
+
+    environment: str
+    prometheus_url: pulumi.Input[str]
+    loki_url: pulumi.Input[str]
+
+
+@dataclass
+class MonitoringArgs:
+    environment: str
+    cluster: str
+    namespace: str
+    # Where the cluster's LoadBalancer services answer (k3s ServiceLB: any node, or the VIP).
+    address: pulumi.Input[str]
+    k8s_nodes: Sequence[render.K8sNode]
+    prometheus: render.StorageSpec
+    loki: render.StorageSpec
+    alertmanager: render.AlertmanagerSpec
+    # receiver name -> webhook URL; secret Outputs, they only ever reach a Kubernetes Secret.
+    webhook_urls: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    static_jobs: Sequence[render.StaticJob] = ()
+    rules: render.RuleSpec = render.RuleSpec()
+    scrape_interval: str = "30s"
+    pve_targets: Sequence[str] = ()
+    pve_token: Optional[pulumi.Input[str]] = None  # "user@realm!tokenid=secret", a secret
+    pve_verify_tls: bool = False
+    incus_targets: Sequence[str] = ()
+    incus_cert: Optional[pulumi.Input[str]] = None  # PEM client certificate (metrics type)
+    incus_key: Optional[pulumi.Input[str]] = None  # PEM key, a secret
+    upstream: Optional[UpstreamArgs] = None
+
+
+def pve_exporter_config(token: str, verify_tls: bool) -> str:
+    """pve.yml for prometheus-pve-exporter from an API token ``user@realm!tokenid=secret``."""
+    try:
+        identity, value = token.split("=", 1)
+        user, token_name = identity.split("!", 1)
+    except ValueError:
+        raise ValueError("the PVE exporter token must look like user@realm!tokenid=secret") from None
+    return render.dump(
+        {"default": {"user": user, "token_name": token_name, "token_value": value, "verify_ssl": verify_tls}}
+    )
+
+
+class Monitoring(pulumi.ComponentResource):
+    prometheus_url: pulumi.Output[str]
+    alertmanager_url: pulumi.Output[str]
+    loki_url: pulumi.Output[str]
+    loki_push_url: pulumi.Output[str]
+    prometheus_config: pulumi.Output[str]
+    datasources: pulumi.Output[list]
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TYPE, name, None, opts)
+        ns = args.namespace
+        child = pulumi.ResourceOptions(parent=self)
+
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": ns, "labels": {"app.kubernetes.io/part-of": "monitoring"}},
+            opts=child,
+        )
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])  # namespace by name only
+        labels = {"app.kubernetes.io/part-of": "monitoring"}
+
+        # --- Alertmanager config: a Secret, never a ConfigMap (webhook URLs are credentials).
+        names = sorted(args.webhook_urls)
+        am_text = pulumi.Output.all(*[args.webhook_urls[n] for n in names]).apply(
+            lambda urls: render.alertmanager_config(args.alertmanager, dict(zip(names, urls)))
+        )
+        am_secret = k8s.core.v1.Secret(
+            f"{name}-alertmanager-config",
+            metadata={"name": ALERTMANAGER_SECRET, "namespace": ns, "labels": labels},
+            type="Opaque",
+            string_data={"alertmanager.yml": pulumi.Output.secret(am_text)},
+            opts=in_ns,
+        )
+        secrets_ready: list[pulumi.Resource] = [am_secret]
+
+        # --- Incus metrics API client certificate.
+        incus_secret = None
+        if args.incus_targets:
+            if args.incus_cert is None or args.incus_key is None:
+                raise ValueError("incus_targets need incus_cert and incus_key")
+            incus = k8s.core.v1.Secret(
+                f"{name}-incus-metrics",
+                metadata={"name": INCUS_SECRET, "namespace": ns, "labels": labels},
+                type="kubernetes.io/tls",
+                string_data={"tls.crt": args.incus_cert, "tls.key": pulumi.Output.secret(args.incus_key)},
+                opts=in_ns,
+            )
+            incus_secret = INCUS_SECRET
+            secrets_ready.append(incus)
+
+        # --- PVE exporter (multi-target: Prometheus passes ?target=<pve host>).
+        pve = None
+        if args.pve_targets:
+            if args.pve_token is None:
+                raise ValueError("pve_targets need pve_token")
+            pve_labels = {"app.kubernetes.io/name": PVE_EXPORTER, **labels}
+            pve_cfg = k8s.core.v1.Secret(
+                f"{name}-pve-exporter-config",
+                metadata={"name": PVE_SECRET, "namespace": ns, "labels": labels},
+                type="Opaque",
+                string_data={
+                    "pve.yml": pulumi.Output.secret(
+                        pulumi.Output.from_input(args.pve_token).apply(
+                            lambda t: pve_exporter_config(t, args.pve_verify_tls)
+                        )
+                    )
+                },
+                opts=in_ns,
+            )
+            k8s.apps.v1.Deployment(
+                f"{name}-pve-exporter",
+                metadata={"name": PVE_EXPORTER, "namespace": ns, "labels": pve_labels},
+                spec={
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app.kubernetes.io/name": PVE_EXPORTER}},
+                    "template": {
+                        "metadata": {"labels": pve_labels},
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": PVE_EXPORTER,
+                                    "image": charts.PVE_EXPORTER_IMAGE,
+                                    "args": ["--config.file=/etc/prometheus/pve.yml"],
+                                    "ports": [{"name": "http", "containerPort": charts.PVE_EXPORTER_PORT}],
+                                    "volumeMounts": [
+                                        {"name": "config", "mountPath": "/etc/prometheus", "readOnly": True}
+                                    ],
+                                    "securityContext": {
+                                        "runAsNonRoot": True,
+                                        "runAsUser": 65534,
+                                        "allowPrivilegeEscalation": False,
+                                        "readOnlyRootFilesystem": True,
+                                    },
+                                }
+                            ],
+                            "volumes": [{"name": "config", "secret": {"secretName": PVE_SECRET}}],
+                        },
+                    },
+                },
+                # The pod mounts the Secret by name: without it the pod would not start.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[pve_cfg]),
+            )
+            pve = k8s.core.v1.Service(
+                f"{name}-pve-exporter",
+                metadata={"name": PVE_EXPORTER, "namespace": ns, "labels": pve_labels},
+                spec={
+                    "selector": {"app.kubernetes.io/name": PVE_EXPORTER},
+                    "ports": [{"name": "http", "port": charts.PVE_EXPORTER_PORT, "targetPort": "http"}],
+                },
+                opts=in_ns,
+            )
+
+        # --- Prometheus + Alertmanager (+ node-exporter, kube-state-metrics).
+        svc = f"{ns}.svc.cluster.local"
+        rel = charts.PROMETHEUS_RELEASE
+        upstream = args.upstream
+        upstream_prom = pulumi.Output.from_input(upstream.prometheus_url if upstream else "")
+
+        def spec_for(upstream_url: str) -> render.PrometheusSpec:
+            return render.PrometheusSpec(
+                environment=args.environment,
+                cluster=args.cluster,
+                k8s_nodes=tuple(args.k8s_nodes),
+                kube_state_metrics=f"{rel}-kube-state-metrics.{svc}:8080",
+                scrape_interval=args.scrape_interval,
+                evaluation_interval=args.scrape_interval,
+                static_jobs=tuple(args.static_jobs),
+                pve=render.PveTargets(f"{PVE_EXPORTER}.{svc}:{charts.PVE_EXPORTER_PORT}", tuple(args.pve_targets))
+                if args.pve_targets
+                else None,
+                incus=render.IncusTargets(tuple(args.incus_targets)) if args.incus_targets else None,
+                federation=render.Federation(upstream.environment, upstream_url) if upstream else None,
+                alertmanager_targets=(f"{rel}-alertmanager.{svc}:{charts.ALERTMANAGER_PORT}",),
+            )
+
+        rules = render.alert_rules(args.rules)
+        self.prometheus_config = upstream_prom.apply(lambda url: render.dump(render.prometheus_config(spec_for(url))))
+        prom_values = upstream_prom.apply(
+            lambda url: render.prometheus_values(
+                spec_for(url), args.prometheus, rules, ALERTMANAGER_SECRET, incus_secret
+            )
+        )
+        k8s.helm.v3.Release(
+            f"{name}-prometheus",
+            name=rel,
+            chart=charts.PROMETHEUS.name,
+            version=charts.PROMETHEUS.version,
+            repository_opts={"repo": charts.PROMETHEUS.repo},
+            namespace=ns,
+            values=prom_values,
+            atomic=True,
+            timeout=600,
+            # Alertmanager and Prometheus mount these Secrets by name; the pods would not start
+            # (and an atomic release would roll back) without them.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *secrets_ready, *([pve] if pve else [])]),
+        )
+
+        # --- Loki (single binary) and a Service that publishes it to Alloy and other environments.
+        loki = k8s.helm.v3.Release(
+            f"{name}-loki",
+            name=charts.LOKI_RELEASE,
+            chart=charts.LOKI.name,
+            version=charts.LOKI.version,
+            repository_opts={"repo": charts.LOKI.repo},
+            namespace=ns,
+            values=render.loki_values(args.loki),
+            atomic=True,
+            timeout=600,
+            opts=in_ns,
+        )
+        k8s.core.v1.Service(
+            f"{name}-loki-push",
+            metadata={"name": LOKI_SERVICE, "namespace": ns, "labels": labels},
+            spec={
+                "type": "LoadBalancer",
+                "selector": {
+                    "app.kubernetes.io/name": "loki",
+                    "app.kubernetes.io/instance": charts.LOKI_RELEASE,
+                    "app.kubernetes.io/component": "single-binary",
+                },
+                "ports": [{"name": "http", "port": charts.LOKI_PORT, "targetPort": charts.LOKI_PORT}],
+            },
+            opts=in_ns,
+        )
+        local_loki = f"http://{LOKI_SERVICE}.{svc}:{charts.LOKI_PORT}"
+        k8s.helm.v3.Release(
+            f"{name}-alloy",
+            name=charts.ALLOY_RELEASE,
+            chart=charts.ALLOY.name,
+            version=charts.ALLOY.version,
+            repository_opts={"repo": charts.ALLOY.repo},
+            namespace=ns,
+            values=render.alloy_values(
+                render.AlloySpec(
+                    push_url=f"{local_loki}/loki/api/v1/push",
+                    environment=args.environment,
+                    cluster=args.cluster,
+                )
+            ),
+            atomic=True,
+            timeout=600,
+            # Alloy pushes to Loki from its first second; shipping into a missing Loki only
+            # produces retries and dropped lines.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, loki]),
+        )
+
+        address = pulumi.Output.from_input(args.address)
+        self.prometheus_url = pulumi.Output.concat("http://", address, f":{charts.PROMETHEUS_PORT}")
+        self.alertmanager_url = pulumi.Output.concat("http://", address, f":{charts.ALERTMANAGER_PORT}")
+        self.loki_url = pulumi.Output.concat("http://", address, f":{charts.LOKI_PORT}")
+        self.loki_push_url = pulumi.Output.concat(self.loki_url, "/loki/api/v1/push")
+        self.datasources = grafana_datasources(args.environment, ns, upstream)
+
+        self.register_outputs(
+            {
+                "prometheus_url": self.prometheus_url,
+                "alertmanager_url": self.alertmanager_url,
+                "loki_url": self.loki_url,
+                "loki_push_url": self.loki_push_url,
+            }
+        )
+
+
+def local_urls(namespace: str) -> tuple[str, str]:
+    """In-cluster Prometheus and Loki URLs (what a Grafana in the same cluster queries)."""
+    svc = f"{namespace}.svc.cluster.local"
+    return (
+        f"http://{charts.PROMETHEUS_RELEASE}-server.{svc}:{charts.PROMETHEUS_PORT}",
+        f"http://{LOKI_SERVICE}.{svc}:{charts.LOKI_PORT}",
+    )
+
+
+def grafana_datasources(
+    environment: str, namespace: str, upstream: Optional[UpstreamArgs] = None
+) -> pulumi.Output[list]:
+    """Grafana provisioning datasources: local Prometheus (default) and Loki, plus the upstream's.
+
+    Depends only on names and the upstream's outputs, never on the releases: the Grafana of the
+    metrics stack can take it before this component exists.
+    """
+    prom, loki = local_urls(namespace)
+    if upstream is None:
+        return pulumi.Output.from_input(render.datasources(environment, prom, loki))
+    return pulumi.Output.all(upstream.prometheus_url, upstream.loki_url).apply(
+        lambda urls: render.datasources(environment, prom, loki, (upstream.environment, urls[0], urls[1]))
+    )
+
+
+__all__ = ["Monitoring", "MonitoringArgs", "UpstreamArgs", "grafana_datasources", "local_urls", "TYPE"]
