@@ -6,7 +6,18 @@ from components.monitoring.component import (
     MonitoringArgs,
     UpstreamArgs,
     grafana_datasources,
+    ip_endpoint,
     local_urls,
+    upstream_urls,
 )
 
-__all__ = ["TYPE", "Monitoring", "MonitoringArgs", "UpstreamArgs", "grafana_datasources", "local_urls"]
+__all__ = [
+    "TYPE",
+    "Monitoring",
+    "MonitoringArgs",
+    "UpstreamArgs",
+    "grafana_datasources",
+    "ip_endpoint",
+    "local_urls",
+    "upstream_urls",
+]

@@ -6,8 +6,10 @@ inherited by every child. Nothing here reads stack config; ``stacks/monitoring.p
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -74,8 +76,8 @@ class Monitoring(pulumi.ComponentResource):
     alertmanager_url: pulumi.Output[str]
     loki_url: pulumi.Output[str]
     loki_push_url: pulumi.Output[str]
-    prometheus_config: pulumi.Output[str]
-    datasources: pulumi.Output[list]
+    prometheus_config: str
+    datasources: list
 
     def __init__(self, name: str, args: MonitoringArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(TYPE, name, None, opts)
@@ -88,6 +90,7 @@ class Monitoring(pulumi.ComponentResource):
             opts=child,
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])  # namespace by name only
+        created: list[pulumi.Resource] = [namespace]
         labels = {"app.kubernetes.io/part-of": "monitoring"}
 
         # --- Alertmanager config: a Secret, never a ConfigMap (webhook URLs are credentials).
@@ -138,7 +141,8 @@ class Monitoring(pulumi.ComponentResource):
                 },
                 opts=in_ns,
             )
-            k8s.apps.v1.Deployment(
+            created.append(pve_cfg)
+            created.append(k8s.apps.v1.Deployment(
                 f"{name}-pve-exporter",
                 metadata={"name": PVE_EXPORTER, "namespace": ns, "labels": pve_labels},
                 spec={
@@ -170,7 +174,7 @@ class Monitoring(pulumi.ComponentResource):
                 },
                 # The pod mounts the Secret by name: without it the pod would not start.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[pve_cfg]),
-            )
+            ))
             pve = k8s.core.v1.Service(
                 f"{name}-pve-exporter",
                 metadata={"name": PVE_EXPORTER, "namespace": ns, "labels": pve_labels},
@@ -181,37 +185,67 @@ class Monitoring(pulumi.ComponentResource):
                 opts=in_ns,
             )
 
+        # --- The upstream environment, published inside this cluster under fixed Service names
+        # (selector-less Services whose EndpointSlices carry the addresses read from the upstream
+        # stack): the federation job and Grafana's datasources refer to names known from config.
+        upstream = args.upstream
+        if upstream is not None:
+            for kind, url, port in (
+                ("prometheus", upstream.prometheus_url, charts.PROMETHEUS_PORT),
+                ("loki", upstream.loki_url, charts.LOKI_PORT),
+            ):
+                service_name = upstream_service(kind, upstream.environment)
+                target = pulumi.Output.from_input(url).apply(ip_endpoint)
+                up_labels = {**labels, "homelab/upstream": upstream.environment}
+                service = k8s.core.v1.Service(
+                    f"{name}-upstream-{kind}",
+                    metadata={"name": service_name, "namespace": ns, "labels": up_labels},
+                    spec={"ports": [{"name": "http", "port": port, "protocol": "TCP"}]},
+                    opts=in_ns,
+                )
+                created.append(service)
+                created.append(k8s.discovery.v1.EndpointSlice(
+                    f"{name}-upstream-{kind}",
+                    metadata={
+                        "name": service_name,
+                        "namespace": ns,
+                        "labels": {
+                            **up_labels,
+                            "kubernetes.io/service-name": service_name,
+                            "endpointslice.kubernetes.io/managed-by": "pulumi.homelab",
+                        },
+                    },
+                    address_type="IPv4",
+                    endpoints=[{"addresses": [target.apply(lambda t: t[0])]}],
+                    ports=[{"name": "http", "port": target.apply(lambda t: t[1]), "protocol": "TCP"}],
+                    # The slice joins its Service by label; created alone it would serve no one.
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+                ))
+
         # --- Prometheus + Alertmanager (+ node-exporter, kube-state-metrics).
         svc = f"{ns}.svc.cluster.local"
         rel = charts.PROMETHEUS_RELEASE
-        upstream = args.upstream
-        upstream_prom = pulumi.Output.from_input(upstream.prometheus_url if upstream else "")
-
-        def spec_for(upstream_url: str) -> render.PrometheusSpec:
-            return render.PrometheusSpec(
-                environment=args.environment,
-                cluster=args.cluster,
-                k8s_nodes=tuple(args.k8s_nodes),
-                kube_state_metrics=f"{rel}-kube-state-metrics.{svc}:8080",
-                scrape_interval=args.scrape_interval,
-                evaluation_interval=args.scrape_interval,
-                static_jobs=tuple(args.static_jobs),
-                pve=render.PveTargets(f"{PVE_EXPORTER}.{svc}:{charts.PVE_EXPORTER_PORT}", tuple(args.pve_targets))
-                if args.pve_targets
-                else None,
-                incus=render.IncusTargets(tuple(args.incus_targets)) if args.incus_targets else None,
-                federation=render.Federation(upstream.environment, upstream_url) if upstream else None,
-                alertmanager_targets=(f"{rel}-alertmanager.{svc}:{charts.ALERTMANAGER_PORT}",),
-            )
-
-        rules = render.alert_rules(args.rules)
-        self.prometheus_config = upstream_prom.apply(lambda url: render.dump(render.prometheus_config(spec_for(url))))
-        prom_values = upstream_prom.apply(
-            lambda url: render.prometheus_values(
-                spec_for(url), args.prometheus, rules, ALERTMANAGER_SECRET, incus_secret
-            )
+        spec = render.PrometheusSpec(
+            environment=args.environment,
+            cluster=args.cluster,
+            k8s_nodes=tuple(args.k8s_nodes),
+            kube_state_metrics=f"{rel}-kube-state-metrics.{svc}:8080",
+            scrape_interval=args.scrape_interval,
+            evaluation_interval=args.scrape_interval,
+            static_jobs=tuple(args.static_jobs),
+            pve=render.PveTargets(f"{PVE_EXPORTER}.{svc}:{charts.PVE_EXPORTER_PORT}", tuple(args.pve_targets))
+            if args.pve_targets
+            else None,
+            incus=render.IncusTargets(tuple(args.incus_targets)) if args.incus_targets else None,
+            federation=render.Federation(upstream.environment, upstream_urls(upstream.environment, ns)[0])
+            if upstream
+            else None,
+            alertmanager_targets=(f"{rel}-alertmanager.{svc}:{charts.ALERTMANAGER_PORT}",),
         )
-        k8s.helm.v3.Release(
+        rules = render.alert_rules(args.rules)
+        self.prometheus_config = render.dump(render.prometheus_config(spec))
+        prom_values = render.prometheus_values(spec, args.prometheus, rules, ALERTMANAGER_SECRET, incus_secret)
+        prometheus = k8s.helm.v3.Release(
             f"{name}-prometheus",
             name=rel,
             chart=charts.PROMETHEUS.name,
@@ -239,7 +273,7 @@ class Monitoring(pulumi.ComponentResource):
             timeout=600,
             opts=in_ns,
         )
-        k8s.core.v1.Service(
+        loki_push = k8s.core.v1.Service(
             f"{name}-loki-push",
             metadata={"name": LOKI_SERVICE, "namespace": ns, "labels": labels},
             spec={
@@ -254,7 +288,7 @@ class Monitoring(pulumi.ComponentResource):
             opts=in_ns,
         )
         local_loki = f"http://{LOKI_SERVICE}.{svc}:{charts.LOKI_PORT}"
-        k8s.helm.v3.Release(
+        alloy = k8s.helm.v3.Release(
             f"{name}-alloy",
             name=charts.ALLOY_RELEASE,
             chart=charts.ALLOY.name,
@@ -275,12 +309,16 @@ class Monitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, loki]),
         )
 
+        created += [*secrets_ready, *([pve] if pve else []), prometheus, loki, loki_push, alloy]
+        # Every child, for callers that must wait on all of them (tests, dependants).
+        self.resources: tuple[pulumi.Resource, ...] = tuple(created)
+
         address = pulumi.Output.from_input(args.address)
         self.prometheus_url = pulumi.Output.concat("http://", address, f":{charts.PROMETHEUS_PORT}")
         self.alertmanager_url = pulumi.Output.concat("http://", address, f":{charts.ALERTMANAGER_PORT}")
         self.loki_url = pulumi.Output.concat("http://", address, f":{charts.LOKI_PORT}")
         self.loki_push_url = pulumi.Output.concat(self.loki_url, "/loki/api/v1/push")
-        self.datasources = grafana_datasources(args.environment, ns, upstream)
+        self.datasources = grafana_datasources(args.environment, ns, upstream.environment if upstream else None)
 
         self.register_outputs(
             {
@@ -301,20 +339,49 @@ def local_urls(namespace: str) -> tuple[str, str]:
     )
 
 
-def grafana_datasources(
-    environment: str, namespace: str, upstream: Optional[UpstreamArgs] = None
-) -> pulumi.Output[list]:
-    """Grafana provisioning datasources: local Prometheus (default) and Loki, plus the upstream's.
+def upstream_service(kind: str, environment: str) -> str:
+    return f"{kind}-{environment}"
 
-    Depends only on names and the upstream's outputs, never on the releases: the Grafana of the
-    metrics stack can take it before this component exists.
-    """
-    prom, loki = local_urls(namespace)
-    if upstream is None:
-        return pulumi.Output.from_input(render.datasources(environment, prom, loki))
-    return pulumi.Output.all(upstream.prometheus_url, upstream.loki_url).apply(
-        lambda urls: render.datasources(environment, prom, loki, (upstream.environment, urls[0], urls[1]))
+
+def upstream_urls(environment: str, namespace: str) -> tuple[str, str]:
+    """In-cluster URLs of the upstream's Prometheus and Loki (through the upstream Services)."""
+    svc = f"{namespace}.svc.cluster.local"
+    return (
+        f"http://{upstream_service('prometheus', environment)}.{svc}:{charts.PROMETHEUS_PORT}",
+        f"http://{upstream_service('loki', environment)}.{svc}:{charts.LOKI_PORT}",
     )
 
 
-__all__ = ["Monitoring", "MonitoringArgs", "UpstreamArgs", "grafana_datasources", "local_urls", "TYPE"]
+def ip_endpoint(url: str) -> tuple[str, int]:
+    """(IPv4 address, port) of an upstream endpoint URL such as ``http://10.30.0.21:9090``."""
+    parts = urlsplit(url)
+    try:
+        address = ipaddress.IPv4Address(parts.hostname or "")
+    except ValueError:
+        raise ValueError(f"upstream endpoint must be http(s)://<IPv4>:<port>, got {url!r}") from None
+    return str(address), parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def grafana_datasources(environment: str, namespace: str, upstream: Optional[str] = None) -> list[dict]:
+    """Grafana provisioning datasources: local Prometheus (default) and Loki, plus the upstream's.
+
+    Plain values derived from names only (no Output, no resource): the metrics stack's Grafana
+    takes them before this component exists. ``upstream`` is the upstream environment's name.
+    """
+    prom, loki = local_urls(namespace)
+    if upstream is None:
+        return render.datasources(environment, prom, loki)
+    up_prom, up_loki = upstream_urls(upstream, namespace)
+    return render.datasources(environment, prom, loki, (upstream, up_prom, up_loki))
+
+
+__all__ = [
+    "Monitoring",
+    "MonitoringArgs",
+    "UpstreamArgs",
+    "grafana_datasources",
+    "ip_endpoint",
+    "local_urls",
+    "upstream_urls",
+    "TYPE",
+]
