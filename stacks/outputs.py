@@ -12,7 +12,10 @@ from typing import Any, Optional
 
 import pulumi
 
-CONTRACT_VERSION = "1.0"
+from .config.model import EnvironmentConfig
+from .types import Cluster, HostRegistry
+
+CONTRACT_VERSION = "1"
 
 ENDPOINT_KEYS = ("alertmanager", "grafana", "influxdb", "loki", "loki_push", "mqtt", "prometheus")
 
@@ -75,7 +78,7 @@ def endpoints(metrics, mon) -> dict:
     return out
 
 
-def export(cfg, hosts, cluster, metrics, mon) -> None:
+def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None, metrics: Any, mon: Any) -> None:
     env = cfg.environment
     pulumi.export("contract_version", CONTRACT_VERSION)
     pulumi.export(

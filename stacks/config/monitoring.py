@@ -26,7 +26,7 @@ import pydantic
 from pydantic import Field, field_validator
 
 from components.monitoring.render import parse_duration
-from stacks.config.base import Model, Problem, SecretSpec
+from .base import Model, Problem, SecretSpec
 
 UPSTREAM = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 SIZE = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
@@ -130,7 +130,7 @@ class IncusConfig(TargetsConfig):
     insecure_skip_verify: bool = True
 
 
-class MonitoringConfig(Model):
+class Monitoring(Model):
     enabled: bool = True
     namespace: str = "monitoring"
     prometheus: PrometheusConfig = PrometheusConfig()
@@ -152,7 +152,7 @@ def checks(cfg) -> Iterable[Problem]:
             yield Problem("upstream", upstream, "must be a stack reference organization/project/stack, e.g. organization/homelab/mirkwood")
         elif upstream.rsplit("/", 1)[1] == env:
             yield Problem("upstream", upstream, f"names this same stack ({env}); an environment cannot federate itself")
-    mon: Optional[MonitoringConfig] = getattr(cfg, "monitoring", None)
+    mon: Optional[Monitoring] = getattr(cfg, "monitoring", None)
     if mon is None:
         return
     if upstream and not mon.enabled:
@@ -175,7 +175,7 @@ def checks(cfg) -> Iterable[Problem]:
 
 
 def secrets(cfg) -> Iterable[SecretSpec]:
-    mon: Optional[MonitoringConfig] = getattr(cfg, "monitoring", None)
+    mon: Optional[Monitoring] = getattr(cfg, "monitoring", None)
     if mon is None or not mon.enabled:
         return
     for receiver in mon.alertmanager.receivers:
