@@ -1,6 +1,7 @@
 """Monitoring stack: Prometheus + Alertmanager, Loki, Alloy (official charts), federation."""
 
 from components.monitoring.component import (
+    MqttExporterArgs,
     TYPE,
     Monitoring,
     MonitoringArgs,
@@ -12,6 +13,7 @@ from components.monitoring.component import (
 )
 
 __all__ = [
+    "MqttExporterArgs",
     "TYPE",
     "Monitoring",
     "MonitoringArgs",

@@ -36,3 +36,7 @@ ALLOY_RELEASE = "alloy"
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
 LOKI_PORT = 3100
+
+# sapcc/mosquitto-exporter: broker $SYS metrics for Prometheus.
+MQTT_EXPORTER_IMAGE = "sapcc/mosquitto-exporter:0.8.0"
+MQTT_EXPORTER_PORT = 9234

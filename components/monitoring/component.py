@@ -6,6 +6,7 @@ inherited by every child. Nothing here reads stack config; ``stacks/monitoring.p
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
@@ -22,6 +23,8 @@ ALERTMANAGER_SECRET = "alertmanager-config"
 INCUS_SECRET = "incus-metrics-client"
 PVE_SECRET = "pve-exporter-config"
 PVE_EXPORTER = "pve-exporter"
+MQTT_EXPORTER = "mosquitto-exporter"
+MQTT_SECRET = "mosquitto-exporter-login"
 LOKI_SERVICE = "loki-push"
 
 
@@ -32,6 +35,15 @@ class UpstreamArgs:
     environment: str
     prometheus_url: pulumi.Input[str]
     loki_url: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class MqttExporterArgs:
+    """The Mosquitto exporter's broker login (a user allowed to read ``$SYS/#``)."""
+
+    endpoint: str  # tcp://host:1883
+    user: str
+    password: pulumi.Input[str]  # a secret
 
 
 @dataclass
@@ -57,6 +69,7 @@ class MonitoringArgs:
     incus_cert: Optional[pulumi.Input[str]] = None  # PEM client certificate (metrics type)
     incus_key: Optional[pulumi.Input[str]] = None  # PEM key, a secret
     upstream: Optional[UpstreamArgs] = None
+    mqtt_exporter: Optional[MqttExporterArgs] = None
 
 
 def pve_exporter_config(token: str, verify_tls: bool) -> str:
@@ -76,7 +89,7 @@ class Monitoring(pulumi.ComponentResource):
     alertmanager_url: pulumi.Output[str]
     loki_url: pulumi.Output[str]
     loki_push_url: pulumi.Output[str]
-    prometheus_config: str
+    prometheus_config: pulumi.Output[str]
     datasources: list
 
     def __init__(self, name: str, args: MonitoringArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -185,6 +198,65 @@ class Monitoring(pulumi.ComponentResource):
                 opts=in_ns,
             )
 
+        # --- Mosquitto exporter (job "mosquitto": MqttBrokerDown watches it).
+        mqtt = None
+        if args.mqtt_exporter is not None:
+            mq = args.mqtt_exporter
+            mq_labels = {"app.kubernetes.io/name": MQTT_EXPORTER, **labels}
+            mq_secret = k8s.core.v1.Secret(
+                f"{name}-mosquitto-exporter-login",
+                metadata={"name": MQTT_SECRET, "namespace": ns, "labels": labels},
+                type="Opaque",
+                string_data={"password": pulumi.Output.secret(mq.password)},
+                opts=in_ns,
+            )
+            mq_deploy = k8s.apps.v1.Deployment(
+                f"{name}-mosquitto-exporter",
+                metadata={"name": MQTT_EXPORTER, "namespace": ns, "labels": mq_labels},
+                spec={
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app.kubernetes.io/name": MQTT_EXPORTER}},
+                    "template": {
+                        "metadata": {"labels": mq_labels},
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": MQTT_EXPORTER,
+                                    "image": charts.MQTT_EXPORTER_IMAGE,
+                                    "env": [
+                                        {"name": "BROKER_ENDPOINT", "value": mq.endpoint},
+                                        {"name": "MQTT_USER", "value": mq.user},
+                                        {
+                                            "name": "MQTT_PASS",
+                                            "valueFrom": {"secretKeyRef": {"name": MQTT_SECRET, "key": "password"}},
+                                        },
+                                    ],
+                                    "ports": [{"name": "metrics", "containerPort": charts.MQTT_EXPORTER_PORT}],
+                                    "securityContext": {
+                                        "runAsNonRoot": True,
+                                        "runAsUser": 65534,
+                                        "allowPrivilegeEscalation": False,
+                                        "readOnlyRootFilesystem": True,
+                                    },
+                                }
+                            ],
+                        },
+                    },
+                },
+                # The container reads its password from the Secret by name.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[mq_secret]),
+            )
+            mqtt = k8s.core.v1.Service(
+                f"{name}-mosquitto-exporter",
+                metadata={"name": MQTT_EXPORTER, "namespace": ns, "labels": mq_labels},
+                spec={
+                    "selector": {"app.kubernetes.io/name": MQTT_EXPORTER},
+                    "ports": [{"name": "metrics", "port": charts.MQTT_EXPORTER_PORT, "targetPort": "metrics"}],
+                },
+                opts=in_ns,
+            )
+            created += [mq_secret, mq_deploy, mqtt]
+
         # --- The upstream environment, published inside this cluster under fixed Service names
         # (selector-less Services whose EndpointSlices carry the addresses read from the upstream
         # stack): the federation job and Grafana's datasources refer to names known from config.
@@ -225,14 +297,16 @@ class Monitoring(pulumi.ComponentResource):
         # --- Prometheus + Alertmanager (+ node-exporter, kube-state-metrics).
         svc = f"{ns}.svc.cluster.local"
         rel = charts.PROMETHEUS_RELEASE
-        spec = render.PrometheusSpec(
+        static_jobs = tuple(args.static_jobs)
+        if mqtt is not None:
+            static_jobs += (render.StaticJob("mosquitto", (f"{MQTT_EXPORTER}.{svc}:{charts.MQTT_EXPORTER_PORT}",)),)
+        base_spec = render.PrometheusSpec(
             environment=args.environment,
             cluster=args.cluster,
-            k8s_nodes=tuple(args.k8s_nodes),
             kube_state_metrics=f"{rel}-kube-state-metrics.{svc}:8080",
             scrape_interval=args.scrape_interval,
             evaluation_interval=args.scrape_interval,
-            static_jobs=tuple(args.static_jobs),
+            static_jobs=static_jobs,
             pve=render.PveTargets(f"{PVE_EXPORTER}.{svc}:{charts.PVE_EXPORTER_PORT}", tuple(args.pve_targets))
             if args.pve_targets
             else None,
@@ -243,8 +317,18 @@ class Monitoring(pulumi.ComponentResource):
             alertmanager_targets=(f"{rel}-alertmanager.{svc}:{charts.ALERTMANAGER_PORT}",),
         )
         rules = render.alert_rules(args.rules)
-        self.prometheus_config = render.dump(render.prometheus_config(spec))
-        prom_values = render.prometheus_values(spec, args.prometheus, rules, ALERTMANAGER_SECRET, incus_secret)
+        node_names = [n.name for n in args.k8s_nodes]
+
+        def with_nodes(addresses: list) -> render.PrometheusSpec:
+            nodes = tuple(render.K8sNode(n, str(a)) for n, a in zip(node_names, addresses))
+            return dataclasses.replace(base_spec, k8s_nodes=nodes)
+
+        # Node addresses may be provider outputs (a VM's address): render once they are known.
+        addresses = pulumi.Output.all(*[n.address for n in args.k8s_nodes])
+        self.prometheus_config = addresses.apply(lambda a: render.dump(render.prometheus_config(with_nodes(a))))
+        prom_values = addresses.apply(
+            lambda a: render.prometheus_values(with_nodes(a), args.prometheus, rules, ALERTMANAGER_SECRET, incus_secret)
+        )
         prometheus = k8s.helm.v3.Release(
             f"{name}-prometheus",
             name=rel,
@@ -257,7 +341,9 @@ class Monitoring(pulumi.ComponentResource):
             timeout=600,
             # Alertmanager and Prometheus mount these Secrets by name; the pods would not start
             # (and an atomic release would roll back) without them.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *secrets_ready, *([pve] if pve else [])]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[namespace, *secrets_ready, *([pve] if pve else []), *([mqtt] if mqtt else [])]
+            ),
         )
 
         # --- Loki (single binary) and a Service that publishes it to Alloy and other environments.

@@ -149,7 +149,7 @@ class K8sNode:
     """A k3s node: its Kubernetes node name and the address node-exporter listens on."""
 
     name: str
-    address: str
+    address: Any  # str when rendering; the component passes provider outputs until resolved
 
 
 def _kubernetes_jobs(spec: "PrometheusSpec", paths: Paths) -> list[dict]:
