@@ -17,5 +17,5 @@ def main(cfg: EnvironmentConfig, secrets: Secrets) -> None:
     onboard.deploy(cfg, secrets, hosts)
     cluster = k3s.deploy(cfg, secrets, hosts)
     metrics = mtig.deploy(cfg, secrets, cluster)
-    mon = monitoring.deploy(cfg, secrets, cluster, metrics)
+    mon = monitoring.deploy(cfg, secrets, cluster, metrics, hosts)
     outputs.export(cfg, hosts, cluster, metrics, mon)

@@ -14,7 +14,7 @@ import pytest
 from stacks import ansible_inventory as inv
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTPUTS = Path(__file__).parent / "fixtures" / "monitoring" / "mirkwood-outputs.json"
+OUTPUTS = ROOT / "synth" / "fixtures" / "stacks" / "mirkwood.json"
 
 
 def run_module(*args: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:

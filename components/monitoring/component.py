@@ -70,6 +70,8 @@ class MonitoringArgs:
     incus_key: Optional[pulumi.Input[str]] = None  # PEM key, a secret
     upstream: Optional[UpstreamArgs] = None
     mqtt_exporter: Optional[MqttExporterArgs] = None
+    # Production: the releases own the Prometheus, Alertmanager and Loki volumes.
+    protect: bool = False
 
 
 def pve_exporter_config(token: str, verify_tls: bool) -> str:
@@ -342,7 +344,9 @@ class Monitoring(pulumi.ComponentResource):
             # Alertmanager and Prometheus mount these Secrets by name; the pods would not start
             # (and an atomic release would roll back) without them.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[namespace, *secrets_ready, *([pve] if pve else []), *([mqtt] if mqtt else [])]
+                parent=self,
+                protect=args.protect,
+                depends_on=[namespace, *secrets_ready, *([pve] if pve else []), *([mqtt] if mqtt else [])],
             ),
         )
 
@@ -357,7 +361,7 @@ class Monitoring(pulumi.ComponentResource):
             values=render.loki_values(args.loki),
             atomic=True,
             timeout=600,
-            opts=in_ns,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[namespace]),
         )
         loki_push = k8s.core.v1.Service(
             f"{name}-loki-push",

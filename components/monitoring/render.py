@@ -302,6 +302,8 @@ def prometheus_config(spec: PrometheusSpec, paths: Paths = Paths()) -> dict:
 class RuleSpec:
     disk_free_percent: int = 10
     host_down_for: str = "5m"
+    # The environment runs a Mosquitto exporter: its absence is an alert too.
+    mqtt_expected: bool = True
 
 
 def alert_rules(spec: RuleSpec = RuleSpec()) -> str:
@@ -311,6 +313,7 @@ def alert_rules(spec: RuleSpec = RuleSpec()) -> str:
         host_jobs="|".join(HOST_JOBS),
         disk_free_percent=spec.disk_free_percent,
         host_down_for=spec.host_down_for,
+        mqtt_expected=spec.mqtt_expected,
     )
     # Round-trip: proves it is YAML and normalises it (sorted keys, stable layout).
     return dump(yaml.safe_load(text))

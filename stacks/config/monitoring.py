@@ -42,17 +42,22 @@ def webhook_secret(receiver: str) -> str:
     return f"alertmanagerWebhook-{receiver}"
 
 
+def mqtt_password(user: str) -> str:
+    """The metrics stack's secret key for an MQTT user's password."""
+    return f"mqttPassword-{user}"
+
+
 def _duration(value: str) -> str:
     try:
         parse_duration(value)
     except ValueError:
-        raise ValueError(f"retention must be a duration such as 15d, 336h or 1w (got {value!r})") from None
+        raise ValueError(f"retention must be a duration such as 15d, 336h or 1w") from None
     return value
 
 
 def _size(value: str) -> str:
     if not SIZE.match(value):
-        raise ValueError(f"volume_size must be a Kubernetes quantity such as 20Gi (got {value!r})")
+        raise ValueError(f"volume_size must be a Kubernetes quantity such as 20Gi")
     return value
 
 
@@ -89,7 +94,7 @@ class LokiConfig(Model):
     def _whole_days(cls, value: str) -> str:
         _duration(value)
         if parse_duration(value) % 86400:
-            raise ValueError(f"Loki retention must be whole days (24h index period), e.g. 168h or 14d (got {value!r})")
+            raise ValueError(f"Loki retention must be whole days (24h index period), e.g. 168h or 14d")
         return value
 
 
@@ -102,7 +107,7 @@ class Receiver(Model):
     @classmethod
     def _name(cls, value: str) -> str:
         if not RECEIVER.match(value):
-            raise ValueError(f"receiver name must be lowercase letters, digits and dashes (got {value!r})")
+            raise ValueError(f"receiver name must be lowercase letters, digits and dashes")
         return value
 
 
@@ -130,6 +135,11 @@ class IncusConfig(TargetsConfig):
     insecure_skip_verify: bool = True
 
 
+class MqttExporterConfig(Model):
+    # An MQTT user of the metrics stack allowed to read $SYS/#; its password is mqttPassword-<user>.
+    user: str
+
+
 class Monitoring(Model):
     enabled: bool = True
     namespace: str = "monitoring"
@@ -142,6 +152,7 @@ class Monitoring(Model):
     node_targets: list[str] = []
     # Whether the local Prometheus is Grafana's default datasource.
     grafana_default: bool = True
+    mqtt_exporter: Optional[MqttExporterConfig] = None
 
 
 def checks(cfg) -> Iterable[Problem]:
@@ -183,6 +194,8 @@ def secrets(cfg) -> Iterable[SecretSpec]:
             yield SecretSpec(webhook_secret(receiver.name), f"Alertmanager webhook URL of receiver {receiver.name}")
     if mon.proxmox and mon.proxmox.targets:
         yield SecretSpec(PVE_TOKEN, "Proxmox API token for the PVE exporter (user@realm!tokenid=secret, PVEAuditor)")
+    if mon.mqtt_exporter:
+        yield SecretSpec(mqtt_password(mon.mqtt_exporter.user), f"MQTT password of {mon.mqtt_exporter.user} (Mosquitto exporter)")
     if mon.incus and mon.incus.targets:
         yield SecretSpec(INCUS_CERT, "Incus metrics client certificate (PEM, trusted with type metrics)")
         yield SecretSpec(INCUS_KEY, "Incus metrics client key (PEM)")
