@@ -84,15 +84,18 @@ def read_upstream(cfg: EnvironmentConfig) -> UpstreamArgs | None:
     )
 
 
-def k3s_nodes(hosts: HostRegistry | None) -> tuple[render.K8sNode, ...]:
-    """The cluster's nodes: hosts in a k3s group (k3s, k3s-server, k3s_agent ...)."""
+def k3s_nodes(cfg: EnvironmentConfig, cluster: Cluster, hosts: HostRegistry | None) -> tuple[render.K8sNode, ...]:
+    """The cluster's nodes with their addresses: its servers and agents from the k3s config
+    (else the hosts in a k3s group), looked up in the host registry."""
     if hosts is None:
         return ()
-    return tuple(
-        render.K8sNode(h.name, h.address)
-        for h in hosts.all()
-        if any(g.replace("_", "-").split("-")[0] == "k3s" for g in h.groups)
-    )
+    names: list[str] = []
+    for spec in getattr(cfg.k3s, "clusters", None) or ():
+        if getattr(spec, "name", None) == cluster.name:
+            names = [*spec.servers, *spec.agents]
+    if not names:
+        names = [h.name for h in hosts.all() if any(g.replace("_", "-").split("-")[0] == "k3s" for g in h.groups)]
+    return tuple(render.K8sNode(n, hosts.get(n).address) for n in sorted(set(names)) if n in hosts)
 
 
 def _metrics_jobs(metrics: Any) -> tuple[render.StaticJob, ...]:
@@ -117,7 +120,11 @@ def deploy(
     hosts: HostRegistry | None = None,
 ) -> Monitoring | None:
     """Deploy monitoring on the environment's cluster (nothing without one)."""
-    if not enabled(cfg) or cluster is None:
+    if not enabled(cfg):
+        return None
+    # Read first, cluster or not: a wrong or incompatible upstream shows up on every preview.
+    upstream = read_upstream(cfg)
+    if cluster is None:
         return None
     mon = cfg.monitoring
     env = cfg.environment
@@ -141,7 +148,7 @@ def deploy(
         namespace=mon.namespace,
         # k3s ServiceLB answers on the nodes' addresses: the API endpoint's host is one of them.
         address=cluster.api_endpoint.apply(lambda url: urlsplit(url).hostname or ""),
-        k8s_nodes=k3s_nodes(hosts),
+        k8s_nodes=k3s_nodes(cfg, cluster, hosts),
         prometheus=render.StorageSpec(mon.prometheus.retention, mon.prometheus.volume_size, mon.prometheus.storage_class),
         loki=render.StorageSpec(mon.loki.retention, mon.loki.volume_size, mon.loki.storage_class),
         alertmanager=render.AlertmanagerSpec(
@@ -163,7 +170,7 @@ def deploy(
         incus_targets=tuple(mon.incus.targets) if mon.incus else (),
         incus_cert=secrets.require(section.INCUS_CERT) if mon.incus and mon.incus.targets else None,
         incus_key=secrets.require(section.INCUS_KEY) if mon.incus and mon.incus.targets else None,
-        upstream=read_upstream(cfg),
+        upstream=upstream,
         mqtt_exporter=mqtt,
         protect=env.production,
     )
