@@ -16,6 +16,8 @@ from components.monitoring import (
     render,
 )
 
+from components.mtig import Datasource
+
 from .config import monitoring as section
 from .config.model import EnvironmentConfig
 from .outputs import CONTRACT_VERSION
@@ -48,8 +50,6 @@ def grafana_datasources(cfg: EnvironmentConfig) -> list[dict]:
 
 def extra_datasources(cfg: EnvironmentConfig) -> list:
     """`grafana_datasources` as the metrics stack's `Datasource` objects (its `extra_datasources`)."""
-    from components.mtig.render import Datasource  # the metrics stack's own type
-
     return [
         Datasource(name=d["name"], type=d["type"], url=d["url"], uid=d["uid"], is_default=d["isDefault"],
                    access=d["access"], json_data=d.get("jsonData", {}))

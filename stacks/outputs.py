@@ -55,7 +55,7 @@ def k3s(cluster) -> Optional[dict]:
 
 def _mqtt(metrics) -> Any:
     """The broker's URL from outside the cluster when it is exposed, else the in-cluster one."""
-    external = getattr(metrics, "mqtt_external", None)
+    external = getattr(metrics, "mqtt_external_url", None)
     if external is not None:
         return pulumi.Output.from_input(external).apply(
             lambda addr: addr if not addr or "://" in addr else f"mqtt://{addr}"
@@ -88,3 +88,6 @@ def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None,
     pulumi.export("inventory", inventory(hosts))
     pulumi.export("k3s", k3s(cluster))
     pulumi.export("endpoints", endpoints(metrics, mon))
+    if metrics is not None:
+        # The metrics stack's own details (namespace, InfluxDB org and bucket); no credentials.
+        pulumi.export("metrics", metrics.outputs())

@@ -168,6 +168,19 @@ def checks(cfg) -> Iterable[Problem]:
         return
     if upstream and not mon.enabled:
         yield Problem("monitoring.enabled", mon.enabled, "federating an upstream needs this environment's monitoring enabled")
+    mtig = getattr(cfg, "mtig", None)
+    grafana = getattr(mtig, "grafana", None)
+    if mon.enabled and mon.grafana_default and grafana is not None:
+        others = (["InfluxDB"] if getattr(grafana, "influxdb_default", False) else []) + [
+            d.name for d in getattr(grafana, "datasources", ()) if getattr(d, "is_default", False)
+        ]
+        if others:
+            yield Problem(
+                "monitoring.grafana_default",
+                True,
+                f"Grafana would get two default datasources (Prometheus and {', '.join(others)}): "
+                "set mtig.grafana.influxdb_default: false or monitoring.grafana_default: false",
+            )
     am = mon.alertmanager
     names = [r.name for r in am.receivers]
     for i, name in enumerate(names):
