@@ -42,10 +42,12 @@ def grafana_datasources(cfg: EnvironmentConfig) -> list[dict]:
     """
     if not enabled(cfg):
         return []
-    entries = component_datasources(cfg.environment.name, cfg.monitoring.namespace, upstream_environment(cfg))
-    if not cfg.monitoring.grafana_default:
-        entries = [{**e, "isDefault": False} for e in entries]
-    return entries
+    return component_datasources(
+        cfg.environment.name,
+        cfg.monitoring.namespace,
+        upstream_environment(cfg),
+        default=cfg.monitoring.grafana_default,
+    )
 
 
 def extra_datasources(cfg: EnvironmentConfig) -> list:
@@ -105,7 +107,7 @@ def _metrics_jobs(metrics: Any) -> tuple[render.StaticJob, ...]:
     jobs = []
     namespace = getattr(metrics, "namespace", None)
     if namespace:
-        jobs.append(render.StaticJob("influxdb", (f"influxdb.{namespace}.svc.cluster.local:8086",)))
+        jobs.append(render.StaticJob("influxdb", (f"influxdb.{namespace}.svc.cluster.local:80",)))  # its Service port
     target = getattr(metrics, "telegraf_metrics_target", None)
     if isinstance(target, str) and target:
         jobs.append(render.StaticJob("telegraf", (target,)))
@@ -172,6 +174,7 @@ def deploy(
         incus_key=secrets.require(section.INCUS_KEY) if mon.incus and mon.incus.targets else None,
         upstream=upstream,
         mqtt_exporter=mqtt,
+        grafana_default=mon.grafana_default,
         protect=env.production,
     )
     return Monitoring(

@@ -15,6 +15,8 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
+from components.mtig.render import check_datasources
+from components.mtig.stack import influx_datasource
 from stacks import monitoring as layer
 from stacks.config import loader
 from stacks.secrets import Secrets
@@ -73,11 +75,17 @@ def test_lothlorien_layer_federates_mirkwood_and_adds_its_datasources():
             f"{prefix}-prometheus": True, f"{prefix}-loki": True, f"{prefix}-alloy": False}
         refs = [r for r in RECORDED.resources if r["type"] == "pulumi:pulumi:StackReference"]
         assert "organization/homelab/mirkwood" in {r["name"] for r in refs}
-        # Grafana: local and upstream Prometheus and Loki, exactly one default.
+        # Grafana: local and upstream Prometheus and Loki; with the metrics stack's InfluxDB
+        # (lothlorien's default, `monitoring.grafana_default: false`) exactly one default.
         sources = layer.grafana_datasources(cfg)
         assert {d["uid"]: d["isDefault"] for d in sources} == {
-            "prometheus-lothlorien": True, "loki-lothlorien": False,
+            "prometheus-lothlorien": False, "loki-lothlorien": False,
             "prometheus-mirkwood": False, "loki-mirkwood": False}
+        m = cfg.mtig
+        grafana = [influx_datasource(m.namespace, m.influxdb.org, m.influxdb.bucket, m.grafana.influxdb_default),
+                   *layer.extra_datasources(cfg)]
+        assert check_datasources(grafana) == []
+        assert [d.name for d in grafana if d.is_default] == ["InfluxDB"]
         assert {d["url"] for d in sources if d["uid"].endswith("mirkwood")} == {
             "http://prometheus-mirkwood.monitoring.svc.cluster.local:9090",
             "http://loki-mirkwood.monitoring.svc.cluster.local:3100"}

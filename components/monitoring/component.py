@@ -70,6 +70,8 @@ class MonitoringArgs:
     incus_key: Optional[pulumi.Input[str]] = None  # PEM key, a secret
     upstream: Optional[UpstreamArgs] = None
     mqtt_exporter: Optional[MqttExporterArgs] = None
+    # Whether the local Prometheus is Grafana's default datasource.
+    grafana_default: bool = True
     # Production: the releases own the Prometheus, Alertmanager and Loki volumes.
     protect: bool = False
 
@@ -408,7 +410,9 @@ class Monitoring(pulumi.ComponentResource):
         self.alertmanager_url = pulumi.Output.concat("http://", address, f":{charts.ALERTMANAGER_PORT}")
         self.loki_url = pulumi.Output.concat("http://", address, f":{charts.LOKI_PORT}")
         self.loki_push_url = pulumi.Output.concat(self.loki_url, "/loki/api/v1/push")
-        self.datasources = grafana_datasources(args.environment, ns, upstream.environment if upstream else None)
+        self.datasources = grafana_datasources(
+            args.environment, ns, upstream.environment if upstream else None, default=args.grafana_default
+        )
 
         self.register_outputs(
             {
@@ -452,17 +456,18 @@ def ip_endpoint(url: str) -> tuple[str, int]:
     return str(address), parts.port or (443 if parts.scheme == "https" else 80)
 
 
-def grafana_datasources(environment: str, namespace: str, upstream: Optional[str] = None) -> list[dict]:
+def grafana_datasources(
+    environment: str, namespace: str, upstream: Optional[str] = None, *, default: bool = True
+) -> list[dict]:
     """Grafana provisioning datasources: local Prometheus (default) and Loki, plus the upstream's.
 
     Plain values derived from names only (no Output, no resource): the metrics stack's Grafana
     takes them before this component exists. ``upstream`` is the upstream environment's name.
     """
     prom, loki = local_urls(namespace)
-    if upstream is None:
-        return render.datasources(environment, prom, loki)
-    up_prom, up_loki = upstream_urls(upstream, namespace)
-    return render.datasources(environment, prom, loki, (upstream, up_prom, up_loki))
+    up = (upstream, *upstream_urls(upstream, namespace)) if upstream else None
+    entries = render.datasources(environment, prom, loki, up)
+    return entries if default else [{**e, "isDefault": False} for e in entries]
 
 
 __all__ = [
