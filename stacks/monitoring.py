@@ -172,6 +172,7 @@ def deploy(
         incus_targets=tuple(mon.incus.targets) if mon.incus else (),
         incus_cert=secrets.require(section.INCUS_CERT) if mon.incus and mon.incus.targets else None,
         incus_key=secrets.require(section.INCUS_KEY) if mon.incus and mon.incus.targets else None,
+        incus_insecure_skip_verify=mon.incus.insecure_skip_verify if mon.incus else True,
         upstream=upstream,
         mqtt_exporter=mqtt,
         grafana_default=mon.grafana_default,

@@ -217,3 +217,20 @@ def test_kubernetes_validate_catches_a_misspelt_field():
            "spec": {"ports": [{"port": 80}], "selectr": {"a": "b"}}}
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(bad, "1.31", strict=True)
+
+
+@pulumi.runtime.test
+def test_every_input_is_a_real_sdk_property():
+    """Provider conformance (synth/conformance.py) over everything the component registers."""
+    from synth import conformance
+
+    mon = Monitoring("mon-conform", make_args(incus_targets=("10.40.0.30:8443",),
+                                              incus_cert="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+                                              incus_key=pulumi.Output.secret("-----BEGIN EC PRIVATE KEY-----\n")))
+
+    def check(_):
+        records = [r for r in registered("mon-conform") if r["custom"]]
+        assert {r["type"] for r in records} >= {RELEASE, SECRET, SERVICE, SLICE, DEPLOYMENT}
+        assert conformance.check(records) == []
+
+    return after_all(mon, check)

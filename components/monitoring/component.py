@@ -68,6 +68,7 @@ class MonitoringArgs:
     incus_targets: Sequence[str] = ()
     incus_cert: Optional[pulumi.Input[str]] = None  # PEM client certificate (metrics type)
     incus_key: Optional[pulumi.Input[str]] = None  # PEM key, a secret
+    incus_insecure_skip_verify: bool = True  # Incus serves a self-signed certificate by default
     upstream: Optional[UpstreamArgs] = None
     mqtt_exporter: Optional[MqttExporterArgs] = None
     # Whether the local Prometheus is Grafana's default datasource.
@@ -314,7 +315,9 @@ class Monitoring(pulumi.ComponentResource):
             pve=render.PveTargets(f"{PVE_EXPORTER}.{svc}:{charts.PVE_EXPORTER_PORT}", tuple(args.pve_targets))
             if args.pve_targets
             else None,
-            incus=render.IncusTargets(tuple(args.incus_targets)) if args.incus_targets else None,
+            incus=render.IncusTargets(tuple(args.incus_targets), args.incus_insecure_skip_verify)
+            if args.incus_targets
+            else None,
             federation=render.Federation(upstream.environment, upstream_urls(upstream.environment, ns)[0])
             if upstream
             else None,
