@@ -24,6 +24,7 @@ from stacks.types import Cluster, Host, HostRegistry
 from synth.engine import synth_config
 from synth.mocks import STACK_FIXTURES
 from tests.conftest import ENVIRONMENTS, RECORDED, ROOT, registered
+from tests.tools import require_tool
 
 WEBHOOK = "https://hooks.example.invalid/lothlorien-ops-canary"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -34,8 +35,10 @@ def load(env: str):
     return loader.validate(entries, stack=env, secret_keys=secret_keys)
 
 
+@pytest.mark.system
 @pulumi.runtime.test
-def test_lothlorien_layer_federates_mirkwood_and_adds_its_datasources():
+def test_lothlorien_layer_federates_mirkwood_and_adds_its_datasources(tmp_path):
+    promtool = require_tool("promtool")
     cfg = load("lothlorien")
     assert cfg.upstream == "organization/homelab/mirkwood"
     pulumi.runtime.set_config("homelab:alertmanagerWebhook-ops", WEBHOOK)
@@ -90,6 +93,23 @@ def test_lothlorien_layer_federates_mirkwood_and_adds_its_datasources():
             "http://prometheus-mirkwood.monitoring.svc.cluster.local:9090",
             "http://loki-mirkwood.monitoring.svc.cluster.local:3100"}
         assert mon.datasources == sources
+        # The Prometheus config and rules exactly as the release carries them pass promtool
+        # (in-cluster file paths pointed at placeholders here).
+        values = RECORDED.revealed[[r for r in releases if r["name"] == f"{prefix}-prometheus"][0]["urn"]]["values"]
+        document = {"global": values["server"]["global"], **values["serverFiles"]["prometheus.yml"],
+                    "alerting": {"alertmanagers": values["server"]["alertmanagers"]}}
+        text = yaml.safe_dump(document, sort_keys=True)
+        (tmp_path / "sa").mkdir()
+        for name in ("token", "ca.crt"):
+            (tmp_path / "sa" / name).write_text("placeholder\n")
+        text = text.replace("/var/run/secrets/kubernetes.io/serviceaccount", str(tmp_path / "sa"))
+        text = text.replace("/etc/config/", f"{tmp_path}/")
+        (tmp_path / "prometheus.yml").write_text(text)
+        (tmp_path / "alerting_rules.yml").write_text(yaml.safe_dump(values["serverFiles"]["alerting_rules.yml"]))
+        done = subprocess.run([promtool, "check", "config", str(tmp_path / "prometheus.yml")],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "rules found" in done.stdout
 
     return pulumi.Output.all(*[r.urn for r in mon.resources], mon.prometheus_config).apply(check)
 
