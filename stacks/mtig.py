@@ -101,16 +101,28 @@ def deploy(
     cfg: EnvironmentConfig,
     secrets: Secrets,
     cluster: Cluster | None,
-    extra_datasources: Sequence[Datasource] = (),
+    extra_datasources: Sequence[Datasource] | None = None,
     extra_secret_env: Mapping[str, SecretRef] | None = None,
 ) -> Metrics | None:
     """Deploy the metrics stack on the cluster's provider.
 
     ``extra_datasources`` (and the Secrets their ``${VAR}``s name, ``extra_secret_env``) are
-    the Grafana datasources other layers add, such as Prometheus and Loki from monitoring.
+    the Grafana datasources other layers add. When not given, they come from
+    ``stacks.monitoring.grafana_datasources(cfg)`` / ``grafana_secret_env(cfg)`` if the
+    monitoring layer defines them (Prometheus, Loki); at most one of all may be the default.
     """
     if cfg.mtig is None:
         return None
+    if extra_datasources is None or extra_secret_env is None:
+        # The monitoring layer may offer Grafana datasources (Prometheus, Loki) for this stack.
+        from . import monitoring
+
+        if extra_datasources is None:
+            offer = getattr(monitoring, "grafana_datasources", None)
+            extra_datasources = list(offer(cfg)) if offer else []
+        if extra_secret_env is None:
+            offer_env = getattr(monitoring, "grafana_secret_env", None)
+            extra_secret_env = dict(offer_env(cfg)) if offer_env else {}
     if cluster is None:
         pulumi.log.warn("mtig is configured but there is no k3s cluster to deploy it on: skipped")
         return None

@@ -145,3 +145,37 @@ def test_real_mosquitto_enforces_passwords_and_acls(rec, tmp_path):
             broker.stop()
 
     return ms.settled(stack).apply(check)
+
+
+@pytest.mark.parametrize("env", ["mirkwood", "lothlorien"])
+def test_real_mosquitto_with_the_synth_rendered_files(synth_result, env, tmp_path):
+    """The same checks on the files the whole-program synth writes.
+
+    The password file is a Secret, so the synth never writes it out; it is rebuilt here with the
+    program's renderer from the same placeholder secrets the synth used (it is deterministic).
+    """
+    for tool in ("mosquitto", "mosquitto_pub", "mosquitto_sub"):
+        require_tool(tool)
+    run = synth_result(env)
+    files = run.artifacts
+    conf_path = "configs/mtig/mosquitto-config/mosquitto.conf"
+    if conf_path not in files:
+        pytest.skip(f"{env}: the synth renders no mtig artifacts yet (no k3s cluster in this stack's layers)")
+    from components.mtig import render
+    from synth.engine import synth_config
+
+    _, _, values = synth_config(env)
+    passwords = {k.removeprefix("mqttPassword-"): v for k, v in values.items() if k.startswith("mqttPassword-")}
+    broker = Broker(files[conf_path], files["configs/mtig/mosquitto-config/acl"], render.password_file(passwords), tmp_path)
+    try:
+        assert "Connection error: Not authorized" in broker.pub("sensors/x", "1").stderr
+        writers = sorted(u for u in passwords if u != "telegraf")
+        writer = writers[0]
+        topic_owner = writer.removeprefix("sensor-")
+        ok = broker.pub(f"sensors/{topic_owner}/t", "1.5", writer, passwords[writer])
+        assert ok.returncode == 0 and not ok.stderr, ok
+        denied = broker.pub(f"sensors/not-{topic_owner}/t", "9", writer, passwords[writer])
+        assert "Not authorized" in denied.stderr, denied
+        assert broker.read_retained("sensors/#", "telegraf", passwords["telegraf"]) == [f"sensors/{topic_owner}/t 1.5"]
+    finally:
+        broker.stop()

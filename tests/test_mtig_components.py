@@ -253,7 +253,7 @@ def test_scoped_tokens_are_made_by_a_job_allowed_to_write_only_those_secrets(rec
         assert env["INFLUX_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "influxdb-auth", "key": "admin-token"}
         assert env["TELEGRAF_DESCRIPTION"]["value"] == "telegraf-write-sensors"
         (apply,) = spec["containers"]
-        assert apply["args"] == ["apply", "-k", "/work"]
+        assert (apply["command"], apply["args"]) == (["kubectl"], ["apply", "-k", "/work"])
         # Telegraf and Grafana wait for the tokens; the Job waits for InfluxDB.
         release_urn = [r for r in rec.registrations if r.name == "mtig-influxdb-release"]
         assert any(d.endswith("::mtig-influxdb-release") for d in job.dependencies), release_urn
@@ -370,3 +370,29 @@ def test_rendering_is_deterministic(rec):
         return ms.settled(stack).apply(lambda _: compare(snapshot))
 
     return ms.settled(first).apply(again).apply(second)
+
+
+@pulumi.runtime.test
+def test_a_changed_password_rolls_the_broker_pod(rec):
+    first = deploy()
+
+    def annotations():
+        pod = rec.by_name("mtig-mosquitto-deployment").inputs["spec"]["template"]["metadata"]
+        return pod["annotations"]
+
+    def second(before):
+        rec.restart()
+        passwords = {**{k: pulumi.Output.secret(v) for k, v in ms.PASSWORDS.items()},
+                     "telegraf": pulumi.Output.secret("a-new-Secret-000")}
+        stack = MetricsStack("mtig", ms.sample_args(mqtt_passwords=passwords),
+                             pulumi.ResourceOptions(provider=ms.k8s_provider()))
+
+        def compare(_):
+            after = annotations()
+            assert after["checksum/config"] == before["checksum/config"]
+            assert after["checksum/passwords"] != before["checksum/passwords"]
+            assert len(after["checksum/passwords"]) == 64  # a digest, in plain text, not a secret
+
+        return ms.settled(stack).apply(compare)
+
+    return ms.settled(first).apply(lambda _: annotations()).apply(second)

@@ -55,6 +55,8 @@ def chart_values(args: GrafanaArgs, checksum: str) -> dict[str, object]:
         "fullnameOverride": "grafana",
         "admin": {"existingSecret": ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
         "persistence": {"enabled": True, "existingClaim": DATA_CLAIM},
+        # One ReadWriteOnce volume: the old pod must let go of it before the new one starts.
+        "deploymentStrategy": {"type": "Recreate"},
         "resources": kh.GRAFANA_SIZE.values(),
         "testFramework": {"enabled": False},
         "podAnnotations": {"checksum/provisioning": checksum},

@@ -204,7 +204,10 @@ class InfluxDB(pulumi.ComponentResource):
                             k8s.core.v1.ContainerArgs(
                                 name="apply-secrets",
                                 image=versions.KUBECTL_IMAGE,
+                                command=["kubectl"],
                                 args=["apply", "-k", "/work"],
+                                # A writable home for kubectl's discovery cache (read-only root).
+                                env=[k8s.core.v1.EnvVarArgs(name="HOME", value="/work/home")],
                                 volume_mounts=[work],
                                 resources=kh.JOB_SIZE.args(),
                                 security_context=kh.restricted_container_security(),

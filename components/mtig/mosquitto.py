@@ -123,7 +123,12 @@ class Mosquitto(pulumi.ComponentResource):
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         labels=kh.labels(APP),
-                        annotations={"checksum/config": kh.checksum(conf, acl)},
+                        annotations={
+                            "checksum/config": kh.checksum(conf, acl),
+                            # Mosquitto reads the password file at start only: a changed file
+                            # rolls the pod. A digest of salted PBKDF2 hashes reveals no password.
+                            "checksum/passwords": pulumi.Output.unsecret(password_file.apply(kh.checksum)),
+                        },
                     ),
                     spec=k8s.core.v1.PodSpecArgs(
                         security_context=kh.pod_security(versions.MOSQUITTO_UID),
