@@ -34,7 +34,7 @@ def enabled(cfg: EnvironmentConfig) -> bool:
     return cfg.monitoring is not None and cfg.monitoring.enabled
 
 
-def grafana_datasources(cfg: EnvironmentConfig) -> list[dict]:
+def datasource_entries(cfg: EnvironmentConfig) -> list[dict]:
     """Prometheus (default unless `grafana_default: false`) and Loki, plus the upstream's.
 
     Plain provisioning entries from config alone, for the metrics stack's Grafana (its
@@ -50,12 +50,13 @@ def grafana_datasources(cfg: EnvironmentConfig) -> list[dict]:
     )
 
 
-def extra_datasources(cfg: EnvironmentConfig) -> list:
-    """`grafana_datasources` as the metrics stack's `Datasource` objects (its `extra_datasources`)."""
+def grafana_datasources(cfg: EnvironmentConfig) -> list[Datasource]:
+    """What this layer offers the metrics stack's Grafana (`stacks.mtig.deploy` asks for it):
+    `datasource_entries` as its `Datasource` objects."""
     return [
         Datasource(name=d["name"], type=d["type"], url=d["url"], uid=d["uid"], is_default=d["isDefault"],
                    access=d["access"], json_data=d.get("jsonData", {}))
-        for d in grafana_datasources(cfg)
+        for d in datasource_entries(cfg)
     ]
 
 

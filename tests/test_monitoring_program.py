@@ -80,13 +80,13 @@ def test_lothlorien_layer_federates_mirkwood_and_adds_its_datasources(tmp_path):
         assert "organization/homelab/mirkwood" in {r["name"] for r in refs}
         # Grafana: local and upstream Prometheus and Loki; with the metrics stack's InfluxDB
         # (lothlorien's default, `monitoring.grafana_default: false`) exactly one default.
-        sources = layer.grafana_datasources(cfg)
+        sources = layer.datasource_entries(cfg)
         assert {d["uid"]: d["isDefault"] for d in sources} == {
             "prometheus-lothlorien": False, "loki-lothlorien": False,
             "prometheus-mirkwood": False, "loki-mirkwood": False}
         m = cfg.mtig
         grafana = [influx_datasource(m.namespace, m.influxdb.org, m.influxdb.bucket, m.grafana.influxdb_default),
-                   *layer.extra_datasources(cfg)]
+                   *layer.grafana_datasources(cfg)]
         assert check_datasources(grafana) == []
         assert [d.name for d in grafana if d.is_default] == ["InfluxDB"]
         assert {d["url"] for d in sources if d["uid"].endswith("mirkwood")} == {
@@ -123,7 +123,7 @@ def test_an_upstream_with_another_contract_major_is_refused():
 def test_mirkwood_is_not_federating():
     cfg = load("mirkwood")
     assert cfg.upstream is None
-    assert [d["uid"] for d in layer.grafana_datasources(cfg)] == ["loki-mirkwood", "prometheus-mirkwood"]
+    assert [d["uid"] for d in layer.datasource_entries(cfg)] == ["loki-mirkwood", "prometheus-mirkwood"]
 
 
 def test_synth_lothlorien_reads_mirkwood_through_a_stack_reference(synth_result):
