@@ -176,7 +176,9 @@ class Monitoring(pulumi.ComponentResource):
                                     "args": ["--config.file=/etc/prometheus/pve.yml"],
                                     "ports": [{"name": "http", "containerPort": charts.PVE_EXPORTER_PORT}],
                                     "volumeMounts": [
-                                        {"name": "config", "mountPath": "/etc/prometheus", "readOnly": True}
+                                        {"name": "config", "mountPath": "/etc/prometheus", "readOnly": True},
+                                        # gunicorn's worker heartbeat files: the root filesystem is read-only.
+                                        {"name": "tmp", "mountPath": "/tmp"},
                                     ],
                                     "securityContext": {
                                         "runAsNonRoot": True,
@@ -186,7 +188,10 @@ class Monitoring(pulumi.ComponentResource):
                                     },
                                 }
                             ],
-                            "volumes": [{"name": "config", "secret": {"secretName": PVE_SECRET}}],
+                            "volumes": [
+                                {"name": "config", "secret": {"secretName": PVE_SECRET}},
+                                {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+                            ],
                         },
                     },
                 },
