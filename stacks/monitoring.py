@@ -101,6 +101,16 @@ def k3s_nodes(cfg: EnvironmentConfig, cluster: Cluster, hosts: HostRegistry | No
     return tuple(render.K8sNode(n, hosts.get(n).address) for n in sorted(set(names)) if n in hosts)
 
 
+def alertmanager_spec(am: section.AlertmanagerConfig) -> render.AlertmanagerSpec:
+    """The Alertmanager routing tree from config (webhook URLs come separately, as secrets)."""
+    return render.AlertmanagerSpec(
+        receiver=am.receiver,
+        receivers=tuple(render.Receiver(r.name, r.webhook, r.send_resolved) for r in am.receivers),
+        routes=tuple(render.Route(r.receiver, tuple(r.matchers), tuple(r.group_by), r.continue_) for r in am.routes),
+        group_by=tuple(am.group_by),
+    )
+
+
 def _metrics_jobs(metrics: Any) -> tuple[render.StaticJob, ...]:
     """Scrape jobs for the metrics stack: InfluxDB's /metrics and Telegraf's Prometheus output."""
     if metrics is None:
@@ -131,8 +141,6 @@ def deploy(
         return None
     mon = cfg.monitoring
     env = cfg.environment
-    am = mon.alertmanager
-
     mqtt = None
     namespace = getattr(metrics, "namespace", None) if metrics is not None else None
     if mon.mqtt_exporter and namespace:
@@ -154,14 +162,7 @@ def deploy(
         k8s_nodes=k3s_nodes(cfg, cluster, hosts),
         prometheus=render.StorageSpec(mon.prometheus.retention, mon.prometheus.volume_size, mon.prometheus.storage_class),
         loki=render.StorageSpec(mon.loki.retention, mon.loki.volume_size, mon.loki.storage_class),
-        alertmanager=render.AlertmanagerSpec(
-            receiver=am.receiver,
-            receivers=tuple(render.Receiver(r.name, r.webhook, r.send_resolved) for r in am.receivers),
-            routes=tuple(
-                render.Route(r.receiver, tuple(r.matchers), tuple(r.group_by), r.continue_) for r in am.routes
-            ),
-            group_by=tuple(am.group_by),
-        ),
+        alertmanager=alertmanager_spec(mon.alertmanager),
         webhook_urls={
             r.name: secrets.require(section.webhook_secret(r.name)) for r in am.receivers if r.webhook
         },

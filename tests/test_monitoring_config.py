@@ -71,3 +71,38 @@ def test_volume_size_must_be_a_quantity(size):
     assert errors("mirkwood", prometheus={"volume_size": size}) == [
         f"monitoring.prometheus.volume_size: volume_size must be a Kubernetes quantity such as 20Gi (got '{size}')"
     ]
+
+
+def test_route_matchers_are_checked():
+    assert errors("mirkwood", alertmanager={"receiver": "ops", "receivers": [{"name": "ops"}],
+                                            "routes": [{"receiver": "ops", "matchers": ["severity: critical"]}]}) == [
+        "monitoring.alertmanager.routes[0].matchers: matcher 'severity: critical' must look like "
+        "label=\"value\" (=, !=, =~ or !~) (got ['severity: critical'])"
+    ]
+
+
+def test_continue_is_read_from_its_yaml_name():
+    from stacks.config.monitoring import Route
+
+    assert Route.model_validate({"receiver": "ops", "continue": True}).continue_ is True
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("env", ["mirkwood", "lothlorien"])
+def test_committed_alertmanager_configs_pass_amtool(env, tmp_path):
+    """The routing trees of the committed stack files, as the layer renders them, pass amtool."""
+    import subprocess
+
+    from components.monitoring import render
+    from stacks import monitoring as layer
+    from tests.tools import require_tool
+
+    amtool = require_tool("amtool")
+    entries, secret_keys, _ = synth_config(env)
+    cfg = loader.validate(entries, stack=env, secret_keys=secret_keys)
+    spec = layer.alertmanager_spec(cfg.monitoring.alertmanager)
+    urls = {r.name: f"https://hooks.example.invalid/{r.name}" for r in spec.receivers if r.webhook}
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(render.alertmanager_config(spec, urls))
+    done = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -30,6 +30,7 @@ from .base import Model, Problem, SecretSpec
 
 UPSTREAM = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 SIZE = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
+MATCHER = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"$')
 RECEIVER = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 PVE_TOKEN = "pveExporterToken"
@@ -118,6 +119,14 @@ class Route(Model):
     continue_: bool = Field(default=False, alias="continue")
 
     model_config = pydantic.ConfigDict(populate_by_name=True)
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, value: list[str]) -> list[str]:
+        for matcher in value:
+            if not MATCHER.match(matcher.strip()):
+                raise ValueError(f'matcher {matcher!r} must look like label="value" (=, !=, =~ or !~)')
+        return value
 
 
 class AlertmanagerConfig(Model):
