@@ -164,7 +164,7 @@ def deploy(
         loki=render.StorageSpec(mon.loki.retention, mon.loki.volume_size, mon.loki.storage_class),
         alertmanager=alertmanager_spec(mon.alertmanager),
         webhook_urls={
-            r.name: secrets.require(section.webhook_secret(r.name)) for r in am.receivers if r.webhook
+            r.name: secrets.require(section.webhook_secret(r.name)) for r in mon.alertmanager.receivers if r.webhook
         },
         static_jobs=static_jobs,
         rules=render.RuleSpec(disk_free_percent=mon.prometheus.disk_free_percent, mqtt_expected=mqtt is not None),
