@@ -12,7 +12,7 @@ from components.incus import Container, ContainerArgs, NetworkSpec, ProxySpec, S
 from .config.incus import Incus, Instance, Remote, token_secret_key
 from .config.model import EnvironmentConfig
 from .secrets import Secrets
-from .types import Host, HostRegistry
+from .hosts import Host, HostRegistry
 
 
 def provider_args(name: str, remote: Remote, incus: Incus, secrets: Secrets) -> binding.ProviderArgs:

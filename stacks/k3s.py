@@ -9,7 +9,7 @@ from .config.k3s import K3sCluster as ClusterConfig
 from .config.k3s import token_key
 from .config.model import EnvironmentConfig
 from .secrets import Secrets
-from .types import Cluster, HostRegistry, connection
+from .hosts import Cluster, HostRegistry, connection
 
 
 def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Cluster | None:

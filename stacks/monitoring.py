@@ -1,14 +1,187 @@
-"""Wiring of monitoring (Prometheus, Alertmanager, Loki, Alloy) and federation."""
+"""Wiring of monitoring (Prometheus, Alertmanager, Loki, Alloy) and federation of an upstream."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+import pulumi
+
+from components.monitoring import (
+    Monitoring,
+    MonitoringArgs,
+    MqttExporterArgs,
+    UpstreamArgs,
+    grafana_datasources as component_datasources,
+    render,
+)
+
+from components.mtig import Datasource
+
+from .config import monitoring as section
 from .config.model import EnvironmentConfig
+from .outputs import CONTRACT_VERSION
 from .secrets import Secrets
-from .types import Cluster
+from .hosts import Cluster, HostRegistry
 
 
-def deploy(cfg: EnvironmentConfig, secrets: Secrets, cluster: Cluster | None, metrics: Any) -> Any:
-    """Deploy monitoring (nothing until the layer lands)."""
-    return None
+def upstream_environment(cfg: EnvironmentConfig) -> str | None:
+    """The upstream's environment (stack) name: the last part of `organization/homelab/<stack>`."""
+    return cfg.upstream.rsplit("/", 1)[1] if cfg.upstream else None
+
+
+def enabled(cfg: EnvironmentConfig) -> bool:
+    return cfg.monitoring is not None and cfg.monitoring.enabled
+
+
+def datasource_entries(cfg: EnvironmentConfig) -> list[dict]:
+    """Prometheus (default unless `grafana_default: false`) and Loki, plus the upstream's.
+
+    Plain provisioning entries from config alone, for the metrics stack's Grafana (its
+    `extra_datasources`): the upstream's are reached through local Services this layer creates.
+    """
+    if not enabled(cfg):
+        return []
+    return component_datasources(
+        cfg.environment.name,
+        cfg.monitoring.namespace,
+        upstream_environment(cfg),
+        default=cfg.monitoring.grafana_default,
+    )
+
+
+def grafana_datasources(cfg: EnvironmentConfig) -> list[Datasource]:
+    """What this layer offers the metrics stack's Grafana (`stacks.mtig.deploy` asks for it):
+    `datasource_entries` as its `Datasource` objects."""
+    return [
+        Datasource(name=d["name"], type=d["type"], url=d["url"], uid=d["uid"], is_default=d["isDefault"],
+                   access=d["access"], json_data=d.get("jsonData", {}))
+        for d in datasource_entries(cfg)
+    ]
+
+
+def _check_contract(version: Any, ref: str) -> Any:
+    if version is not None and str(version).split(".")[0] != CONTRACT_VERSION.split(".")[0]:
+        raise ValueError(f"upstream {ref} exports contract_version {version}, this program reads {CONTRACT_VERSION}")
+    return version
+
+
+def _endpoint(endpoints: Any, key: str, ref: str) -> str:
+    url = (endpoints or {}).get(key)
+    if not url:
+        raise ValueError(f"upstream {ref} exports no {key} endpoint (is its monitoring enabled?)")
+    return url
+
+
+def read_upstream(cfg: EnvironmentConfig) -> UpstreamArgs | None:
+    """The upstream stack's Prometheus and Loki endpoints, read through a StackReference."""
+    if not cfg.upstream:
+        return None
+    ref = pulumi.StackReference(cfg.upstream)
+    version = ref.get_output("contract_version").apply(lambda v: _check_contract(v, cfg.upstream))
+    endpoints = pulumi.Output.all(ref.get_output("endpoints"), version).apply(lambda a: a[0])
+    return UpstreamArgs(
+        environment=upstream_environment(cfg),
+        prometheus_url=endpoints.apply(lambda e: _endpoint(e, "prometheus", cfg.upstream)),
+        loki_url=endpoints.apply(lambda e: _endpoint(e, "loki", cfg.upstream)),
+    )
+
+
+def k3s_nodes(cfg: EnvironmentConfig, cluster: Cluster, hosts: HostRegistry | None) -> tuple[render.K8sNode, ...]:
+    """The cluster's nodes with their addresses: its servers and agents from the k3s config
+    (else the hosts in a k3s group), looked up in the host registry."""
+    if hosts is None:
+        return ()
+    names: list[str] = []
+    for spec in getattr(cfg.k3s, "clusters", None) or ():
+        if getattr(spec, "name", None) == cluster.name:
+            names = [*spec.servers, *spec.agents]
+    if not names:
+        names = [h.name for h in hosts.all() if any(g.replace("_", "-").split("-")[0] == "k3s" for g in h.groups)]
+    return tuple(render.K8sNode(n, hosts.get(n).address) for n in sorted(set(names)) if n in hosts)
+
+
+def alertmanager_spec(am: section.AlertmanagerConfig) -> render.AlertmanagerSpec:
+    """The Alertmanager routing tree from config (webhook URLs come separately, as secrets)."""
+    return render.AlertmanagerSpec(
+        receiver=am.receiver,
+        receivers=tuple(render.Receiver(r.name, r.webhook, r.send_resolved) for r in am.receivers),
+        routes=tuple(render.Route(r.receiver, tuple(r.matchers), tuple(r.group_by), r.continue_) for r in am.routes),
+        group_by=tuple(am.group_by),
+    )
+
+
+def _metrics_jobs(metrics: Any) -> tuple[render.StaticJob, ...]:
+    """Scrape jobs for the metrics stack: InfluxDB's /metrics and Telegraf's Prometheus output."""
+    if metrics is None:
+        return ()
+    jobs = []
+    namespace = getattr(metrics, "namespace", None)
+    if namespace:
+        jobs.append(render.StaticJob("influxdb", (f"influxdb.{namespace}.svc.cluster.local:80",)))  # its Service port
+    target = getattr(metrics, "telegraf_metrics_target", None)
+    if isinstance(target, str) and target:
+        jobs.append(render.StaticJob("telegraf", (target,)))
+    return tuple(jobs)
+
+
+def deploy(
+    cfg: EnvironmentConfig,
+    secrets: Secrets,
+    cluster: Cluster | None,
+    metrics: Any,
+    hosts: HostRegistry | None = None,
+) -> Monitoring | None:
+    """Deploy monitoring on the environment's cluster (nothing without one)."""
+    if not enabled(cfg):
+        return None
+    # Read first, cluster or not: a wrong or incompatible upstream shows up on every preview.
+    upstream = read_upstream(cfg)
+    if cluster is None:
+        return None
+    mon = cfg.monitoring
+    env = cfg.environment
+    mqtt = None
+    namespace = getattr(metrics, "namespace", None) if metrics is not None else None
+    if mon.mqtt_exporter and namespace:
+        mqtt = MqttExporterArgs(
+            endpoint=f"tcp://mosquitto.{namespace}.svc.cluster.local:1883",
+            user=mon.mqtt_exporter.user,
+            password=secrets.require(section.mqtt_password(mon.mqtt_exporter.user)),
+        )
+    static_jobs = _metrics_jobs(metrics)
+    if mon.node_targets:
+        static_jobs += (render.StaticJob("hosts", tuple(mon.node_targets)),)
+
+    args = MonitoringArgs(
+        environment=env.name,
+        cluster=cluster.name,
+        namespace=mon.namespace,
+        # k3s ServiceLB answers on the nodes' addresses: the API endpoint's host is one of them.
+        address=cluster.api_endpoint.apply(lambda url: urlsplit(url).hostname or ""),
+        k8s_nodes=k3s_nodes(cfg, cluster, hosts),
+        prometheus=render.StorageSpec(mon.prometheus.retention, mon.prometheus.volume_size, mon.prometheus.storage_class),
+        loki=render.StorageSpec(mon.loki.retention, mon.loki.volume_size, mon.loki.storage_class),
+        alertmanager=alertmanager_spec(mon.alertmanager),
+        webhook_urls={
+            r.name: secrets.require(section.webhook_secret(r.name)) for r in mon.alertmanager.receivers if r.webhook
+        },
+        static_jobs=static_jobs,
+        rules=render.RuleSpec(disk_free_percent=mon.prometheus.disk_free_percent, mqtt_expected=mqtt is not None),
+        scrape_interval=mon.prometheus.scrape_interval,
+        pve_targets=tuple(mon.proxmox.targets) if mon.proxmox else (),
+        pve_token=secrets.require(section.PVE_TOKEN) if mon.proxmox and mon.proxmox.targets else None,
+        incus_targets=tuple(mon.incus.targets) if mon.incus else (),
+        incus_cert=secrets.require(section.INCUS_CERT) if mon.incus and mon.incus.targets else None,
+        incus_key=secrets.require(section.INCUS_KEY) if mon.incus and mon.incus.targets else None,
+        incus_insecure_skip_verify=mon.incus.insecure_skip_verify if mon.incus else True,
+        upstream=upstream,
+        mqtt_exporter=mqtt,
+        grafana_default=mon.grafana_default,
+        protect=env.production,
+    )
+    return Monitoring(
+        f"{env.name}-monitoring",
+        args,
+        opts=pulumi.ResourceOptions(providers=[cluster.provider]),
+    )

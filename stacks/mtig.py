@@ -12,7 +12,7 @@ from components.mtig import AclRule, Datasource, MetricsStack, MetricsStackArgs,
 from .config.model import EnvironmentConfig
 from .config.mtig import Mtig, password_key
 from .secrets import Secrets
-from .types import Cluster
+from .hosts import Cluster
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from components.onboard import OnboardedHost, OnboardedHostArgs
 from .config.model import EnvironmentConfig
 from .provision import provision_spec
 from .secrets import Secrets
-from .types import Host, HostRegistry
+from .hosts import Host, HostRegistry
 
 
 def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> None:

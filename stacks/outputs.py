@@ -1,33 +1,93 @@
-"""The stack's outputs: what downstream stacks and tools consume."""
+"""The stack contract: the versioned outputs downstream stacks and tools read.
+
+Documented in stacks/CONTRACT.md. Bump CONTRACT_VERSION's major on any removal or rename, the
+minor on additions. Readers: ``pulumi.StackReference`` (another environment's monitoring
+federation, downstream stacks), ``stacks/ansible_inventory.py``, people with
+``pulumi stack output --json``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import pulumi
 
 from .config.model import EnvironmentConfig
-from .types import Cluster, HostRegistry
+from .hosts import Cluster, HostRegistry
 
 CONTRACT_VERSION = "1"
 
+ENDPOINT_KEYS = ("alertmanager", "grafana", "influxdb", "loki", "loki_push", "mqtt", "prometheus")
+
+
+def host_entry(host) -> pulumi.Output[dict]:
+    """One inventory entry: name, addresses, platform, distribution, groups (and how to log in)."""
+
+    def entry(addresses: dict) -> dict:
+        return {
+            "name": host.name,
+            "fqdn": host.fqdn,
+            "addresses": {k: v for k, v in sorted(addresses.items()) if v},
+            "platform": host.platform,
+            "distribution": host.distribution,
+            "groups": sorted(host.groups),
+            "ssh_user": host.ssh_user,
+        }
+
+    return pulumi.Output.all(primary=host.address, private=host.private_address).apply(entry)
+
+
+def inventory(hosts) -> pulumi.Output[list]:
+    return pulumi.Output.all(*[host_entry(h) for h in hosts.all()]).apply(list)
+
+
+def k3s(cluster) -> Optional[dict]:
+    if cluster is None:
+        return None
+    return {
+        "name": cluster.name,
+        "api_endpoint": cluster.api_endpoint,
+        "version": cluster.version,
+        # Cluster admin: kept secret in state and in `pulumi stack output` (shown as [secret]).
+        "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
+    }
+
+
+def _mqtt(metrics) -> Any:
+    """The broker's URL from outside the cluster when it is exposed, else the in-cluster one."""
+    external = getattr(metrics, "mqtt_external_url", None)
+    if external is not None:
+        return pulumi.Output.from_input(external).apply(
+            lambda addr: addr if not addr or "://" in addr else f"mqtt://{addr}"
+        )
+    return metrics.mqtt_url
+
+
+def endpoints(metrics, mon) -> dict:
+    """Every service endpoint; ``None`` for a layer the environment does not run."""
+    out: dict[str, Any] = {key: None for key in ENDPOINT_KEYS}
+    if metrics is not None:
+        out.update(mqtt=_mqtt(metrics), grafana=metrics.grafana_url, influxdb=metrics.influxdb_url)
+    if mon is not None:
+        out.update(
+            prometheus=mon.prometheus_url,
+            alertmanager=mon.alertmanager_url,
+            loki=mon.loki_url,
+            loki_push=mon.loki_push_url,
+        )
+    return out
+
 
 def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None, metrics: Any, mon: Any) -> None:
-    """Export the versioned outputs contract."""
+    env = cfg.environment
     pulumi.export("contract_version", CONTRACT_VERSION)
-    pulumi.export("environment", {"name": cfg.environment.name, "domain": cfg.environment.domain,
-                                  "production": cfg.environment.production})
-    pulumi.export("inventory", [
-        {"name": host.name, "fqdn": host.fqdn, "address": host.address, "platform": host.platform,
-         "distribution": host.distribution, "groups": list(host.groups)}
-        for host in hosts.all()
-    ])
-    if cluster is not None:
-        pulumi.export("k3s", {
-            "name": cluster.name,
-            "api_endpoint": cluster.api_endpoint,
-            "version": cluster.version,
-            "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),  # full cluster admin
-        })
+    pulumi.export(
+        "environment",
+        {"name": env.name, "domain": env.domain, "production": env.production, "upstream": cfg.upstream},
+    )
+    pulumi.export("inventory", inventory(hosts))
+    pulumi.export("k3s", k3s(cluster))
+    pulumi.export("endpoints", endpoints(metrics, mon))
     if metrics is not None:
+        # The metrics stack's own details (namespace, InfluxDB org and bucket); no credentials.
         pulumi.export("metrics", metrics.outputs())

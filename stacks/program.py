@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import incus, k3s, linode, monitoring, mtig, onboard, outputs, proxmox
 from .config.model import EnvironmentConfig
 from .secrets import Secrets
-from .types import HostRegistry
+from .hosts import HostRegistry
 
 
 def main(cfg: EnvironmentConfig, secrets: Secrets) -> None:
@@ -16,6 +16,6 @@ def main(cfg: EnvironmentConfig, secrets: Secrets) -> None:
     incus.deploy(cfg, secrets, hosts)
     onboard.deploy(cfg, secrets, hosts)
     cluster = k3s.deploy(cfg, secrets, hosts)
-    metrics = mtig.deploy(cfg, secrets, cluster)
-    mon = monitoring.deploy(cfg, secrets, cluster, metrics)
+    metrics = mtig.deploy(cfg, secrets, cluster)  # takes monitoring.grafana_datasources(cfg)
+    mon = monitoring.deploy(cfg, secrets, cluster, metrics, hosts)
     outputs.export(cfg, hosts, cluster, metrics, mon)

@@ -14,7 +14,7 @@ from components.proxmox.metadata import shared_user_data
 from .config import proxmox as pxcfg
 from .config.model import EnvironmentConfig
 from .secrets import Secrets
-from .types import Host, HostRegistry
+from .hosts import Host, HostRegistry
 
 # Containers get the operator's SSH keys for root (no password); they have no operator user until provisioned.
 LXC_SSH_USER = "root"

@@ -15,7 +15,7 @@ from stacks import k3s
 from stacks.config import loader, model
 from stacks.config.base import DeclaredHost
 from stacks.secrets import Secrets
-from stacks.types import Cluster, Host, HostRegistry
+from stacks.hosts import Cluster, Host, HostRegistry
 from synth.engine import stack_entries
 from synth.wire import MASK
 from tests.conftest import RECORDED, registered

@@ -221,7 +221,7 @@ def test_synth_shows_lothlorien_linode_instance_and_its_firewall(synth_result):
     assert instance["provider"] and instance["provider"].endswith("::linode")
     assert "scripts/fleur-provision.stdin.sh" in run.artifacts
     fleur = next(h for h in run.outputs["inventory"] if h["name"] == "fleur")
-    assert fleur["platform"] == "linode" and fleur["address"].startswith("172.")
+    assert fleur["platform"] == "linode" and fleur["addresses"]["primary"].startswith("172.")
 
 
 def test_synth_shows_mirkwood_instance_provisioned_by_cloud_init(synth_result):

@@ -20,7 +20,7 @@ from components.mtig import render
 from stacks import mtig as layer
 from stacks.config import loader
 from stacks.secrets import Secrets
-from stacks.types import Cluster
+from stacks.hosts import Cluster
 from synth.engine import synth_config
 from tests import mtig_support as ms
 from tests.conftest import ENVIRONMENTS

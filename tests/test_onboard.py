@@ -119,8 +119,9 @@ def test_k3s_agent_group_brings_the_k3s_prerequisites_and_hosts_entries():
 def test_synth_shows_lothlorien_onboarded_pi_as_a_k3s_agent(synth_result):
     run = synth_result("lothlorien")
     pippin = next(h for h in run.outputs["inventory"] if h["name"] == "pippin")
-    assert pippin == {"address": "10.50.0.61", "distribution": "debian12", "fqdn": "pippin.lothlorien.lan",
-                      "groups": ["k3s_agent"], "name": "pippin", "platform": "onboard"}
+    assert pippin == {"addresses": {"primary": "10.50.0.61"}, "distribution": "debian12",
+                      "fqdn": "pippin.lothlorien.lan", "groups": ["k3s_agent"], "name": "pippin",
+                      "platform": "onboard", "ssh_user": "lavender"}
     script = run.artifacts["scripts/pippin-provision.stdin.sh"]
     assert "PROVISION_HOSTNAME=pippin\n" in script and "ensure_file /etc/modules-load.d/k3s.conf" in script
     components = [r for r in run.resources if r["type"] == "homelab:onboard:OnboardedHost"]

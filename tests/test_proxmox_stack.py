@@ -139,7 +139,7 @@ def test_inventory_registers_every_guest_with_its_groups(env, synth_result):
     inventory = {h["name"]: h for h in run.outputs["inventory"] if h["platform"].startswith("proxmox-")}
     expected = {vm.name: ("proxmox-vm", vm.ipv4, list(vm.groups)) for vm in cfg.proxmox.vms}
     expected |= {ct.name: ("proxmox-lxc", ct.ipv4, list(ct.groups)) for ct in cfg.proxmox.containers}
-    assert {n: (h["platform"], h["address"], h["groups"]) for n, h in inventory.items()} == expected
+    assert {n: (h["platform"], h["addresses"]["primary"], h["groups"]) for n, h in inventory.items()} == expected
     assert inventory[f"{env}-k3s-s1"]["fqdn"] == f"{env}-k3s-s1.{cfg.environment.domain}"
     assert "k3s_server" in inventory[f"{env}-k3s-s1"]["groups"]
 
@@ -206,7 +206,7 @@ def test_every_rendered_user_data_passes_cloud_init_schema(env, synth_result, tm
 @pulumi.runtime.test
 def test_local_storage_clones_from_the_template_on_their_own_node_and_registers_hosts():
     """Two nodes without shared storage: a template per node, user-data snippets where VMs run."""
-    from stacks.types import HostRegistry
+    from stacks.hosts import HostRegistry
     from tests.test_proxmox_config import SECRETS, _entries
 
     for key, value in SECRETS.items():

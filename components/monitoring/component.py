@@ -1,0 +1,490 @@
+"""Monitoring: Prometheus + Alertmanager, Loki and Alloy on one k3s cluster.
+
+The Kubernetes provider arrives through ``opts`` (``providers={"kubernetes": ...}``) and is
+inherited by every child. Nothing here reads stack config; ``stacks/monitoring.py`` builds the args.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+from urllib.parse import urlsplit
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.monitoring import charts, render
+
+TYPE = "homelab:monitoring:Monitoring"
+
+ALERTMANAGER_SECRET = "alertmanager-config"
+INCUS_SECRET = "incus-metrics-client"
+PVE_SECRET = "pve-exporter-config"
+PVE_EXPORTER = "pve-exporter"
+MQTT_EXPORTER = "mosquitto-exporter"
+MQTT_SECRET = "mosquitto-exporter-login"
+LOKI_SERVICE = "loki-push"
+
+
+@dataclass(frozen=True)
+class UpstreamArgs:
+    """The environment this one federates (read from its stack outputs)."""
+
+    environment: str
+    prometheus_url: pulumi.Input[str]
+    loki_url: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class MqttExporterArgs:
+    """The Mosquitto exporter's broker login (a user allowed to read ``$SYS/#``)."""
+
+    endpoint: str  # tcp://host:1883
+    user: str
+    password: pulumi.Input[str]  # a secret
+
+
+@dataclass
+class MonitoringArgs:
+    environment: str
+    cluster: str
+    namespace: str
+    # Where the cluster's LoadBalancer services answer (k3s ServiceLB: any node, or the VIP).
+    address: pulumi.Input[str]
+    k8s_nodes: Sequence[render.K8sNode]
+    prometheus: render.StorageSpec
+    loki: render.StorageSpec
+    alertmanager: render.AlertmanagerSpec
+    # receiver name -> webhook URL; secret Outputs, they only ever reach a Kubernetes Secret.
+    webhook_urls: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    static_jobs: Sequence[render.StaticJob] = ()
+    rules: render.RuleSpec = render.RuleSpec()
+    scrape_interval: str = "30s"
+    pve_targets: Sequence[str] = ()
+    pve_token: Optional[pulumi.Input[str]] = None  # "user@realm!tokenid=secret", a secret
+    pve_verify_tls: bool = False
+    incus_targets: Sequence[str] = ()
+    incus_cert: Optional[pulumi.Input[str]] = None  # PEM client certificate (metrics type)
+    incus_key: Optional[pulumi.Input[str]] = None  # PEM key, a secret
+    incus_insecure_skip_verify: bool = True  # Incus serves a self-signed certificate by default
+    upstream: Optional[UpstreamArgs] = None
+    mqtt_exporter: Optional[MqttExporterArgs] = None
+    # Whether the local Prometheus is Grafana's default datasource.
+    grafana_default: bool = True
+    # Production: the releases own the Prometheus, Alertmanager and Loki volumes.
+    protect: bool = False
+
+
+def pve_exporter_config(token: str, verify_tls: bool) -> str:
+    """pve.yml for prometheus-pve-exporter from an API token ``user@realm!tokenid=secret``."""
+    try:
+        identity, value = token.split("=", 1)
+        user, token_name = identity.split("!", 1)
+    except ValueError:
+        raise ValueError("the PVE exporter token must look like user@realm!tokenid=secret") from None
+    return render.dump(
+        {"default": {"user": user, "token_name": token_name, "token_value": value, "verify_ssl": verify_tls}}
+    )
+
+
+class Monitoring(pulumi.ComponentResource):
+    prometheus_url: pulumi.Output[str]
+    alertmanager_url: pulumi.Output[str]
+    loki_url: pulumi.Output[str]
+    loki_push_url: pulumi.Output[str]
+    prometheus_config: pulumi.Output[str]
+    datasources: list
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TYPE, name, None, opts)
+        ns = args.namespace
+        child = pulumi.ResourceOptions(parent=self)
+
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": ns, "labels": {"app.kubernetes.io/part-of": "monitoring"}},
+            opts=child,
+        )
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])  # namespace by name only
+        created: list[pulumi.Resource] = [namespace]
+        labels = {"app.kubernetes.io/part-of": "monitoring"}
+
+        # --- Alertmanager config: a Secret, never a ConfigMap (webhook URLs are credentials).
+        names = sorted(args.webhook_urls)
+        am_text = pulumi.Output.all(*[args.webhook_urls[n] for n in names]).apply(
+            lambda urls: render.alertmanager_config(args.alertmanager, dict(zip(names, urls)))
+        )
+        am_secret = k8s.core.v1.Secret(
+            f"{name}-alertmanager-config",
+            metadata={"name": ALERTMANAGER_SECRET, "namespace": ns, "labels": labels},
+            type="Opaque",
+            string_data={"alertmanager.yml": pulumi.Output.secret(am_text)},
+            opts=in_ns,
+        )
+        secrets_ready: list[pulumi.Resource] = [am_secret]
+
+        # --- Incus metrics API client certificate.
+        incus_secret = None
+        if args.incus_targets:
+            if args.incus_cert is None or args.incus_key is None:
+                raise ValueError("incus_targets need incus_cert and incus_key")
+            incus = k8s.core.v1.Secret(
+                f"{name}-incus-metrics",
+                metadata={"name": INCUS_SECRET, "namespace": ns, "labels": labels},
+                type="kubernetes.io/tls",
+                string_data={"tls.crt": args.incus_cert, "tls.key": pulumi.Output.secret(args.incus_key)},
+                opts=in_ns,
+            )
+            incus_secret = INCUS_SECRET
+            secrets_ready.append(incus)
+
+        # --- PVE exporter (multi-target: Prometheus passes ?target=<pve host>).
+        pve = None
+        if args.pve_targets:
+            if args.pve_token is None:
+                raise ValueError("pve_targets need pve_token")
+            pve_labels = {"app.kubernetes.io/name": PVE_EXPORTER, **labels}
+            pve_cfg = k8s.core.v1.Secret(
+                f"{name}-pve-exporter-config",
+                metadata={"name": PVE_SECRET, "namespace": ns, "labels": labels},
+                type="Opaque",
+                string_data={
+                    "pve.yml": pulumi.Output.secret(
+                        pulumi.Output.from_input(args.pve_token).apply(
+                            lambda t: pve_exporter_config(t, args.pve_verify_tls)
+                        )
+                    )
+                },
+                opts=in_ns,
+            )
+            created.append(pve_cfg)
+            created.append(k8s.apps.v1.Deployment(
+                f"{name}-pve-exporter",
+                metadata={"name": PVE_EXPORTER, "namespace": ns, "labels": pve_labels},
+                spec={
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app.kubernetes.io/name": PVE_EXPORTER}},
+                    "template": {
+                        "metadata": {"labels": pve_labels},
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": PVE_EXPORTER,
+                                    "image": charts.PVE_EXPORTER_IMAGE,
+                                    "args": ["--config.file=/etc/prometheus/pve.yml"],
+                                    "ports": [{"name": "http", "containerPort": charts.PVE_EXPORTER_PORT}],
+                                    "volumeMounts": [
+                                        {"name": "config", "mountPath": "/etc/prometheus", "readOnly": True},
+                                        # gunicorn's worker heartbeat files: the root filesystem is read-only.
+                                        {"name": "tmp", "mountPath": "/tmp"},
+                                    ],
+                                    "securityContext": {
+                                        "runAsNonRoot": True,
+                                        "runAsUser": 65534,
+                                        "allowPrivilegeEscalation": False,
+                                        "readOnlyRootFilesystem": True,
+                                    },
+                                }
+                            ],
+                            "volumes": [
+                                {"name": "config", "secret": {"secretName": PVE_SECRET}},
+                                {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+                            ],
+                        },
+                    },
+                },
+                # The pod mounts the Secret by name: without it the pod would not start.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[pve_cfg]),
+            ))
+            pve = k8s.core.v1.Service(
+                f"{name}-pve-exporter",
+                metadata={"name": PVE_EXPORTER, "namespace": ns, "labels": pve_labels},
+                spec={
+                    "selector": {"app.kubernetes.io/name": PVE_EXPORTER},
+                    "ports": [{"name": "http", "port": charts.PVE_EXPORTER_PORT, "targetPort": "http"}],
+                },
+                opts=in_ns,
+            )
+
+        # --- Mosquitto exporter (job "mosquitto": MqttBrokerDown watches it).
+        mqtt = None
+        if args.mqtt_exporter is not None:
+            mq = args.mqtt_exporter
+            mq_labels = {"app.kubernetes.io/name": MQTT_EXPORTER, **labels}
+            mq_secret = k8s.core.v1.Secret(
+                f"{name}-mosquitto-exporter-login",
+                metadata={"name": MQTT_SECRET, "namespace": ns, "labels": labels},
+                type="Opaque",
+                string_data={"password": pulumi.Output.secret(mq.password)},
+                opts=in_ns,
+            )
+            mq_deploy = k8s.apps.v1.Deployment(
+                f"{name}-mosquitto-exporter",
+                metadata={"name": MQTT_EXPORTER, "namespace": ns, "labels": mq_labels},
+                spec={
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app.kubernetes.io/name": MQTT_EXPORTER}},
+                    "template": {
+                        "metadata": {"labels": mq_labels},
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": MQTT_EXPORTER,
+                                    "image": charts.MQTT_EXPORTER_IMAGE,
+                                    "env": [
+                                        {"name": "BROKER_ENDPOINT", "value": mq.endpoint},
+                                        {"name": "MQTT_USER", "value": mq.user},
+                                        {
+                                            "name": "MQTT_PASS",
+                                            "valueFrom": {"secretKeyRef": {"name": MQTT_SECRET, "key": "password"}},
+                                        },
+                                    ],
+                                    "ports": [{"name": "metrics", "containerPort": charts.MQTT_EXPORTER_PORT}],
+                                    "securityContext": {
+                                        "runAsNonRoot": True,
+                                        "runAsUser": 65534,
+                                        "allowPrivilegeEscalation": False,
+                                        "readOnlyRootFilesystem": True,
+                                    },
+                                }
+                            ],
+                        },
+                    },
+                },
+                # The container reads its password from the Secret by name.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[mq_secret]),
+            )
+            mqtt = k8s.core.v1.Service(
+                f"{name}-mosquitto-exporter",
+                metadata={"name": MQTT_EXPORTER, "namespace": ns, "labels": mq_labels},
+                spec={
+                    "selector": {"app.kubernetes.io/name": MQTT_EXPORTER},
+                    "ports": [{"name": "metrics", "port": charts.MQTT_EXPORTER_PORT, "targetPort": "metrics"}],
+                },
+                opts=in_ns,
+            )
+            created += [mq_secret, mq_deploy, mqtt]
+
+        # --- The upstream environment, published inside this cluster under fixed Service names
+        # (selector-less Services whose EndpointSlices carry the addresses read from the upstream
+        # stack): the federation job and Grafana's datasources refer to names known from config.
+        upstream = args.upstream
+        if upstream is not None:
+            for kind, url, port in (
+                ("prometheus", upstream.prometheus_url, charts.PROMETHEUS_PORT),
+                ("loki", upstream.loki_url, charts.LOKI_PORT),
+            ):
+                service_name = upstream_service(kind, upstream.environment)
+                target = pulumi.Output.from_input(url).apply(ip_endpoint)
+                up_labels = {**labels, "homelab/upstream": upstream.environment}
+                service = k8s.core.v1.Service(
+                    f"{name}-upstream-{kind}",
+                    metadata={"name": service_name, "namespace": ns, "labels": up_labels},
+                    spec={"ports": [{"name": "http", "port": port, "protocol": "TCP"}]},
+                    opts=in_ns,
+                )
+                created.append(service)
+                created.append(k8s.discovery.v1.EndpointSlice(
+                    f"{name}-upstream-{kind}",
+                    metadata={
+                        "name": service_name,
+                        "namespace": ns,
+                        "labels": {
+                            **up_labels,
+                            "kubernetes.io/service-name": service_name,
+                            "endpointslice.kubernetes.io/managed-by": "pulumi.homelab",
+                        },
+                    },
+                    address_type="IPv4",
+                    endpoints=[{"addresses": [target.apply(lambda t: t[0])]}],
+                    ports=[{"name": "http", "port": target.apply(lambda t: t[1]), "protocol": "TCP"}],
+                    # The slice joins its Service by label; created alone it would serve no one.
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+                ))
+
+        # --- Prometheus + Alertmanager (+ node-exporter, kube-state-metrics).
+        svc = f"{ns}.svc.cluster.local"
+        rel = charts.PROMETHEUS_RELEASE
+        static_jobs = tuple(args.static_jobs)
+        if mqtt is not None:
+            static_jobs += (render.StaticJob("mosquitto", (f"{MQTT_EXPORTER}.{svc}:{charts.MQTT_EXPORTER_PORT}",)),)
+        base_spec = render.PrometheusSpec(
+            environment=args.environment,
+            cluster=args.cluster,
+            kube_state_metrics=f"{rel}-kube-state-metrics.{svc}:8080",
+            scrape_interval=args.scrape_interval,
+            evaluation_interval=args.scrape_interval,
+            static_jobs=static_jobs,
+            pve=render.PveTargets(f"{PVE_EXPORTER}.{svc}:{charts.PVE_EXPORTER_PORT}", tuple(args.pve_targets))
+            if args.pve_targets
+            else None,
+            incus=render.IncusTargets(tuple(args.incus_targets), args.incus_insecure_skip_verify)
+            if args.incus_targets
+            else None,
+            federation=render.Federation(upstream.environment, upstream_urls(upstream.environment, ns)[0])
+            if upstream
+            else None,
+            alertmanager_targets=(f"{rel}-alertmanager.{svc}:{charts.ALERTMANAGER_PORT}",),
+        )
+        rules = render.alert_rules(args.rules)
+        node_names = [n.name for n in args.k8s_nodes]
+
+        def with_nodes(addresses: list) -> render.PrometheusSpec:
+            nodes = tuple(render.K8sNode(n, str(a)) for n, a in zip(node_names, addresses))
+            return dataclasses.replace(base_spec, k8s_nodes=nodes)
+
+        # Node addresses may be provider outputs (a VM's address): render once they are known.
+        addresses = pulumi.Output.all(*[n.address for n in args.k8s_nodes])
+        self.prometheus_config = addresses.apply(lambda a: render.dump(render.prometheus_config(with_nodes(a))))
+        prom_values = addresses.apply(
+            lambda a: render.prometheus_values(with_nodes(a), args.prometheus, rules, ALERTMANAGER_SECRET, incus_secret)
+        )
+        prometheus = k8s.helm.v3.Release(
+            f"{name}-prometheus",
+            name=rel,
+            chart=charts.PROMETHEUS.name,
+            version=charts.PROMETHEUS.version,
+            repository_opts={"repo": charts.PROMETHEUS.repo},
+            namespace=ns,
+            values=prom_values,
+            atomic=True,
+            timeout=600,
+            # Alertmanager and Prometheus mount these Secrets by name; the pods would not start
+            # (and an atomic release would roll back) without them.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                depends_on=[namespace, *secrets_ready, *([pve] if pve else []), *([mqtt] if mqtt else [])],
+            ),
+        )
+
+        # --- Loki (single binary) and a Service that publishes it to Alloy and other environments.
+        loki = k8s.helm.v3.Release(
+            f"{name}-loki",
+            name=charts.LOKI_RELEASE,
+            chart=charts.LOKI.name,
+            version=charts.LOKI.version,
+            repository_opts={"repo": charts.LOKI.repo},
+            namespace=ns,
+            values=render.loki_values(args.loki),
+            atomic=True,
+            timeout=600,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[namespace]),
+        )
+        loki_push = k8s.core.v1.Service(
+            f"{name}-loki-push",
+            metadata={"name": LOKI_SERVICE, "namespace": ns, "labels": labels},
+            spec={
+                "type": "LoadBalancer",
+                "selector": {
+                    "app.kubernetes.io/name": "loki",
+                    "app.kubernetes.io/instance": charts.LOKI_RELEASE,
+                    "app.kubernetes.io/component": "single-binary",
+                },
+                "ports": [{"name": "http", "port": charts.LOKI_PORT, "targetPort": charts.LOKI_PORT}],
+            },
+            opts=in_ns,
+        )
+        local_loki = f"http://{LOKI_SERVICE}.{svc}:{charts.LOKI_PORT}"
+        alloy = k8s.helm.v3.Release(
+            f"{name}-alloy",
+            name=charts.ALLOY_RELEASE,
+            chart=charts.ALLOY.name,
+            version=charts.ALLOY.version,
+            repository_opts={"repo": charts.ALLOY.repo},
+            namespace=ns,
+            values=render.alloy_values(
+                render.AlloySpec(
+                    push_url=f"{local_loki}/loki/api/v1/push",
+                    environment=args.environment,
+                    cluster=args.cluster,
+                )
+            ),
+            atomic=True,
+            timeout=600,
+            # Alloy pushes to Loki from its first second; shipping into a missing Loki only
+            # produces retries and dropped lines.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, loki]),
+        )
+
+        created += [*secrets_ready, *([pve] if pve else []), prometheus, loki, loki_push, alloy]
+        # Every child, for callers that must wait on all of them (tests, dependants).
+        self.resources: tuple[pulumi.Resource, ...] = tuple(created)
+
+        address = pulumi.Output.from_input(args.address)
+        self.prometheus_url = pulumi.Output.concat("http://", address, f":{charts.PROMETHEUS_PORT}")
+        self.alertmanager_url = pulumi.Output.concat("http://", address, f":{charts.ALERTMANAGER_PORT}")
+        self.loki_url = pulumi.Output.concat("http://", address, f":{charts.LOKI_PORT}")
+        self.loki_push_url = pulumi.Output.concat(self.loki_url, "/loki/api/v1/push")
+        self.datasources = grafana_datasources(
+            args.environment, ns, upstream.environment if upstream else None, default=args.grafana_default
+        )
+
+        self.register_outputs(
+            {
+                "prometheus_url": self.prometheus_url,
+                "alertmanager_url": self.alertmanager_url,
+                "loki_url": self.loki_url,
+                "loki_push_url": self.loki_push_url,
+            }
+        )
+
+
+def local_urls(namespace: str) -> tuple[str, str]:
+    """In-cluster Prometheus and Loki URLs (what a Grafana in the same cluster queries)."""
+    svc = f"{namespace}.svc.cluster.local"
+    return (
+        f"http://{charts.PROMETHEUS_RELEASE}-server.{svc}:{charts.PROMETHEUS_PORT}",
+        f"http://{LOKI_SERVICE}.{svc}:{charts.LOKI_PORT}",
+    )
+
+
+def upstream_service(kind: str, environment: str) -> str:
+    return f"{kind}-{environment}"
+
+
+def upstream_urls(environment: str, namespace: str) -> tuple[str, str]:
+    """In-cluster URLs of the upstream's Prometheus and Loki (through the upstream Services)."""
+    svc = f"{namespace}.svc.cluster.local"
+    return (
+        f"http://{upstream_service('prometheus', environment)}.{svc}:{charts.PROMETHEUS_PORT}",
+        f"http://{upstream_service('loki', environment)}.{svc}:{charts.LOKI_PORT}",
+    )
+
+
+def ip_endpoint(url: str) -> tuple[str, int]:
+    """(IPv4 address, port) of an upstream endpoint URL such as ``http://10.30.0.21:9090``."""
+    parts = urlsplit(url)
+    try:
+        address = ipaddress.IPv4Address(parts.hostname or "")
+    except ValueError:
+        raise ValueError(f"upstream endpoint must be http(s)://<IPv4>:<port>, got {url!r}") from None
+    return str(address), parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def grafana_datasources(
+    environment: str, namespace: str, upstream: Optional[str] = None, *, default: bool = True
+) -> list[dict]:
+    """Grafana provisioning datasources: local Prometheus (default) and Loki, plus the upstream's.
+
+    Plain values derived from names only (no Output, no resource): the metrics stack's Grafana
+    takes them before this component exists. ``upstream`` is the upstream environment's name.
+    """
+    prom, loki = local_urls(namespace)
+    up = (upstream, *upstream_urls(upstream, namespace)) if upstream else None
+    entries = render.datasources(environment, prom, loki, up)
+    return entries if default else [{**e, "isDefault": False} for e in entries]
+
+
+__all__ = [
+    "Monitoring",
+    "MonitoringArgs",
+    "UpstreamArgs",
+    "grafana_datasources",
+    "ip_endpoint",
+    "local_urls",
+    "upstream_urls",
+    "TYPE",
+]
