@@ -282,6 +282,11 @@ def catalog_file_names() -> set[str]:
     return {getattr(image, "file_name", None) or image.image_file_name for image in catalog_images().values()}
 
 
+# Incus remotes that serve distribution (system) images; any other remote (ghcr:, docker:) serves OCI images.
+SYSTEM_IMAGE_REMOTES = frozenset({"", "images", "local"})
+OCI_PINNED = re.compile(r"@sha256:[0-9a-f]{64}$|:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
 def _file_part(file_id: str) -> str:
     return file_id.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
 
@@ -324,10 +329,18 @@ def pinned_images(resource: Resource) -> Iterable[str]:
                    f"({', '.join(sorted(allowed))})")
     elif resource.type == INCUS_INSTANCE:
         image = props.get("image")
+        if not (isinstance(image, str) and known(image)):
+            return
         allowed = {d.incus_image for d in catalog().values() if d.incus_image}
-        if isinstance(image, str) and known(image) and image not in allowed:
-            yield (f"{resource.type} '{resource.name}': image {image!r} is not a catalog image "
-                   f"({', '.join(sorted(allowed))})")
+        remote = image.split(":", 1)[0] if ":" in image else ""
+        if remote in SYSTEM_IMAGE_REMOTES:
+            if image not in allowed:
+                yield (f"{resource.type} '{resource.name}': image {image!r} is not a catalog image "
+                       f"({', '.join(sorted(allowed))})")
+        elif not OCI_PINNED.search(image):
+            # An application (OCI) container is not a distribution: it is pinned by tag or digest.
+            yield (f"{resource.type} '{resource.name}': OCI image {image!r} is not pinned to a version tag "
+                   f"or digest")
     elif resource.type == PVE_CT:
         template = (props.get("operatingSystem") or {}).get("templateFileId")
         if isinstance(template, str) and known(template) and _file_part(template) not in catalog_file_names():

@@ -387,3 +387,17 @@ def test_policy_pack_entry_point_serves_the_analyzer():
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+def test_incus_system_images_come_from_the_catalog_and_oci_images_are_pinned():
+    allowed = sorted(x.incus_image for x in rules.catalog().values() if x.incus_image)
+    check = lambda image: messages(rules.pinned_images, res(rules.INCUS_INSTANCE, "c", {"image": image}))  # noqa: E731
+    assert not check(allowed[0])
+    assert check("images:alpine/edge") == [
+        f"incus:index/instance:Instance 'c': image 'images:alpine/edge' is not a catalog image ({', '.join(allowed)})"]
+    assert not check("ghcr:runatlantis/atlantis:v0.35.0")
+    assert not check("docker:eclipse-mosquitto@sha256:" + "a" * 64)
+    assert check("ghcr:runatlantis/atlantis:latest") == [
+        "incus:index/instance:Instance 'c': OCI image 'ghcr:runatlantis/atlantis:latest' is not pinned to a version "
+        "tag or digest"]
+    assert check("ghcr:runatlantis/atlantis")
