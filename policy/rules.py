@@ -42,13 +42,13 @@ LINODE_VOLUME = "linode:index/volume:Volume"
 INCUS_INSTANCE = "incus:index/instance:Instance"
 INCUS_VOLUME = "incus:index/storageVolume:StorageVolume"
 K8S_PVC = "kubernetes:core/v1:PersistentVolumeClaim"
-K8S_STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 K8S_SECRET = "kubernetes:core/v1:Secret"
 COMMAND_REMOTE = "command:remote:Command"
 
 VM_TYPES = frozenset({PVE_VM, PVE_VM_EXPERIMENTAL, PVE_CLONED_VM})
 MACHINE_TYPES = VM_TYPES | {PVE_CT, LINODE_INSTANCE, INCUS_INSTANCE}
-STATEFUL_TYPES = MACHINE_TYPES | {LINODE_VOLUME, INCUS_VOLUME, K8S_PVC, K8S_STATEFULSET}
+# What holds data: machines and volumes. A StatefulSet does not (its claims outlive it), so it may be replaced.
+STATEFUL_TYPES = MACHINE_TYPES | {LINODE_VOLUME, INCUS_VOLUME, K8S_PVC}
 DESCRIBED_TYPES = frozenset({PVE_VM, PVE_VM_EXPERIMENTAL, PVE_CLONED_VM, PVE_CT, INCUS_INSTANCE, INCUS_VOLUME,
                              "incus:index/profile:Profile", "incus:index/network:Network"})
 
