@@ -148,10 +148,13 @@ def test_deploy_ups_staging_then_production_behind_its_environment():
     assert document["on"]["push"]["branches"] == ["main"]
     assert document["concurrency"]["cancel-in-progress"] is False
     jobs = document["jobs"]
-    mirkwood, lothlorien = jobs["up-mirkwood"], jobs["up-lothlorien"]
+    mirkwood, preview, lothlorien = jobs["up-mirkwood"], jobs["preview-lothlorien"], jobs["up-lothlorien"]
     assert mirkwood["needs"] == "verify"
-    assert lothlorien["needs"] == "up-mirkwood"
+    assert preview["needs"] == "up-mirkwood" and lothlorien["needs"] == "preview-lothlorien"
     assert lothlorien["environment"]["name"] == "lothlorien"
+    assert "environment" not in preview  # the approver reads this preview before approving
+    for job in (mirkwood, lothlorien):
+        assert job["if"] == "github.ref == 'refs/heads/main'"  # a manual run from a branch deploys nothing
     for job, stack in ((mirkwood, "mirkwood"), (lothlorien, "lothlorien")):
         step = next(s for s in job["steps"] if s.get("uses") == "./.github/actions/pulumi-stack")
         assert step["with"] == {"command": "up", "stack": stack}
