@@ -334,6 +334,15 @@ def test_pack_objects_report_what_the_rule_functions_report(tmp_path):
         v.line() for v in expected if v.enforcement == "mandatory")
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_pack_passes_the_real_environments_as_make_policy_runs_it(env, synth_result):
+    path = synth_result(env).out / "resources.json"
+    done = subprocess.run([str(policy_python()), "-m", "policy.offline", str(path)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "0 mandatory violations" in done.stdout
+
+
 def secret(value):
     return {SIG: SECRET_SIG, "value": value}
 
