@@ -121,28 +121,33 @@ def environment(stack: str) -> Environment:
     return Environment(name=str(env.get("name", stack)), production=bool(env.get("production", True)))
 
 
+def mapping(value: Any) -> Mapping[str, Any]:
+    """`value` when it is a mapping; {} for a masked secret, an unknown or anything else."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def known(value: Any) -> bool:
     return value is not None and value != UNKNOWN
 
 
-def walk(value: Any, path: str = "") -> Iterable[tuple[str, Any]]:
-    """Every leaf (and every mapping key's value) with a dotted path."""
+def walk(value: Any, path: str = "", key: str = "") -> Iterable[tuple[str, str, Any]]:
+    """Every value below `value` as (dotted path, its own key, value); list items keep their list's key."""
     if isinstance(value, Mapping):
-        for key in sorted(value, key=str):
-            child = f"{path}.{key}" if path else str(key)
-            yield child, value[key]
-            yield from walk(value[key], child)
+        for child_key in sorted(value, key=str):
+            child = f"{path}.{child_key}" if path else str(child_key)
+            yield child, str(child_key), value[child_key]
+            yield from walk(value[child_key], child, str(child_key))
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             child = f"{path}[{index}]"
-            yield child, item
-            yield from walk(item, child)
+            yield child, key, item
+            yield from walk(item, child, key)
 
 
-def strings(value: Any) -> Iterable[tuple[str, str]]:
-    for path, leaf in walk(value):
+def strings(value: Any) -> Iterable[tuple[str, str, str]]:
+    for path, key, leaf in walk(value):
         if isinstance(leaf, str):
-            yield path, leaf
+            yield path, key, leaf
 
 
 def is_template(resource: Resource) -> bool:
@@ -169,20 +174,20 @@ CREDENTIAL_KEY = re.compile(
 REFERENCE_KEY = re.compile(
     r"(file|files|path|name|names|ref|id|ids|ttl|type|length|enabled|mode|expiry|expiration|hash|"
     r"auth|authentication|policy|rotation|seconds|kind|reference|selector|mount|volume|provider)$"
-    r"|^existing|(password|user|token)_?key$", re.I)
+    r"|^existing|(password|user|token)_?key$|checksum|digest|sha(1|256|512)"
+    r"|\.(sh|bash|py|conf|cfg|ya?ml|json|toml|ini|j2|txt|service|rules|acl)$", re.I)  # file names: content
+# Keys of a Kubernetes Secret that name who or where, not a credential: these may stay plain.
+SECRET_DATA_IDENTIFIER = re.compile(
+    r"(^|[-_.])(user|username|login|host|port|url|endpoint|org|organization|bucket|database|ca\.crt|tls\.crt)$", re.I)
 PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
-
-
-def _key_of(path: str) -> str:
-    return re.sub(r"\[\d+\]$", "", path).rsplit(".", 1)[-1]
 
 
 def no_plain_credentials(resource: Resource) -> Iterable[str]:
     """No input that looks like a credential is a plain value: a credential-named key holds a
-    secret, every Kubernetes Secret's data is secret, and no string carries a private key."""
+    secret, a Kubernetes Secret's data is secret (bar user names, hosts and public certificates),
+    and no string carries a private key."""
     seen: set[str] = set()
-    for path, leaf in walk(resource.props):
-        key = _key_of(path)
+    for path, key, leaf in walk(resource.props):
         if (isinstance(leaf, str) and leaf not in ("", SECRET, UNKNOWN)
                 and CREDENTIAL_KEY.search(key) and not REFERENCE_KEY.search(key)):
             seen.add(path)
@@ -190,12 +195,13 @@ def no_plain_credentials(resource: Resource) -> Iterable[str]:
                    f"plain value: pass it as a secret (pulumi.Output.secret / config --secret)")
     if resource.type == K8S_SECRET:
         for section in ("data", "stringData"):
-            for key, value in sorted((resource.props.get(section) or {}).items()):
+            for key, value in sorted(mapping(resource.props.get(section)).items()):
                 path = f"{section}.{key}"
-                if path not in seen and known(value) and value not in ("", SECRET):
+                if (path not in seen and known(value) and value not in ("", SECRET)
+                        and not SECRET_DATA_IDENTIFIER.search(key)):
                     yield (f"{resource.type} '{resource.name}': '{path}' is a plain value: Kubernetes Secret "
                            f"content must be a Pulumi secret")
-    for path, text in strings(resource.props):
+    for path, _key, text in strings(resource.props):
         if path not in seen and text != SECRET and PEM_PRIVATE_KEY.search(text):
             yield (f"{resource.type} '{resource.name}': input '{path}' contains a private key in plain text: "
                    f"pass it as a secret")
@@ -206,7 +212,7 @@ ENV_TAG_FORMS = ("{env}", "env-{env}", "environment-{env}", "env:{env}", "enviro
 
 def _tags(resource: Resource) -> list[str] | None:
     if resource.type == INCUS_INSTANCE:
-        config = resource.props.get("config") or {}
+        config = mapping(resource.props.get("config"))
         values = [config[k] for k in ("user.environment", "user.tags") if isinstance(config.get(k), str)]
         return [tag.strip() for value in values for tag in value.split(",")]
     tags = resource.props.get("tags")
@@ -238,19 +244,19 @@ MOSQUITTO_DIRECTIVE = re.compile(r"^\s*(password_file|acl_file|persistence_locat
 ANONYMOUS_KEYS = {"allow_anonymous", "allowAnonymous", "allow-anonymous"}
 
 
-def _is_mosquitto_conf(path: str, text: str) -> bool:
-    return "mosquitto" in _key_of(path).lower() or bool(
+def _is_mosquitto_conf(key: str, text: str) -> bool:
+    return "mosquitto" in key.lower() or bool(
         MOSQUITTO_LISTENER.search(text) and (MOSQUITTO_DIRECTIVE.search(text) or ANONYMOUS_ON.search(text)))
 
 
 def mosquitto_no_anonymous(resource: Resource) -> Iterable[str]:
     """A Mosquitto broker never accepts anonymous clients: every mosquitto.conf a resource carries
     says `allow_anonymous false` and never `allow_anonymous true` (also in structured values)."""
-    for path, leaf in walk(resource.props):
-        if _key_of(path) in ANONYMOUS_KEYS and leaf in (True, "true", "True", 1):
+    for path, key, leaf in walk(resource.props):
+        if key in ANONYMOUS_KEYS and leaf in (True, "true", "True", 1):
             yield f"{resource.type} '{resource.name}': '{path}' allows anonymous MQTT clients"
-    for path, text in strings(resource.props):
-        if text in (SECRET, UNKNOWN) or not _is_mosquitto_conf(path, text):
+    for path, key, text in strings(resource.props):
+        if text in (SECRET, UNKNOWN) or not _is_mosquitto_conf(key, text):
             continue
         if ANONYMOUS_ON.search(text):
             yield (f"{resource.type} '{resource.name}': Mosquitto config at '{path}' sets allow_anonymous true: "
@@ -298,7 +304,7 @@ def pinned_images(resource: Resource) -> Iterable[str]:
     props = resource.props
     if resource.type == PVE_DOWNLOAD:
         url = props.get("url")
-        if not known(url):
+        if not isinstance(url, str) or not known(url):
             return
         images = catalog_images()
         image = images.get(url)
@@ -315,16 +321,17 @@ def pinned_images(resource: Resource) -> Iterable[str]:
                        f"{image.checksum_algorithm} checksum")
     elif resource.type in VM_TYPES and is_template(resource):
         names = catalog_file_names()
-        for index, disk in enumerate(props.get("disks") or []):
+        disks = props.get("disks")
+        for index, disk in enumerate(disks if isinstance(disks, (list, tuple)) else []):
             for key in ("importFrom", "fileId"):
-                value = disk.get(key) if isinstance(disk, Mapping) else None
+                value = mapping(disk).get(key)
                 if isinstance(value, str) and known(value) and _file_part(value) not in names:
                     yield (f"{resource.type} '{resource.name}': template disk {index} {key} {value!r} is not a "
                            f"catalog image")
     elif resource.type == LINODE_INSTANCE:
         image = props.get("image")
         allowed = {d.linode_image for d in catalog().values() if d.linode_image}
-        if known(image) and image not in allowed:
+        if isinstance(image, str) and known(image) and image not in allowed:
             yield (f"{resource.type} '{resource.name}': image {image!r} is not a catalog image "
                    f"({', '.join(sorted(allowed))})")
     elif resource.type == INCUS_INSTANCE:
@@ -342,7 +349,7 @@ def pinned_images(resource: Resource) -> Iterable[str]:
             yield (f"{resource.type} '{resource.name}': OCI image {image!r} is not pinned to a version tag "
                    f"or digest")
     elif resource.type == PVE_CT:
-        template = (props.get("operatingSystem") or {}).get("templateFileId")
+        template = mapping(props.get("operatingSystem")).get("templateFileId")
         if isinstance(template, str) and known(template) and _file_part(template) not in catalog_file_names():
             yield (f"{resource.type} '{resource.name}': templateFileId {template!r} is not a catalog LXC template")
 
@@ -382,7 +389,7 @@ def _k3s_role(resource: Resource) -> str | None:
         return "server" if kind in ("server", "servernode", "k3sserver") else None
     if resource.type != COMMAND_REMOTE:
         return None
-    for _path, text in strings(resource.props):
+    for _path, _key, text in strings(resource.props):
         if text not in (SECRET, UNKNOWN) and (K3S_SERVER_SETTING.search(text) or K3S_SERVER_INSTALL.search(text)):
             return "server"
     return None

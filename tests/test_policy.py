@@ -80,6 +80,12 @@ def test_plain_credential_inputs_are_refused_without_echoing_them():
         "'connection.privateKey'", "'environment.K3S_TOKEN'"]
 
 
+def test_keys_with_dots_are_judged_whole():
+    incus = res(rules.INCUS_INSTANCE, "db", {"config": {"user.db-password": "plain", "cloud-init.user-data": "x"}})
+    assert [m.split("input ")[1].split(" ")[0] for m in messages(rules.no_plain_credentials, incus)] == [
+        "'config.user.db-password'"]
+
+
 def test_kubernetes_secret_data_and_private_keys_must_be_secret():
     secret = res(rules.K8S_SECRET, "mqtt", {"stringData": {"users": "telegraf:$7$abc"}, "data": {"x": "[secret]"}})
     assert messages(rules.no_plain_credentials, secret) == [
@@ -99,9 +105,13 @@ def test_secrets_unknowns_and_references_to_credentials_pass():
         "tokenTtl": "24h", "env": [{"name": "GF_SECURITY_ADMIN_PASSWORD",
                                     "valueFrom": {"secretKeyRef": {"name": "grafana", "key": "password"}}}],
         "authorizedKeys": ["ssh-ed25519 AAAA op"], "automountServiceAccountToken": False,
+        "data": {"influx-tokens.sh": "#!/bin/sh\ninflux auth create --read-bucket \"$BUCKET\"\n"},
+        "annotations": {"checksum/passwords": "9f86d081884c7d65", "homelab/password-digest": "sha256:2c26b46b"},
     }
     assert not messages(rules.no_plain_credentials, res("kubernetes:helm.sh/v3:Release", "grafana", props))
     assert not messages(rules.no_plain_credentials, res(rules.K8S_SECRET, "s", {"stringData": {"a": "[secret]"}}))
+    grafana = {"stringData": {"admin-user": "admin", "admin-password": "[secret]"}, "data": {"tls.crt": "LS0t"}}
+    assert not messages(rules.no_plain_credentials, res(rules.K8S_SECRET, "grafana-admin", grafana))
 
 
 # --- environment tag ---------------------------------------------------------------------------
@@ -410,3 +420,16 @@ def test_incus_system_images_come_from_the_catalog_and_oci_images_are_pinned():
         "incus:index/instance:Instance 'c': OCI image 'ghcr:runatlantis/atlantis:latest' is not pinned to a version "
         "tag or digest"]
     assert check("ghcr:runatlantis/atlantis")
+
+
+ALL_TYPES = sorted(rules.STATEFUL_TYPES | rules.DESCRIBED_TYPES | {rules.PVE_DOWNLOAD, rules.K8S_SECRET,
+                                                                   rules.COMMAND_REMOTE, "homelab:k3s:Cluster"})
+
+
+@pytest.mark.parametrize("filler", [rules.SECRET, rules.UNKNOWN, None, 7, ["x"], {"x": 1}])
+def test_rules_survive_masked_unknown_and_odd_values(filler):
+    keys = ("stringData", "data", "config", "disks", "operatingSystem", "tags", "clone", "agent", "template", "url",
+            "image", "vmId", "checksum", "fileName", "create", "description", "rootPass")
+    resources = [res(type_, f"r{i}", dict.fromkeys(keys, filler)) for i, type_ in enumerate(ALL_TYPES)]
+    violations = rules.evaluate(resources)  # must not raise
+    assert all(str(filler) not in v.message or filler in (None, 7) for v in violations if v.policy == "no-plain-credentials")
