@@ -194,3 +194,15 @@ def test_stack_secrets_script_refuses_missing_secrets_without_running_pulumi(tmp
                           env={"PATH": str(tmp_path)}, capture_output=True, text=True)
     assert done.returncode == 2
     assert "STACK_SECRETS is empty" in done.stderr
+
+
+def test_policy_pack_uses_its_own_pinned_virtualenv():
+    project = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())
+    assert project["runtime"]["name"] == "python"
+    venv = (ROOT / "policy" / project["runtime"]["options"]["virtualenv"]).resolve()
+    assert venv == ROOT / ".venv-policy"
+    assert re.search(r"^POLICY_VENV := \.venv-policy$", (ROOT / "Makefile").read_text(), re.M)
+    requirements = [line.strip() for line in (ROOT / "policy" / "requirements.txt").read_text().splitlines()
+                    if line.strip() and not line.startswith("#")]
+    assert requirements and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", r) for r in requirements), requirements
+    assert any(r.startswith("pulumi-policy==") for r in requirements)
