@@ -397,8 +397,10 @@ def test_pack_stack_policies_see_the_whole_stack():
 
 
 def test_policy_pack_entry_point_serves_the_analyzer():
-    """`policy/__main__.py` as the CLI starts it: it prints the port of its gRPC analyzer server."""
-    process = subprocess.Popen([str(policy_python()), str(ROOT / "policy")], cwd=ROOT / "policy",
+    """The pack as the Pulumi CLI starts it (`python -m pulumi.policy <engine> <pack dir>` in the pack's
+    virtualenv): it prints the port of its gRPC analyzer server."""
+    process = subprocess.Popen([str(policy_python()), "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(ROOT / "policy")],
+                               cwd=ROOT / "policy",
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         port = process.stdout.readline().strip()
