@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv synth test test-hosts clean
+.PHONY: venv synth test test-hosts clean policy-venv policy
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,21 @@ test: venv
 test-hosts: venv
 	$(PY) -m pytest tests/test_cloudinit.py tests/test_cloudinit_schema.py tests/test_cloudinit_script.py \
 	  tests/test_rootfs.py tests/test_linode.py tests/test_onboard.py
+
+## policy-venv: the policy pack's own virtualenv (pulumi-policy pins an older protobuf than .venv)
+POLICY_VENV := .venv-policy
+$(POLICY_VENV)/.installed: policy/requirements.txt
+	$(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r policy/requirements.txt
+	touch $@
+
+policy-venv: $(POLICY_VENV)/.installed
+
+## policy: synth each environment (ENV=... for one) and run the policy pack over build/<env>/resources.json
+POLICY_ENVS = $(if $(filter command line environment,$(origin ENV)),$(ENV),mirkwood lothlorien)
+policy: venv policy-venv
+	@for env in $(POLICY_ENVS); do $(PY) -m synth --env $$env || exit 1; done
+	$(POLICY_VENV)/bin/python -m policy.offline $(foreach env,$(POLICY_ENVS),--env $(env))
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,0 +1,520 @@
+"""The homelab guardrails as plain functions over (type, props, options).
+
+The same functions run in two places:
+- inside Pulumi (`pulumi preview/up --policy-pack policy`), adapted by `policy/pack.py`;
+- offline over `build/<env>/resources.json` from `make synth`, by `policy/offline.py` (`make policy`).
+
+Nothing here imports Pulumi or the policy SDK. Props are the engine's view of a resource's
+inputs: camelCase keys, secret values masked as "[secret]" (the offline synth masks them;
+the pack masks them before any rule sees them), unknown values as "[unknown]".
+A rule never puts a value it judged to be a credential into its message: only the path.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # the pack runs from policy/; the catalog lives in components/
+    sys.path.insert(0, str(ROOT))
+
+
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+Enforcement = Literal["mandatory", "advisory"]
+
+# Resource types, as the engine names them.
+PVE_VM = "proxmoxve:index/vmLegacy:VmLegacy"
+PVE_VM_EXPERIMENTAL = "proxmoxve:index/vm:Vm"
+PVE_CLONED_VM = "proxmoxve:cloned/vm:Vm"
+PVE_CT = "proxmoxve:index/containerLegacy:ContainerLegacy"
+PVE_DOWNLOAD = "proxmoxve:download/file:File"
+LINODE_INSTANCE = "linode:index/instance:Instance"
+LINODE_VOLUME = "linode:index/volume:Volume"
+INCUS_INSTANCE = "incus:index/instance:Instance"
+INCUS_VOLUME = "incus:index/storageVolume:StorageVolume"
+K8S_PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+K8S_SECRET = "kubernetes:core/v1:Secret"
+COMMAND_REMOTE = "command:remote:Command"
+
+VM_TYPES = frozenset({PVE_VM, PVE_VM_EXPERIMENTAL, PVE_CLONED_VM})
+MACHINE_TYPES = VM_TYPES | {PVE_CT, LINODE_INSTANCE, INCUS_INSTANCE}
+# What holds data: machines and volumes. A StatefulSet does not (its claims outlive it), so it may be replaced.
+STATEFUL_TYPES = MACHINE_TYPES | {LINODE_VOLUME, INCUS_VOLUME, K8S_PVC}
+DESCRIBED_TYPES = frozenset({PVE_VM, PVE_VM_EXPERIMENTAL, PVE_CLONED_VM, PVE_CT, INCUS_INSTANCE, INCUS_VOLUME,
+                             "incus:index/profile:Profile", "incus:index/network:Network"})
+
+
+@dataclass(frozen=True)
+class Options:
+    """The resource options a rule may look at (the engine's names, snake_case)."""
+
+    protect: bool = False
+    retain_on_delete: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    delete_before_replace: bool = False
+    additional_secret_outputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource as a rule sees it."""
+
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+    options: Options = field(default_factory=Options)
+    parent: str | None = None
+
+    @property
+    def stack(self) -> str:
+        """The stack (environment) name, from the URN: urn:pulumi:<stack>::<project>::<type>::<name>."""
+        parts = self.urn.split(":", 3)
+        return parts[2] if len(parts) > 2 and parts[0] == "urn" else ""
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Resource:
+        """From one entry of build/<env>/resources.json."""
+        opts = record.get("options") or {}
+        return cls(
+            type=record["type"],
+            name=record["name"],
+            urn=record["urn"],
+            props=record.get("inputs") or {},
+            options=Options(
+                protect=bool(opts.get("protect", False)),
+                retain_on_delete=bool(opts.get("retain_on_delete", False)),
+                ignore_changes=tuple(opts.get("ignore_changes") or ()),
+                delete_before_replace=bool(opts.get("delete_before_replace", False)),
+                additional_secret_outputs=tuple(opts.get("additional_secret_outputs") or ()),
+            ),
+            parent=record.get("parent"),
+        )
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    production: bool
+
+
+@lru_cache(maxsize=None)
+def environment(stack: str) -> Environment:
+    """The environment a stack deploys, from its committed `Pulumi.<stack>.yaml` (single source of truth).
+
+    An unknown stack is treated as production: the strict rules apply until it says otherwise.
+    """
+    path = ROOT / f"Pulumi.{stack}.yaml"
+    if not stack or not path.exists():
+        return Environment(name=stack, production=True)
+    document = yaml.safe_load(path.read_text()) or {}
+    env = (document.get("config") or {}).get("homelab:environment") or {}
+    return Environment(name=str(env.get("name", stack)), production=bool(env.get("production", True)))
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    """`value` when it is a mapping; {} for a masked secret, an unknown or anything else."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def known(value: Any) -> bool:
+    return value is not None and value != UNKNOWN
+
+
+def walk(value: Any, path: str = "", key: str = "") -> Iterable[tuple[str, str, Any]]:
+    """Every value below `value` as (dotted path, its own key, value); list items keep their list's key."""
+    if isinstance(value, Mapping):
+        for child_key in sorted(value, key=str):
+            child = f"{path}.{child_key}" if path else str(child_key)
+            yield child, str(child_key), value[child_key]
+            yield from walk(value[child_key], child, str(child_key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            child = f"{path}[{index}]"
+            yield child, key, item
+            yield from walk(item, child, key)
+
+
+def strings(value: Any) -> Iterable[tuple[str, str, str]]:
+    for path, key, leaf in walk(value):
+        if isinstance(leaf, str):
+            yield path, key, leaf
+
+
+def is_template(resource: Resource) -> bool:
+    return resource.type in VM_TYPES and resource.props.get("template") is True
+
+
+# --- mandatory ----------------------------------------------------------------------------------
+
+
+def production_protected(resource: Resource) -> Iterable[str]:
+    """In a production environment every stateful resource (VM, container, instance, volume,
+    claim) is protected, so that no preview can delete or replace it."""
+    if resource.type not in STATEFUL_TYPES or is_template(resource):
+        return
+    env = environment(resource.stack)
+    if env.production and not resource.options.protect:
+        yield (f"{resource.type} '{resource.name}' holds state in production environment '{env.name}' "
+               f"but is not protected: pass protect=True (and retain_on_delete for data that must outlive it)")
+
+
+CREDENTIAL_KEY = re.compile(
+    r"(password|passwd|passphrase|secret|token|private_?key|api_?key|access_?key|credential|root_?pass)", re.I)
+# Keys that name where a credential lives, or describe it, rather than hold it.
+REFERENCE_KEY = re.compile(
+    r"(file|files|path|name|names|ref|id|ids|ttl|type|length|enabled|mode|expiry|expiration|hash|"
+    r"auth|authentication|policy|rotation|seconds|kind|reference|selector|mount|volume|provider)$"
+    r"|^existing|(password|user|token)_?key$|checksum|digest|sha(1|256|512)"
+    r"|\.(sh|bash|py|conf|cfg|ya?ml|json|toml|ini|j2|txt|service|rules|acl)$", re.I)  # file names: content
+# Keys of a Kubernetes Secret that name who or where, not a credential: these may stay plain.
+SECRET_DATA_IDENTIFIER = re.compile(
+    r"(^|[-_.])(user|username|login|host|port|url|endpoint|org|organization|bucket|database|ca\.crt|tls\.crt)$", re.I)
+PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+
+
+def no_plain_credentials(resource: Resource) -> Iterable[str]:
+    """No input that looks like a credential is a plain value: a credential-named key holds a
+    secret, a Kubernetes Secret's data is secret (bar user names, hosts and public certificates),
+    and no string carries a private key."""
+    seen: set[str] = set()
+    for path, key, leaf in walk(resource.props):
+        if (isinstance(leaf, str) and leaf not in ("", SECRET, UNKNOWN)
+                and CREDENTIAL_KEY.search(key) and not REFERENCE_KEY.search(key)):
+            seen.add(path)
+            yield (f"{resource.type} '{resource.name}': input '{path}' looks like a credential but is a "
+                   f"plain value: pass it as a secret (pulumi.Output.secret / config --secret)")
+    if resource.type == K8S_SECRET:
+        for section in ("data", "stringData"):
+            for key, value in sorted(mapping(resource.props.get(section)).items()):
+                path = f"{section}.{key}"
+                if (path not in seen and known(value) and value not in ("", SECRET)
+                        and not SECRET_DATA_IDENTIFIER.search(key)):
+                    yield (f"{resource.type} '{resource.name}': '{path}' is a plain value: Kubernetes Secret "
+                           f"content must be a Pulumi secret")
+    for path, _key, text in strings(resource.props):
+        if path not in seen and text != SECRET and PEM_PRIVATE_KEY.search(text):
+            yield (f"{resource.type} '{resource.name}': input '{path}' contains a private key in plain text: "
+                   f"pass it as a secret")
+
+
+ENV_TAG_FORMS = ("{env}", "env-{env}", "environment-{env}", "env:{env}", "environment:{env}", "environment={env}")
+
+
+def _tags(resource: Resource) -> list[str] | None:
+    if resource.type == INCUS_INSTANCE:
+        config = mapping(resource.props.get("config"))
+        values = [config[k] for k in ("user.environment", "user.tags") if isinstance(config.get(k), str)]
+        return [tag.strip() for value in values for tag in value.split(",")]
+    tags = resource.props.get("tags")
+    if not known(tags):
+        return None
+    return [t for t in tags if isinstance(t, str)] if isinstance(tags, (list, tuple)) else []
+
+
+def environment_tag(resource: Resource) -> Iterable[str]:
+    """Every VM, container and instance carries its environment's tag (the environment name),
+    so that an inventory, a dashboard or an operator can tell staging from production."""
+    if resource.type not in MACHINE_TYPES or is_template(resource):
+        return
+    tags = _tags(resource)
+    if tags is None:
+        return
+    env = environment(resource.stack).name
+    wanted = {form.format(env=env) for form in ENV_TAG_FORMS}
+    if not wanted & set(tags):
+        where = "config 'user.environment'" if resource.type == INCUS_INSTANCE else "tags"
+        yield (f"{resource.type} '{resource.name}' does not carry the environment tag '{env}' in its {where} "
+               f"(has: {', '.join(sorted(tags)) or 'none'})")
+
+
+ANONYMOUS_ON = re.compile(r"^\s*allow_anonymous\s+true\b", re.M)
+ANONYMOUS_OFF = re.compile(r"^\s*allow_anonymous\s+false\b", re.M)
+MOSQUITTO_LISTENER = re.compile(r"^\s*listener\s+\d+", re.M)
+MOSQUITTO_DIRECTIVE = re.compile(r"^\s*(password_file|acl_file|persistence_location|per_listener_settings)\s", re.M)
+ANONYMOUS_KEYS = {"allow_anonymous", "allowAnonymous", "allow-anonymous"}
+
+
+def _is_mosquitto_conf(key: str, text: str) -> bool:
+    return "mosquitto" in key.lower() or bool(
+        MOSQUITTO_LISTENER.search(text) and (MOSQUITTO_DIRECTIVE.search(text) or ANONYMOUS_ON.search(text)))
+
+
+def mosquitto_no_anonymous(resource: Resource) -> Iterable[str]:
+    """A Mosquitto broker never accepts anonymous clients: every mosquitto.conf a resource carries
+    says `allow_anonymous false` and never `allow_anonymous true` (also in structured values)."""
+    for path, key, leaf in walk(resource.props):
+        if key in ANONYMOUS_KEYS and leaf in (True, "true", "True", 1):
+            yield f"{resource.type} '{resource.name}': '{path}' allows anonymous MQTT clients"
+    for path, key, text in strings(resource.props):
+        if text in (SECRET, UNKNOWN) or not _is_mosquitto_conf(key, text):
+            continue
+        if ANONYMOUS_ON.search(text):
+            yield (f"{resource.type} '{resource.name}': Mosquitto config at '{path}' sets allow_anonymous true: "
+                   f"every client must authenticate")
+        elif not ANONYMOUS_OFF.search(text):
+            yield (f"{resource.type} '{resource.name}': Mosquitto config at '{path}' does not say "
+                   f"'allow_anonymous false'")
+
+
+def catalog() -> Mapping[str, Any]:
+    """The distribution catalog (components/catalog.py: pure data, no Pulumi import)."""
+    from components.catalog import CATALOG
+
+    return CATALOG
+
+
+def catalog_images() -> dict[str, Any]:
+    """url -> pinned image (cloud images and LXC templates) from the distribution catalog."""
+    images: dict[str, Any] = {}
+    for distro in catalog().values():
+        images[distro.image_url] = getattr(distro, "image", distro)
+        lxc = getattr(distro, "lxc_template", None)
+        if lxc is not None:
+            images[lxc.url] = lxc
+    return images
+
+
+def catalog_file_names() -> set[str]:
+    return {getattr(image, "file_name", None) or image.image_file_name for image in catalog_images().values()}
+
+
+# Incus remotes that serve distribution (system) images; any other remote (ghcr:, docker:) serves OCI images.
+SYSTEM_IMAGE_REMOTES = frozenset({"", "images", "local"})
+OCI_PINNED = re.compile(r"@sha256:[0-9a-f]{64}$|:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def _file_part(file_id: str) -> str:
+    return file_id.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+
+
+def pinned_images(resource: Resource) -> Iterable[str]:
+    """Templates and clones use the catalog's pinned images: every download is a catalog URL with
+    the catalog's checksum, every template disk is imported from a catalog image, every instance
+    image is the catalog's image for its platform."""
+    props = resource.props
+    if resource.type == PVE_DOWNLOAD:
+        url = props.get("url")
+        if not isinstance(url, str) or not known(url):
+            return
+        images = catalog_images()
+        image = images.get(url)
+        if image is None:
+            yield (f"{resource.type} '{resource.name}' downloads {url}, which is not an image of the distribution "
+                   f"catalog (components/catalog.py)")
+            return
+        file_name = getattr(image, "file_name", None) or image.image_file_name
+        if known(props.get("fileName")) and props.get("fileName") not in (None, file_name):
+            yield f"{resource.type} '{resource.name}': fileName {props.get('fileName')!r} is not the catalog's {file_name!r}"
+        if image.checksum:
+            if props.get("checksum") != image.checksum or props.get("checksumAlgorithm") != image.checksum_algorithm:
+                yield (f"{resource.type} '{resource.name}' downloads {url} without the catalog's pinned "
+                       f"{image.checksum_algorithm} checksum")
+    elif resource.type in VM_TYPES and is_template(resource):
+        names = catalog_file_names()
+        disks = props.get("disks")
+        for index, disk in enumerate(disks if isinstance(disks, (list, tuple)) else []):
+            for key in ("importFrom", "fileId"):
+                value = mapping(disk).get(key)
+                if isinstance(value, str) and known(value) and _file_part(value) not in names:
+                    yield (f"{resource.type} '{resource.name}': template disk {index} {key} {value!r} is not a "
+                           f"catalog image")
+    elif resource.type == LINODE_INSTANCE:
+        image = props.get("image")
+        allowed = {d.linode_image for d in catalog().values() if d.linode_image}
+        if isinstance(image, str) and known(image) and image not in allowed:
+            yield (f"{resource.type} '{resource.name}': image {image!r} is not a catalog image "
+                   f"({', '.join(sorted(allowed))})")
+    elif resource.type == INCUS_INSTANCE:
+        image = props.get("image")
+        if not (isinstance(image, str) and known(image)):
+            return
+        allowed = {d.incus_image for d in catalog().values() if d.incus_image}
+        remote = image.split(":", 1)[0] if ":" in image else ""
+        if remote in SYSTEM_IMAGE_REMOTES:
+            if image not in allowed:
+                yield (f"{resource.type} '{resource.name}': image {image!r} is not a catalog image "
+                       f"({', '.join(sorted(allowed))})")
+        elif not OCI_PINNED.search(image):
+            # An application (OCI) container is not a distribution: it is pinned by tag or digest.
+            yield (f"{resource.type} '{resource.name}': OCI image {image!r} is not pinned to a version tag "
+                   f"or digest")
+    elif resource.type == PVE_CT:
+        template = mapping(props.get("operatingSystem")).get("templateFileId")
+        if isinstance(template, str) and known(template) and _file_part(template) not in catalog_file_names():
+            yield (f"{resource.type} '{resource.name}': templateFileId {template!r} is not a catalog LXC template")
+
+
+# --- mandatory, across the stack -------------------------------------------------------------------
+
+
+def clones_from_templates(resources: Sequence[Resource]) -> Iterable[tuple[str, str]]:
+    """Every clone's source VMID is a catalog template this stack builds (or, when the stack builds
+    no template, a catalog default VMID)."""
+    templates = {int(r.props["vmId"]) for r in resources if is_template(r) and isinstance(r.props.get("vmId"), (int, float))}
+    allowed = templates or {d.default_vmid for d in catalog().values()}
+    for resource in resources:
+        if resource.type not in VM_TYPES:
+            continue
+        clone = resource.props.get("clone")
+        if not isinstance(clone, Mapping):
+            continue
+        vm_id = clone.get("vmId")
+        if isinstance(vm_id, (int, float)) and int(vm_id) not in allowed:
+            yield resource.urn, (f"{resource.type} '{resource.name}' clones VMID {int(vm_id)}, which is not a "
+                                 f"catalog template of this stack ({', '.join(map(str, sorted(allowed)))})")
+
+
+# A k3s server's config.yaml (wherever it is written from: a script, a heredoc, cloud-init) has
+# settings only servers take; an agent's has none of them.
+K3S_SERVER_SETTING = re.compile(
+    r"^[ \t-]*[\"']?(cluster-init|tls-san|secrets-encryption|cluster-cidr|service-cidr|etcd-[a-z-]+)[\"']?\s*:", re.M)
+K3S_SERVER_INSTALL = re.compile(r"INSTALL_K3S_EXEC=[\"']?server\b|\bk3s(-install\.sh)?\s+server\b|\bsh -s - server\b")
+
+
+def _k3s_role(resource: Resource) -> str | None:
+    """'server' when the resource installs or declares a k3s server, else None."""
+    lowered = resource.type.lower()
+    if lowered.startswith("homelab:k3s:"):
+        kind = lowered.rsplit(":", 1)[-1]
+        return "server" if kind in ("server", "servernode", "k3sserver") else None
+    if resource.type != COMMAND_REMOTE:
+        return None
+    for _path, _key, text in strings(resource.props):
+        if text not in (SECRET, UNKNOWN) and (K3S_SERVER_SETTING.search(text) or K3S_SERVER_INSTALL.search(text)):
+            return "server"
+    return None
+
+
+def k3s_odd_servers(resources: Sequence[Resource]) -> Iterable[tuple[str, str]]:
+    """Each k3s cluster runs an odd number of servers (embedded etcd needs a majority): 1, 3, 5..."""
+    by_urn = {r.urn: r for r in resources}
+    servers = {r.urn for r in resources if _k3s_role(r) == "server"}
+    clusters: dict[str, list[Resource]] = {}
+    for urn in sorted(servers):
+        resource = by_urn[urn]
+        if _ancestors(resource, by_urn) & servers:
+            continue  # the command inside a server component is the same server
+        clusters.setdefault(_cluster_of(resource, by_urn), []).append(resource)
+    for cluster, nodes in sorted(clusters.items()):
+        if len(nodes) % 2 == 0:
+            label = by_urn[cluster].name if cluster in by_urn else "(stack)"
+            yield cluster, (f"k3s cluster '{label}' has {len(nodes)} servers "
+                            f"({', '.join(sorted(n.name for n in nodes))}): embedded etcd needs an odd number "
+                            f"(1, 3, 5...)")
+
+
+def _ancestors(resource: Resource, by_urn: Mapping[str, Resource]) -> set[str]:
+    found: set[str] = set()
+    parent = resource.parent
+    while parent and parent in by_urn and parent not in found:
+        found.add(parent)
+        parent = by_urn[parent].parent
+    return found
+
+
+def _cluster_of(resource: Resource, by_urn: Mapping[str, Resource]) -> str:
+    """The URN of the nearest ancestor component that is a k3s cluster (else the outermost k3s one)."""
+    outermost = None
+    parent = resource.parent
+    while parent and parent in by_urn:
+        node = by_urn[parent]
+        if node.type.lower().startswith("homelab:k3s:"):
+            if node.type.lower().endswith(":cluster"):
+                return node.urn
+            outermost = node.urn
+        parent = node.parent
+    return outermost or f"urn:pulumi:{resource.stack}::k3s"
+
+
+# --- advisory --------------------------------------------------------------------------------------
+
+
+def has_description(resource: Resource) -> Iterable[str]:
+    """Resources that can carry a description have one (shown in the Proxmox/Incus UI).
+
+    An Incus network pending on one cluster member (`target` set) is exempt: Incus takes only
+    member-specific keys there, the description belongs to the cluster-wide definition."""
+    pending_member = resource.type == "incus:index/network:Network" and resource.props.get("target")
+    if resource.type in DESCRIBED_TYPES and not resource.props.get("description") and not pending_member:
+        yield f"{resource.type} '{resource.name}' has no description"
+
+
+def guest_agent(resource: Resource) -> Iterable[str]:
+    """VMs run the QEMU guest agent (clean shutdown, IP reporting, fs-freeze for backups)."""
+    if resource.type not in VM_TYPES:
+        return
+    agent = resource.props.get("agent")
+    if not (isinstance(agent, Mapping) and agent.get("enabled") is True):
+        yield f"{resource.type} '{resource.name}' does not enable the QEMU guest agent (agent.enabled)"
+
+
+# --- the rule book ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    enforcement: Enforcement
+    check: Callable[[Resource], Iterable[str]]
+
+    @property
+    def description(self) -> str:
+        return " ".join((self.check.__doc__ or self.name).split())
+
+
+@dataclass(frozen=True)
+class StackRule:
+    name: str
+    enforcement: Enforcement
+    check: Callable[[Sequence[Resource]], Iterable[tuple[str, str]]]
+
+    @property
+    def description(self) -> str:
+        return " ".join((self.check.__doc__ or self.name).split())
+
+
+RESOURCE_RULES: tuple[Rule, ...] = (
+    Rule("production-stateful-protected", "mandatory", production_protected),
+    Rule("no-plain-credentials", "mandatory", no_plain_credentials),
+    Rule("environment-tag", "mandatory", environment_tag),
+    Rule("mosquitto-no-anonymous", "mandatory", mosquitto_no_anonymous),
+    Rule("pinned-catalog-images", "mandatory", pinned_images),
+    Rule("description-present", "advisory", has_description),
+    Rule("vm-guest-agent", "advisory", guest_agent),
+)
+STACK_RULES: tuple[StackRule, ...] = (
+    StackRule("k3s-odd-servers", "mandatory", k3s_odd_servers),
+    StackRule("clones-from-catalog-templates", "mandatory", clones_from_templates),
+)
+
+
+@dataclass(frozen=True, order=True)
+class Violation:
+    enforcement: Enforcement
+    policy: str
+    urn: str
+    message: str
+
+    def line(self) -> str:
+        return f"[{self.enforcement}] {self.policy}: {self.message}"
+
+
+def evaluate(resources: Sequence[Resource]) -> list[Violation]:
+    """Every rule over every resource, sorted (mandatory first)."""
+    found: list[Violation] = []
+    for resource in resources:
+        for rule in RESOURCE_RULES:
+            found += [Violation(rule.enforcement, rule.name, resource.urn, m) for m in rule.check(resource)]
+    for stack_rule in STACK_RULES:
+        found += [Violation(stack_rule.enforcement, stack_rule.name, urn, m) for urn, m in stack_rule.check(resources)]
+    return sorted(set(found), key=lambda v: (v.enforcement != "mandatory", v.policy, v.urn, v.message))
