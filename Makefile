@@ -1,0 +1,29 @@
+# homelab: the two commands of a fresh machine are `make synth` and `make test`.
+# Each sets up .venv with the pinned dependencies of pyproject.toml on first use.
+
+ENV ?= mirkwood
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: venv synth test clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+	print('\n'.join(p['dependencies'] + p['optional-dependencies']['test']))" > $(VENV)/requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+## synth: render ENV (default mirkwood) offline under Pulumi's mocks into build/ENV/
+synth: venv
+	$(PY) -m synth --env $(ENV)
+
+## test: the whole test suite
+test: venv
+	$(PY) -m pytest
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,1 @@
+"""The environment's configuration: typed models, cross-field checks and the loader."""

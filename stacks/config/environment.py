@@ -1,0 +1,138 @@
+"""The environment itself: name, DNS domain, networks, operator account, production protection."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from itertools import combinations
+from typing import TYPE_CHECKING
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import Model, Problem, check_hostname
+
+if TYPE_CHECKING:
+    from .model import EnvironmentConfig
+
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+_SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+                  "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com")
+
+
+class Network(Model):
+    """An IPv4 network of the environment, optionally on a VLAN."""
+
+    cidr: ipaddress.IPv4Network
+    vlan: int | None = Field(default=None, ge=1, le=4094)
+    gateway: ipaddress.IPv4Address | None = None
+    dns_servers: tuple[ipaddress.IPv4Address, ...] = ()
+
+    @field_validator("cidr", mode="before")
+    @classmethod
+    def _strict_cidr(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                ipaddress.IPv4Network(value)
+            except ValueError:
+                try:
+                    suggestion = ipaddress.IPv4Network(value, strict=False)
+                except ValueError:
+                    raise ValueError("is not an IPv4 network in CIDR notation, e.g. 10.30.0.0/24") from None
+                raise ValueError(f"has host bits set; did you mean {suggestion}?") from None
+        return value
+
+    @model_validator(mode="after")
+    def _derive_gateway(self) -> "Network":
+        if self.gateway is None:
+            object.__setattr__(self, "gateway", next(self.cidr.hosts()))
+        elif self.gateway not in self.cidr:
+            raise ValueError(f"gateway {self.gateway} is outside the network {self.cidr}")
+        if not self.dns_servers:
+            object.__setattr__(self, "dns_servers", (self.gateway,))
+        return self
+
+    def contains(self, address: ipaddress.IPv4Address) -> bool:
+        return address in self.cidr and address not in (self.cidr.network_address, self.cidr.broadcast_address)
+
+
+class Operator(Model):
+    """The operator account created on every host: sudo, SSH keys only."""
+
+    name: str = "lavender"
+    ssh_authorized_keys: tuple[str, ...] = Field(min_length=1)
+    shell: str = "/bin/bash"
+
+    @field_validator("name")
+    @classmethod
+    def _valid_user(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value) or value == "root":
+            raise ValueError("is not a valid login name (lowercase, up to 32 characters, not root)")
+        return value
+
+    @field_validator("ssh_authorized_keys")
+    @classmethod
+    def _public_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for key in keys:
+            if "PRIVATE KEY" in key:
+                raise ValueError("holds a private key; only public keys belong here")
+            if not key.startswith(_SSH_KEY_TYPES):
+                raise ValueError(f"entry is not an SSH public key (expected one of {', '.join(_SSH_KEY_TYPES[:3])}, ...)")
+        return keys
+
+
+class Environment(Model):
+    """Who and where the environment is."""
+
+    name: str
+    domain: str
+    production: bool = False
+    timezone: str = "UTC"
+    networks: dict[str, Network] = Field(min_length=1)
+    default_network: str | None = None
+    operator: Operator
+
+    _check_name = field_validator("name")(lambda cls, v: check_hostname(v))
+
+    @field_validator("domain")
+    @classmethod
+    def _valid_domain(cls, value: str) -> str:
+        if not _DOMAIN_RE.match(value):
+            raise ValueError("is not a valid DNS domain, e.g. mirkwood.lan")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        from zoneinfo import available_timezones
+
+        if value not in available_timezones():
+            raise ValueError("is not an IANA time zone name, e.g. Europe/Amsterdam or UTC")
+        return value
+
+    @model_validator(mode="after")
+    def _default_network(self) -> "Environment":
+        if self.default_network is None:
+            object.__setattr__(self, "default_network", sorted(self.networks)[0])
+        elif self.default_network not in self.networks:
+            raise ValueError(f"default_network {self.default_network!r} is not one of the networks {sorted(self.networks)}")
+        return self
+
+    @property
+    def network(self) -> Network:
+        """The environment's default network."""
+        return self.networks[self.default_network]
+
+    def fqdn(self, hostname: str) -> str:
+        return f"{hostname}.{self.domain}"
+
+
+def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
+    networks = cfg.environment.networks
+    for (a_name, a), (b_name, b) in combinations(sorted(networks.items()), 2):
+        if a.cidr.overlaps(b.cidr):
+            yield Problem(f"environment.networks.{b_name}.cidr", str(b.cidr),
+                          f"overlaps environment.networks.{a_name}.cidr {a.cidr}")
+        if a.vlan is not None and a.vlan == b.vlan:
+            yield Problem(f"environment.networks.{b_name}.vlan", b.vlan,
+                          f"is already the VLAN of environment.networks.{a_name}")

@@ -1,0 +1,178 @@
+"""Load the stack's config, validate it once, and report every problem at once.
+
+`validate()` is pure: it takes the stack's config entries (full keys such as `homelab:proxmox`,
+values already parsed from JSON) and returns the typed config or raises `ConfigError` with one
+line per problem. `load()` feeds it from the Pulumi runtime.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pulumi
+from pydantic import ValidationError
+
+from .base import looks_secret
+from .model import EnvironmentConfig, needed_secrets, problems
+
+NAMESPACE = "homelab"
+SECTION_KEYS = tuple(EnvironmentConfig.model_fields)
+
+
+class ConfigError(pulumi.RunError):
+    """The config is invalid; `lines` holds one message per problem. Nothing has been declared."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        noun = "problem" if len(lines) == 1 else "problems"
+        super().__init__(f"invalid configuration ({len(lines)} {noun}):\n" + "\n".join(f"  {line}" for line in lines))
+
+
+def validate(entries: Mapping[str, Any], *, stack: str, secret_keys: set[str] | frozenset[str] = frozenset()) -> EnvironmentConfig:
+    """Validate a stack's config entries; raise ConfigError listing every problem."""
+    lines = list(_plain_credentials(entries, secret_keys))
+    lines.extend(_unknown_keys(entries, secret_keys))
+    sections = {key.split(":", 1)[1]: value for key, value in entries.items()
+                if key.startswith(f"{NAMESPACE}:") and key.split(":", 1)[1] in SECTION_KEYS}
+    name = (sections.get("environment") or {}).get("name") if isinstance(sections.get("environment"), dict) else None
+    if isinstance(name, str) and name != stack:
+        lines.append(f"environment.name: does not match the stack name {stack!r} (got {name!r})")
+    try:
+        cfg = EnvironmentConfig.model_validate(sections)
+    except ValidationError as error:
+        lines.extend(_pydantic_lines(error))
+        raise ConfigError(lines) from None
+    lines.extend(str(problem) for problem in problems(cfg))
+    secret_specs = needed_secrets(cfg)
+    for spec in secret_specs:
+        if spec.required and f"{NAMESPACE}:{spec.key}" not in entries:
+            lines.append(f"{NAMESPACE}:{spec.key}: required secret is not set ({spec.description}); "
+                         f"set it with: pulumi config set --secret {spec.key} <value>")
+    if lines:
+        raise ConfigError(lines)
+    return cfg
+
+
+def load() -> EnvironmentConfig:
+    """Validate the running stack's config (Pulumi CLI or mocks)."""
+    entries: dict[str, Any] = {}
+    raw = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    for key, value in raw.items():
+        entries[key] = _parse(value)
+    secret_keys = {key for key in entries if pulumi.runtime.is_config_secret(key)}
+    return validate(entries, stack=pulumi.get_stack(), secret_keys=secret_keys)
+
+
+def _unknown_keys(entries: Mapping[str, Any], secret_keys: set[str] | frozenset[str]) -> Iterator[str]:
+    """Keys of this project that are neither a section nor a secret (secrets are checked by name)."""
+    for key in sorted(entries):
+        namespace, _, name = key.partition(":")
+        if namespace != NAMESPACE or name in SECTION_KEYS or key in secret_keys or looks_secret(name):
+            continue
+        hint = difflib.get_close_matches(name, SECTION_KEYS, n=1)
+        suggestion = f"did you mean {hint[0]!r}?" if hint else f"known keys: {', '.join(SECTION_KEYS)}"
+        yield f"{key}: unknown config key; {suggestion} (got {_short(entries[key])!r})"
+
+
+def _parse(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _plain_credentials(entries: Mapping[str, Any], secret_keys: set[str] | frozenset[str]) -> Iterator[str]:
+    """A key that names a credential but holds a plain value: the value itself is never shown."""
+    for key in sorted(entries):
+        if key in secret_keys:
+            continue
+        namespace, _, name = key.partition(":")
+        if looks_secret(name) and entries[key] not in (None, ""):
+            yield (f"{key}: looks like a credential but is set in plain text; "
+                   f"set it with: pulumi config set --secret {name} <value>")
+        elif isinstance(entries[key], (dict, list)):
+            for path, _value in _nested_credentials(entries[key], name):
+                yield (f"{path}: looks like a credential but is a plain value in the stack file; "
+                       "keep credentials in secret config keys (pulumi config set --secret)")
+
+
+def _nested_credentials(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key in sorted(value, key=str):
+            child = f"{path}.{key}"
+            if looks_secret(str(key)) and isinstance(value[key], (str, int, float)) and value[key] != "":
+                yield child, value[key]
+            else:
+                yield from _nested_credentials(value[key], child)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nested_credentials(item, f"{path}[{index}]")
+
+
+def _pydantic_lines(error: ValidationError) -> Iterator[str]:
+    for item in error.errors(include_url=False):
+        path = _path(item["loc"])
+        message = item["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field" + _field_hint(item["loc"])
+        elif item["type"] == "missing":
+            message = "is required"
+        value = item.get("input")
+        last = str(item["loc"][-1]) if item["loc"] else ""
+        if looks_secret(last) or "PRIVATE KEY" in json.dumps(value, default=str):
+            shown = "[secret]"
+        elif item["type"] == "missing":
+            yield f"{path}: {message}"
+            continue
+        else:
+            shown = repr(_short(value))
+        yield f"{path}: {message} (got {shown})"
+
+
+def _path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or str(part).startswith(("function-", "tagged-union")):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _field_hint(loc: tuple) -> str:
+    """Suggest the nearest known field for an unknown one."""
+    model: Any = EnvironmentConfig
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part) if isinstance(part, str) else None
+        if field is not None:
+            model = _model_of(field.annotation)
+        # otherwise `part` is a list index or a dict key: the model stays the item's model
+    if model is None or not hasattr(model, "model_fields"):
+        return ""
+    hint = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    return f"; did you mean {hint[0]!r}?" if hint else f"; known fields: {', '.join(model.model_fields)}"
+
+
+def _model_of(annotation: Any) -> Any:
+    from typing import get_args
+
+    if hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, (dict, list)) and len(json.dumps(value, default=str)) > 80:
+        return f"{type(value).__name__} of {len(value)} items"
+    return value

@@ -1,0 +1,74 @@
+"""The root of an environment's configuration and the registry of its sections."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from pydantic import Field
+
+from . import environment, incus, k3s, linode, monitoring, mtig, onboard, proxmox
+from .base import DeclaredHost, Model, Problem, SecretSpec
+from .environment import Environment
+from .incus import Incus
+from .k3s import K3s
+from .linode import Linode
+from .monitoring import Monitoring
+from .mtig import Mtig
+from .onboard import OnboardHost
+from .proxmox import Proxmox
+
+
+class EnvironmentConfig(Model):
+    """Everything one stack deploys, validated once before any resource is declared."""
+
+    environment: Environment
+    proxmox: Proxmox | None = None
+    linode: Linode | None = None
+    onboard: tuple[OnboardHost, ...] = ()
+    incus: Incus | None = None
+    k3s: K3s | None = None
+    mtig: Mtig | None = None
+    monitoring: Monitoring | None = None
+    upstream: str | None = Field(default=None, description="stack reference such as organization/homelab/mirkwood")
+
+
+# Every section module may define checks(cfg), secrets(cfg) and hosts(cfg).
+SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring)
+
+
+def declared_hosts(cfg: EnvironmentConfig) -> list[DeclaredHost]:
+    """Every host any section declares, in section order."""
+    return [host for section in SECTIONS if hasattr(section, "hosts") for host in section.hosts(cfg)]
+
+
+def needed_secrets(cfg: EnvironmentConfig) -> list[SecretSpec]:
+    """The secret config keys this environment needs, each once, sorted by key."""
+    specs: dict[str, SecretSpec] = {}
+    for section in SECTIONS:
+        if hasattr(section, "secrets"):
+            for spec in section.secrets(cfg):
+                specs.setdefault(spec.key, spec)
+    return [specs[key] for key in sorted(specs)]
+
+
+def problems(cfg: EnvironmentConfig) -> list[Problem]:
+    """Every cross-field problem of the whole config."""
+    found = [problem for section in SECTIONS if hasattr(section, "checks") for problem in section.checks(cfg)]
+    found.extend(_duplicate_hostnames(declared_hosts(cfg)))
+    return found
+
+
+def _duplicate_hostnames(hosts: Iterable[DeclaredHost]) -> Iterable[Problem]:
+    seen: dict[str, DeclaredHost] = {}
+    for host in hosts:
+        first = seen.setdefault(host.name, host)
+        if first is not host:
+            yield Problem(host.path, host.name, f"hostname is already used by {first.path} ({first.platform})")
+    addresses: defaultdict[str, list[DeclaredHost]] = defaultdict(list)
+    for host in seen.values():
+        if host.address:
+            addresses[host.address].append(host)
+    for address, owners in addresses.items():
+        for other in owners[1:]:
+            yield Problem(other.path, address, f"address is already used by {owners[0].path}")

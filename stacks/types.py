@@ -1,0 +1,68 @@
+"""What the layers hand to each other: hosts, clusters and SSH connections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_command import remote
+
+
+@dataclass(frozen=True)
+class Host:
+    """A host of any platform, ready for the layers above it once `ready` has completed."""
+
+    name: str
+    fqdn: str
+    platform: str  # proxmox-vm | proxmox-lxc | linode | incus | onboard
+    distribution: str | None
+    address: pulumi.Input[str]
+    ssh_user: str
+    ready: tuple[pulumi.Resource, ...] = ()
+    groups: tuple[str, ...] = ()
+    private_address: pulumi.Input[str] | None = None
+
+
+@dataclass
+class HostRegistry:
+    """Every host of the environment, by name."""
+
+    _hosts: dict[str, Host] = field(default_factory=dict)
+
+    def add(self, host: Host) -> Host:
+        if host.name in self._hosts:
+            raise ValueError(f"host {host.name!r} registered twice")
+        self._hosts[host.name] = host
+        return host
+
+    def get(self, name: str) -> Host:
+        return self._hosts[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._hosts
+
+    def all(self) -> list[Host]:
+        return [self._hosts[name] for name in sorted(self._hosts)]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A Kubernetes cluster the services layers deploy to."""
+
+    name: str
+    api_endpoint: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]  # secret
+    provider: k8s.Provider
+    version: str
+
+
+def connection(host: Host, private_key: pulumi.Input[str]) -> remote.ConnectionArgs:
+    """SSH to a host as its provisioning user with the environment's private key."""
+    return remote.ConnectionArgs(
+        host=host.address,
+        user=host.ssh_user,
+        private_key=private_key,
+        dial_error_limit=30,
+        per_dial_timeout=10,
+    )

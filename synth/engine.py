@@ -1,0 +1,172 @@
+"""Run the real program under Pulumi's mock engine and record everything it declares.
+
+No Pulumi CLI, no credentials, no network: the stack's config comes from `Pulumi.<env>.yaml`,
+every secret the config needs is replaced by a placeholder (or a value given by a test), and a
+recording monitor keeps each registration with its parent, provider, dependencies, safety options
+and inputs (secrets masked).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from stacks.config import loader
+from stacks.config.model import EnvironmentConfig, needed_secrets
+
+from .mocks import HomelabMocks
+from .wire import MASK, struct_to_plain
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "homelab"
+
+
+@dataclass
+class Recorded:
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    revealed: dict[str, dict[str, Any]] = field(default_factory=dict)  # urn -> inputs with secrets shown
+
+
+class RecordingMonitor(MockMonitor):
+    """A mock monitor that also keeps every registration as the engine would see it."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks, recorded: Recorded) -> None:
+        super().__init__(mocks)
+        self.recorded = recorded
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self._record(request, response.urn, kind="register")
+        return response
+
+    def ReadResource(self, request):  # noqa: N802
+        response = super().ReadResource(request)
+        self._record(request, response.urn, kind="read")
+        return response
+
+    def _record(self, request, urn: str, kind: str) -> None:
+        is_register = kind == "register"
+        struct = request.object if is_register else request.properties
+        options = {}
+        if is_register:
+            options = {
+                "protect": request.protect if request.HasField("protect") else False,
+                "retain_on_delete": request.retainOnDelete if request.HasField("retainOnDelete") else False,
+                "ignore_changes": sorted(request.ignoreChanges),
+                "replace_on_changes": sorted(request.replaceOnChanges),
+                "delete_before_replace": request.deleteBeforeReplace,
+                "additional_secret_outputs": sorted(request.additionalSecretOutputs),
+                "deleted_with": request.deletedWith or None,
+            }
+        self.recorded.resources.append({
+            "urn": urn,
+            "type": request.type,
+            "name": request.name,
+            "kind": kind,
+            "custom": bool(request.custom) if is_register else True,
+            "parent": request.parent or None,
+            "provider": request.provider.rsplit("::", 1)[0] if request.provider else None,  # drop "::<id>"
+            "dependencies": sorted(set(request.dependencies)),
+            "options": options,
+            "inputs": struct_to_plain(struct),
+        })
+        self.recorded.revealed[urn] = struct_to_plain(struct, reveal=True)
+
+
+@dataclass
+class SynthResult:
+    env: str
+    cfg: EnvironmentConfig
+    resources: list[dict[str, Any]]
+    revealed: dict[str, dict[str, Any]]
+    outputs: dict[str, Any]
+    secret_values: dict[str, str]
+
+
+def stack_entries(env: str, stack_dir: Path = ROOT) -> tuple[dict[str, Any], set[str]]:
+    """The stack file's config entries (full keys) and which of them are secure values."""
+    path = stack_dir / f"Pulumi.{env}.yaml"
+    if not path.exists():
+        raise loader.ConfigError([f"Pulumi.{env}.yaml: no such stack file (environments: "
+                                  f"{', '.join(sorted(p.name[7:-5] for p in stack_dir.glob('Pulumi.*.yaml')))})"])
+    document = yaml.safe_load(path.read_text()) or {}
+    entries, secure = {}, set()
+    for key, value in (document.get("config") or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secure.add(full)
+        entries[full] = value
+    return entries, secure
+
+
+def synth_config(env: str, secret_values: dict[str, str] | None = None, stack_dir: Path = ROOT) -> tuple[dict[str, Any], set[str], dict[str, str]]:
+    """Config for a mocked run: the stack file, with every needed secret as a placeholder or given value."""
+    entries, secure = stack_entries(env, stack_dir)
+    sections = {k.split(":", 1)[1]: v for k, v in entries.items()
+                if k.startswith(f"{PROJECT}:") and k.split(":", 1)[1] in loader.SECTION_KEYS}
+    try:
+        cfg = EnvironmentConfig.model_validate(sections)
+    except Exception:  # noqa: BLE001 - the loader reports it properly during the run
+        cfg = None
+    given = dict(secret_values or {})
+    values: dict[str, str] = {}
+    keys = {spec.key for spec in needed_secrets(cfg)} if cfg else set()
+    keys |= {k.split(":", 1)[1] for k in secure}
+    for key in sorted(keys):
+        values[key] = given.get(key, f"synth-placeholder-{key}")
+        entries[f"{PROJECT}:{key}"] = values[key]
+    secret_keys = {f"{PROJECT}:{key}" for key in values}
+    return entries, secret_keys, values
+
+
+def run(env: str, secret_values: dict[str, str] | None = None, stack_dir: Path = ROOT) -> SynthResult:
+    """Run the project's `__main__.py` under mocks; raise loader.ConfigError on invalid config."""
+    root = ROOT
+    entries, secret_keys, values = synth_config(env, secret_values, stack_dir)
+    config = {key: value if isinstance(value, str) else json.dumps(value) for key, value in entries.items()}
+    recorded = Recorded()
+    pulumi.runtime.set_all_config(config, list(secret_keys))
+    pulumi.runtime.set_mocks(HomelabMocks(), project=PROJECT, stack=env, preview=False,
+                             monitor=RecordingMonitor(HomelabMocks(), recorded))
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__")))
+        outputs = _resolve_outputs()
+    finally:
+        os.chdir(cwd)
+    cfg = loader.validate(entries, stack=env, secret_keys=secret_keys)
+    resources = sorted(recorded.resources, key=lambda r: r["urn"])
+    return SynthResult(env, cfg, resources, recorded.revealed, outputs, values)
+
+
+def _resolve_outputs() -> dict[str, Any]:
+    stack = pulumi.runtime.get_root_resource()
+    return {name: _resolve(value) for name, value in sorted(stack.outputs.items())} if stack else {}
+
+
+def _resolve(value: Any) -> Any:
+    """Resolve an exported value leaf by leaf, masking each secret leaf."""
+    if isinstance(value, dict):
+        return {str(k): _resolve(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_resolve(v) for v in value]
+    output = pulumi.Output.from_input(value)
+    if _sync_await(output.is_secret()):
+        return MASK
+    resolved = _sync_await(output.future())
+    return resolved if resolved is value else _resolve(resolved) if isinstance(resolved, (dict, list, tuple)) else resolved

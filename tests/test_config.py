@@ -1,0 +1,103 @@
+"""The config loader: valid stack files load, every invalid fixture gives exactly its expected lines."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ENVIRONMENTS, ROOT
+from stacks.config import loader
+from stacks.config.base import looks_secret
+from stacks.config.model import needed_secrets
+from synth.engine import synth_config
+
+FIXTURES = Path(__file__).parent / "fixtures"
+INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
+
+
+def _fixture(path: Path) -> tuple[str, dict, set[str], list[str]]:
+    text = path.read_text()
+    header = [line[2:] for line in text.splitlines() if line.startswith("# ")]
+    stack = next(line.split(": ", 1)[1] for line in header if line.startswith("stack: "))
+    expected = [line.split(": ", 1)[1] for line in header if line.startswith("expect: ")]
+    entries, secure = {}, set()
+    for key, value in (yaml.safe_load(text)["config"] or {}).items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secure.add(key)
+        entries[key] = value
+    return stack, entries, secure, expected
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_committed_stack_files_are_valid(env):
+    entries, secret_keys, _ = synth_config(env)
+    cfg = loader.validate(entries, stack=env, secret_keys=secret_keys)
+    assert cfg.environment.name == env
+    assert cfg.environment.production is (env == "lothlorien")
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_invalid_fixture_reports_exactly_its_problems(path):
+    stack, entries, secure, expected = _fixture(path)
+    assert expected, f"{path.name} has no '# expect:' lines"
+    with pytest.raises(loader.ConfigError) as caught:
+        loader.validate(entries, stack=stack, secret_keys=secure)
+    assert sorted(caught.value.lines) == sorted(expected)
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_errors_never_show_a_secret_value(path):
+    _, entries, secure, _ = _fixture(path)
+    with pytest.raises(loader.ConfigError) as caught:
+        loader.validate(entries, stack="mirkwood", secret_keys=secure)
+    message = str(caught.value)
+    for canary in ("canary-plain", "canary-private-material"):
+        assert canary not in message
+
+
+def test_synth_on_invalid_config_prints_lines_without_traceback(tmp_path):
+    stack_dir = tmp_path / "stacks"
+    stack_dir.mkdir()
+    shutil.copy(FIXTURES / "invalid" / "overlapping-cidrs.yaml", stack_dir / "Pulumi.mirkwood.yaml")
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "synth", "--env", "mirkwood", "--out", str(tmp_path / "build"),
+                           "--stack-dir", str(stack_dir)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "  environment.networks.storage.cidr: overlaps environment.networks.staging.cidr 10.40.0.0/24" in done.stderr
+    assert not (tmp_path / "build").exists(), "nothing may be written for an invalid config"
+
+
+def test_missing_required_secret_names_the_fix(monkeypatch):
+    from stacks.config import environment
+    from stacks.config.base import SecretSpec
+
+    monkeypatch.setattr(environment, "secrets", lambda cfg: [SecretSpec("proxmoxApiToken", "Proxmox API token")],
+                        raising=False)
+    entries, _, _ = synth_config("mirkwood")
+    entries.pop("homelab:proxmoxApiToken", None)
+    with pytest.raises(loader.ConfigError) as caught:
+        loader.validate(entries, stack="mirkwood")
+    assert ("homelab:proxmoxApiToken: required secret is not set (Proxmox API token); "
+            "set it with: pulumi config set --secret proxmoxApiToken <value>") in caught.value.lines
+
+
+@pytest.mark.parametrize("key,expected", [
+    ("proxmoxApiToken", True), ("sshPrivateKey", True), ("grafanaAdminPassword", True), ("tls_key", True),
+    ("webhook_secret", True), ("ssh_authorized_keys", False), ("public_key", False), ("token_ref", False),
+    ("domain", False), ("networks", False),
+])
+def test_secret_looking_names(key, expected):
+    assert looks_secret(key) is expected
+
+
+def test_needed_secrets_are_sorted_and_unique():
+    entries, secret_keys, _ = synth_config("lothlorien")
+    cfg = loader.validate(entries, stack="lothlorien", secret_keys=secret_keys)
+    keys = [spec.key for spec in needed_secrets(cfg)]
+    assert keys == sorted(set(keys))

@@ -1,0 +1,42 @@
+"""The whole program, per environment, as `make synth` runs it."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.config import loader
+from stacks.config.model import needed_secrets
+from synth.engine import synth_config
+from tests.conftest import ENVIRONMENTS, run_synth
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_synth_writes_resources_outputs_and_summary(env, synth_result):
+    run = synth_result(env)
+    assert (run.out / "resources.json").is_file()
+    assert run.outputs["contract_version"] == "1"
+    assert run.outputs["environment"]["name"] == env
+    assert f"homelab synth: {env} ->" in run.stdout
+    assert "secrets: none unmasked" in run.stdout
+    for res in run.resources:
+        assert set(res) >= {"urn", "type", "name", "parent", "provider", "dependencies", "options", "inputs"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_secret_canary_appears_anywhere_under_build(env, tmp_path):
+    entries, secret_keys, _ = synth_config(env)
+    cfg = loader.validate(entries, stack=env, secret_keys=secret_keys)
+    canaries = {spec.key: f"CANARY-{spec.key}-7f3a9c" for spec in needed_secrets(cfg)}
+    run = run_synth(env, tmp_path / "build", secrets=canaries)
+    assert run.returncode == 0, run.stderr
+    for path in sorted(p for p in run.out.rglob("*") if p.is_file()):
+        text = path.read_text(errors="replace")
+        for key, canary in canaries.items():
+            assert canary not in text, f"{path.relative_to(run.out)} leaks {key}"
+    assert "CANARY-" not in run.stdout + run.stderr
+
+
+def test_lothlorien_is_protected_staging_is_not():
+    for env, production in (("mirkwood", False), ("lothlorien", True)):
+        entries, secret_keys, _ = synth_config(env)
+        assert loader.validate(entries, stack=env, secret_keys=secret_keys).environment.production is production
