@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv synth test clean
+.PHONY: venv synth test bench critical-path graph clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,18 @@ synth: venv
 ## test: the whole test suite
 test: venv
 	$(PY) -m pytest
+
+## bench: program synth vs the SDK floor at 10, 100, 1000 hosts -> build/bench.json (synth/BENCH.md)
+bench: venv
+	$(PY) -m synth.bench $(BENCH_ARGS)
+
+## critical-path: estimated `up` time of ENV vs the serial sum (LATENCY=file.yaml overrides the model)
+critical-path: synth
+	$(PY) -m synth.critical_path --env $(ENV) $(if $(LATENCY),--latency $(LATENCY))
+
+## graph: ENV's dependency graph, critical path in red -> build/graph/ENV.{dot,svg,png}
+graph: synth
+	$(PY) -m synth.graph --env $(ENV) $(if $(LATENCY),--latency $(LATENCY))
 
 clean:
 	rm -rf build .pytest_cache

@@ -153,3 +153,49 @@ def test_depends_on_without_a_comment_is_found(src):
 ])
 def test_depends_on_with_a_comment_passes(src):
     assert check_source(src) == []
+
+
+# --- on the real program's synth ------------------------------------------------------------------
+
+def _synth_generated(hosts: int, tmp_path: Path) -> list[dict]:
+    import subprocess
+    import sys
+
+    from synth import bench
+
+    stacks = tmp_path / "stacks"
+    env = bench.write_stack(hosts, stacks)
+    out = tmp_path / "build"
+    done = subprocess.run([sys.executable, "-m", "synth", "--env", env, "--out", str(out),
+                           "--stack-dir", str(stacks)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return cp.load_resources(out / env / "resources.json")
+
+
+@pytest.mark.parametrize("env", ["mirkwood", "lothlorien"])
+def test_real_environment_has_an_acyclic_graph_and_a_path(env, synth_result):
+    a = cp.analyse(synth_result(env).resources)
+    assert a.up_seconds <= a.serial_seconds
+    assert {e.src for e in a.edges} | {e.dst for e in a.edges} <= a.custom
+    if any(a.seconds.values()):
+        assert a.path and a.path[-1].finish == a.up_seconds == max(a.finish.values())
+        for prev, nxt in zip(a.path, a.path[1:]):
+            assert any(e.src == prev.urn and e.dst == nxt.urn for e in a.edges)
+            assert nxt.start == prev.finish
+
+
+def test_more_vms_and_agents_do_not_lengthen_the_real_critical_path(tmp_path):
+    """The synthetic bench environment at 4 and 9 hosts (1 and 6 k3s agents, 4 and 9 VMs)."""
+    from synth import bench
+
+    base = __import__("yaml").safe_load((ROOT / f"Pulumi.{bench.BASE_STACK}.yaml").read_text())
+    if "homelab:proxmox" not in base["config"]:
+        pytest.skip(f"Pulumi.{bench.BASE_STACK}.yaml declares no Proxmox VMs to scale yet")
+    small = cp.analyse(_synth_generated(4, tmp_path / "small"))
+    large = cp.analyse(_synth_generated(9, tmp_path / "large"))
+    vm = "proxmoxve:index/vmLegacy:VmLegacy"
+    assert sum(1 for u in large.custom if large.entries[u]["type"] == vm) > \
+        sum(1 for u in small.custom if small.entries[u]["type"] == vm)
+    assert large.serial_seconds > small.serial_seconds
+    assert small.up_seconds > 0
+    assert large.up_seconds == small.up_seconds, cp.report(large)

@@ -60,3 +60,13 @@ def test_dot_renders_svg_and_png(tmp_path):
     assert svg.lstrip().startswith("<?xml") and "k3s_server 90s" in svg and "<svg" in svg
     png = (tmp_path / "g" / "fixture.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+@pytest.mark.parametrize("env", ["mirkwood", "lothlorien"])
+def test_real_environment_graph_has_every_component_and_resource(env, synth_result):
+    a = analyse(synth_result(env).resources)
+    dot = graph.to_dot(a, env)
+    components = [e for e in a.entries.values() if not e["custom"]]
+    assert dot.count("subgraph cluster_") == len(components)
+    assert len(re.findall(r"^\s+r\d+ \[label=", dot, re.M)) == len(a.custom)
+    assert dot.count(f'color="{graph.CRITICAL}", penwidth=3, fillcolor') == len(a.path)
