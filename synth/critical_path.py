@@ -376,6 +376,22 @@ def analyse(resources: Iterable[Mapping[str, Any]], model: LatencyModel | None =
     return Analysis(entries, custom, kinds, seconds, edge_list, finish, path)
 
 
+def markdown_tables(model: LatencyModel | None = None) -> str:
+    """The kinds and rules tables of synth/BENCH.md (a test keeps the two in step)."""
+    model = model or default_model()
+    cell = lambda text: text.replace("|", "\\|")  # noqa: E731
+    lines = ["| kind | seconds | stands for |", "|---|---|---|"]
+    for kind, seconds in model.kinds.items():
+        lines.append(f"| `{kind}` | {seconds:g} | {DEFAULT_KINDS.get(kind, (0, ''))[1]} |")
+    lines += ["", "| type | condition | kinds |", "|---|---|---|"]
+    for r in model.rules:
+        cond = [f"name ~ `{cell(r.name)}`"] if r.name else []
+        cond += [f"`{path}` ~ `{cell(rx)}`" for path, rx in r.inputs.items()]
+        cond += [f"inside a component ~ `{cell(r.within)}`"] if r.within else []
+        lines.append(f"| `{cell(r.type)}` | {', '.join(cond) or 'any'} | {' + '.join(r.kinds)} |")
+    return "\n".join(lines)
+
+
 def _fmt(seconds: float) -> str:
     m, s = divmod(int(round(seconds)), 60)
     return f"{m}m{s:02d}s" if m else f"{s}s"
@@ -404,7 +420,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--resources", help="a resources.json (default: BUILD/ENV/resources.json)")
     ap.add_argument("--latency", help="YAML file overriding the latency model (see synth/BENCH.md)")
     ap.add_argument("--json", action="store_true", help="print the analysis as JSON")
+    ap.add_argument("--markdown", action="store_true", help="print the model as the tables of synth/BENCH.md")
     args = ap.parse_args(argv)
+    if args.markdown:
+        print(markdown_tables(load_model(args.latency)))
+        return 0
     path = Path(args.resources or Path(args.build) / args.env / "resources.json")
     if not path.exists():
         print(f"{path}: not found; run `make synth ENV={args.env}` first", file=sys.stderr)

@@ -199,3 +199,8 @@ def test_more_vms_and_agents_do_not_lengthen_the_real_critical_path(tmp_path):
     assert large.serial_seconds > small.serial_seconds
     assert small.up_seconds > 0
     assert large.up_seconds == small.up_seconds, cp.report(large)
+
+
+def test_bench_md_states_the_default_model():
+    """synth/BENCH.md shows the defaults the code uses (regenerate: python -m synth.critical_path --markdown)."""
+    assert cp.markdown_tables() in (ROOT / "synth" / "BENCH.md").read_text()
