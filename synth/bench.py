@@ -135,6 +135,8 @@ def _k3s(k3s: dict[str, Any], names: list[str], addresses: list[str]) -> dict[st
         k3s["clusters"] = [target]
     _set_nodes(target, "servers", servers)
     _set_nodes(target, "agents", agents)
+    for per_node in ("node_labels", "node_taints"):  # keyed by the base's host names
+        target.pop(per_node, None)
     return k3s
 
 

@@ -45,7 +45,8 @@ DEFAULT_KINDS: dict[str, tuple[float, str]] = {
     "container_create": (30.0, "an LXC/Incus container created from a template and started"),
     "cloud_instance": (120.0, "a cloud instance (Linode) provisioned, booted and cloud-init run"),
     "k3s_server": (90.0, "k3s server installed and its API ready (first server: cluster-init)"),
-    "k3s_join": (45.0, "k3s server or agent installed and joined to the cluster"),
+    "k3s_join": (45.0, "k3s agent installed and joined to the cluster, node Ready"),
+    "k3s_converge": (10.0, "the install script re-run on a node already at the pinned version"),
     "chart_install": (90.0, "a Helm release installed and its workloads ready"),
     "k8s_object": (2.0, "a plain Kubernetes object applied"),
     "remote_command": (10.0, "any other command run over SSH"),
@@ -118,6 +119,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("linode:index/instance:Instance", ("cloud_instance",)),
     # k3s: a server install (not an agent) is the cluster's start; a join adds a node to it. The
     # k3s installer gets `server` or `agent` as its command; the first server has cluster-init.
+    # components/k3s: `<cluster>-agent-<host>-sync` converges a node its `-join` installed.
+    Rule(_CMD, ("k3s_converge",), inputs={"create": _K3S_CREATE}, name=r"(?i)-sync$"),
     Rule(_CMD, ("k3s_server",), inputs={"create": _K3S_CREATE}, name=r"(?i)(^|-)(server|control)"),
     Rule(_CMD, ("k3s_join",), inputs={"create": _K3S_CREATE}, name=r"(?i)(^|-)(agent|worker|join)"),
     Rule(_CMD, ("k3s_server",), within=r"(?i)k3s.*(server|controlplane)"),
