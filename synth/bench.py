@@ -164,6 +164,19 @@ def write_stack(hosts: int, stack_dir: Path) -> str:
 # ---------------------------------------------------------------------------------------------
 # The two runs (each in its own process: `python -m synth.bench --child ...`)
 # ---------------------------------------------------------------------------------------------
+def _gc_policy(policy: str) -> None:
+    """Both sides run under the same collector settings. `off`: no cyclic GC during the run (the
+    SDK keeps every resource, Output and future alive to the end, so full collections find little
+    and cost time proportional to everything allocated so far)."""
+    import gc
+
+    if policy == "off":
+        gc.freeze()
+        gc.disable()
+    elif policy != "default":
+        raise ValueError(f"unknown gc policy {policy!r}")
+
+
 def _import_sdks() -> None:
     import importlib
 
@@ -177,8 +190,10 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def child_program(env: str, stack_dir: Path, record: Path, profile: Path | None = None) -> dict[str, Any]:
+def child_program(env: str, stack_dir: Path, record: Path, profile: Path | None = None,
+                  gc_policy: str = "default") -> dict[str, Any]:
     _import_sdks()
+    _gc_policy(gc_policy)
     prof = None
     if profile:
         import cProfile
@@ -200,8 +215,9 @@ def child_program(env: str, stack_dir: Path, record: Path, profile: Path | None 
     return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": rss, "resources": len(result.resources)}
 
 
-def child_baseline(env: str, record: Path) -> dict[str, Any]:
+def child_baseline(env: str, record: Path, gc_policy: str = "default") -> dict[str, Any]:
     _import_sdks()
+    _gc_policy(gc_policy)
     program = json.loads(record.read_text())
     t0, c0 = time.perf_counter(), time.process_time()
     import pulumi
@@ -411,15 +427,16 @@ def _spawn(args: list[str]) -> dict[str, Any]:
     return result
 
 
-def measure(hosts: int, work: Path, repeat: int = 1) -> dict[str, Any]:
+def measure(hosts: int, work: Path, repeat: int = 1, gc_policy: str = "default") -> dict[str, Any]:
     stack_dir = work / "stacks"
     env = write_stack(hosts, stack_dir)
     record = work / f"{env}.resources.json"
     runs: dict[str, list[dict[str, Any]]] = {"program": [], "baseline": []}
     for _ in range(repeat):
+        gc_arg = ["--gc", gc_policy]
         runs["program"].append(_spawn(["--child", "program", "--env", env, "--stack-dir", str(stack_dir),
-                                       "--record", str(record)]))
-        runs["baseline"].append(_spawn(["--child", "baseline", "--env", env, "--record", str(record)]))
+                                       "--record", str(record), *gc_arg]))
+        runs["baseline"].append(_spawn(["--child", "baseline", "--env", env, "--record", str(record), *gc_arg]))
     row: dict[str, Any] = {"hosts": hosts, "env": env}
     for side, results in runs.items():
         row[side] = {
@@ -456,8 +473,11 @@ def verdicts(rows: list[dict[str, Any]]) -> dict[str, Any]:
     by = {r["hosts"]: r for r in rows}
     if 100 in by and 1000 in by:
         growth = by[1000]["program"]["seconds"] / by[100]["program"]["seconds"]
+        cpu_growth = by[1000]["program"]["cpu_seconds"] / by[100]["program"]["cpu_seconds"]
+        floor_growth = by[1000]["baseline"]["cpu_seconds"] / by[100]["baseline"]["cpu_seconds"]
         v.update(growth_target=GROWTH_TARGET, growth_1000_over_100=round(growth, 2),
-                 growth_ok=growth <= GROWTH_TARGET)
+                 growth_ok=growth <= GROWTH_TARGET, cpu_growth_1000_over_100=round(cpu_growth, 2),
+                 floor_cpu_growth_1000_over_100=round(floor_growth, 2))
     return v
 
 
@@ -479,6 +499,9 @@ def table(rows: list[dict[str, Any]], v: dict[str, Any]) -> str:
     if "growth_ok" in v:
         lines.append(f"1000-host time / 100-host time = {v['growth_1000_over_100']:.2f} "
                      f"(<= {GROWTH_TARGET}): {'ok' if v['growth_ok'] else 'MISSED'}")
+        if "cpu_growth_1000_over_100" in v:
+            lines.append(f"  in CPU time: program {v['cpu_growth_1000_over_100']:.2f}, "
+                         f"floor {v['floor_cpu_growth_1000_over_100']:.2f}")
     return "\n".join(lines)
 
 
@@ -504,6 +527,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", default="build", type=Path)
     ap.add_argument("--profile", action="store_true", help="profile the program at the largest size")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--gc", choices=("default", "off"), default="default",
+                    help="cyclic garbage collector in both runs: Python's default, or off during the run")
     ap.add_argument("--child", choices=("program", "baseline"), help=argparse.SUPPRESS)
     ap.add_argument("--env", help=argparse.SUPPRESS)
     ap.add_argument("--stack-dir", type=Path, help=argparse.SUPPRESS)
@@ -512,10 +537,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.child == "program":
-        print(json.dumps(child_program(args.env, args.stack_dir, args.record, args.profile_to)))
+        print(json.dumps(child_program(args.env, args.stack_dir, args.record, args.profile_to, args.gc)))
         return 0
     if args.child == "baseline":
-        print(json.dumps(child_baseline(args.env, args.record)))
+        print(json.dumps(child_baseline(args.env, args.record, args.gc)))
         return 0
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -524,18 +549,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tmp)
         for n in sizes:
             print(f"measuring {n} hosts ...", file=sys.stderr, flush=True)
-            rows.append(measure(n, work, args.repeat))
+            rows.append(measure(n, work, args.repeat, args.gc))
         v = verdicts(rows)
         print(table(rows, v))
         args.out.mkdir(parents=True, exist_ok=True)
-        report = {"sizes": sizes, "repeat": args.repeat, "python": sys.version.split()[0],
+        report = {"sizes": sizes, "repeat": args.repeat, "gc": args.gc, "python": sys.version.split()[0],
                   "rows": rows, "verdicts": v}
         if args.profile:
             n = max(sizes)
             env = env_name(n)
             stats = args.out / "bench-profile.pstats"
             _spawn(["--child", "program", "--env", env, "--stack-dir", str(work / "stacks"),
-                    "--record", str(work / "profiled.json"), "--profile-to", str(stats.resolve())])
+                    "--record", str(work / "profiled.json"), "--profile-to", str(stats.resolve()), "--gc", args.gc])
             text = profile_report(stats)
             (args.out / "bench-profile.txt").write_text(text)
             print(f"\nprofile of the program at {n} hosts: {args.out / 'bench-profile.txt'}")
