@@ -2,13 +2,142 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+from components.mtig import AclRule, Datasource, MetricsStack, MetricsStackArgs, MqttUser, SecretRef
 
 from .config.model import EnvironmentConfig
+from .config.mtig import Mtig, password_key
 from .secrets import Secrets
 from .types import Cluster
 
 
-def deploy(cfg: EnvironmentConfig, secrets: Secrets, cluster: Cluster | None) -> Any:
-    """Deploy the metrics stack (nothing until the layer lands)."""
-    return None
+@dataclass(frozen=True)
+class Metrics:
+    """What the metrics stack hands to monitoring and to the outputs."""
+
+    namespace: str
+    mqtt_url: pulumi.Output[str]
+    mqtt_external_url: pulumi.Output[str] | None
+    grafana_url: pulumi.Output[str]
+    influxdb_url: pulumi.Output[str]
+    org: str
+    bucket: str
+    stack: MetricsStack
+
+    def outputs(self) -> dict[str, object]:
+        """Endpoints only: no password or token is ever exported."""
+        values: dict[str, object] = {
+            "namespace": self.namespace,
+            "mqtt_url": self.mqtt_url,
+            "grafana_url": self.grafana_url,
+            "influxdb_url": self.influxdb_url,
+            "influxdb_org": self.org,
+            "influxdb_bucket": self.bucket,
+        }
+        if self.mqtt_external_url is not None:
+            values["mqtt_external_url"] = self.mqtt_external_url
+        return values
+
+
+def mqtt_users(m: Mtig) -> list[MqttUser]:
+    """Config users with their ACL rules, in config order."""
+    return [
+        MqttUser(user, tuple(AclRule(e.access, e.topic) for e in m.mosquitto.acl if e.user == user))
+        for user in m.mosquitto.users
+    ]
+
+
+def config_datasources(m: Mtig) -> list[Datasource]:
+    return [
+        Datasource(name=d.name, type=d.type, uid=d.uid, url=d.url, is_default=d.is_default)
+        for d in m.grafana.datasources
+    ]
+
+
+def stack_args(
+    cfg: EnvironmentConfig,
+    secrets: Secrets,
+    extra_datasources: Sequence[Datasource] = (),
+    extra_secret_env: Mapping[str, SecretRef] | None = None,
+) -> MetricsStackArgs:
+    m = cfg.mtig
+    assert m is not None
+    return MetricsStackArgs(
+        namespace=m.namespace,
+        mqtt_users=mqtt_users(m),
+        mqtt_passwords={user: secrets.require(password_key(user)) for user in m.mosquitto.users},
+        telegraf_user=m.telegraf.mqtt_user,
+        topics=m.telegraf.topics,
+        data_format=m.telegraf.data_format,
+        org=m.influxdb.org,
+        bucket=m.influxdb.bucket,
+        retention=m.influxdb.retention,
+        influxdb_admin_password=secrets.require("influxdbAdminPassword"),
+        influxdb_operator_token=secrets.require("influxdbOperatorToken"),
+        grafana_admin_password=secrets.require("grafanaAdminPassword"),
+        extra_datasources=[*config_datasources(m), *extra_datasources],
+        extra_secret_env=dict(extra_secret_env or {}),
+        influx_is_default=m.grafana.influxdb_default,
+        storage_class=m.storage_class,
+        mosquitto_storage=m.mosquitto.storage,
+        influxdb_storage=m.influxdb.storage,
+        grafana_storage=m.grafana.storage,
+        mqtt_expose=m.mosquitto.expose,
+        mqtt_node_port=m.mosquitto.node_port,
+        mqtt_tls_secret=m.mosquitto.tls_secret_name,
+        grafana_hostname=m.grafana.hostname,
+        grafana_ingress_class=m.grafana.ingress_class,
+        grafana_tls_secret=m.grafana.tls_secret_name,
+        # Production data (time series, dashboards, retained messages) survives a mistake.
+        protect=cfg.environment.production,
+    )
+
+
+def deploy(
+    cfg: EnvironmentConfig,
+    secrets: Secrets,
+    cluster: Cluster | None,
+    extra_datasources: Sequence[Datasource] | None = None,
+    extra_secret_env: Mapping[str, SecretRef] | None = None,
+) -> Metrics | None:
+    """Deploy the metrics stack on the cluster's provider.
+
+    ``extra_datasources`` (and the Secrets their ``${VAR}``s name, ``extra_secret_env``) are
+    the Grafana datasources other layers add. When not given, they come from
+    ``stacks.monitoring.grafana_datasources(cfg)`` / ``grafana_secret_env(cfg)`` if the
+    monitoring layer defines them (Prometheus, Loki); at most one of all may be the default.
+    """
+    if cfg.mtig is None:
+        return None
+    if extra_datasources is None or extra_secret_env is None:
+        # The monitoring layer may offer Grafana datasources (Prometheus, Loki) for this stack.
+        from . import monitoring
+
+        if extra_datasources is None:
+            offer = getattr(monitoring, "grafana_datasources", None)
+            extra_datasources = list(offer(cfg)) if offer else []
+        if extra_secret_env is None:
+            offer_env = getattr(monitoring, "grafana_secret_env", None)
+            extra_secret_env = dict(offer_env(cfg)) if offer_env else {}
+    if cluster is None:
+        pulumi.log.warn("mtig is configured but there is no k3s cluster to deploy it on: skipped")
+        return None
+    stack = MetricsStack(
+        "mtig",
+        stack_args(cfg, secrets, extra_datasources, extra_secret_env),
+        pulumi.ResourceOptions(provider=cluster.provider),
+    )
+    return Metrics(
+        namespace=stack.namespace,
+        mqtt_url=stack.mqtt_url,
+        mqtt_external_url=stack.mqtt_external,
+        grafana_url=stack.grafana_url,
+        influxdb_url=stack.influxdb_url,
+        org=stack.org,
+        bucket=stack.bucket,
+        stack=stack,
+    )

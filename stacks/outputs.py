@@ -22,3 +22,5 @@ def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None,
          "distribution": host.distribution, "groups": list(host.groups)}
         for host in hosts.all()
     ])
+    if metrics is not None:
+        pulumi.export("metrics", metrics.outputs())

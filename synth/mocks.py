@@ -39,3 +39,16 @@ class HomelabMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         handler = CALLS.get(args.token)
         return handler(args.args) if handler else {}
+
+
+def _kubernetes_service(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    """A Service gets a cluster IP; a LoadBalancer one an address from k3s' service load balancer."""
+    spec = dict(inputs.get("spec") or {})
+    spec.setdefault("clusterIP", f"10.43.{stable_int(name, 'svc', modulo=250)}.{stable_int(name, 'ip', modulo=250) + 2}")
+    status: dict[str, Any] = {"loadBalancer": {}}
+    if spec.get("type") == "LoadBalancer":
+        status = {"loadBalancer": {"ingress": [{"ip": f"192.0.2.{stable_int(name, 'lb', modulo=250) + 2}"}]}}
+    return {"spec": spec, "status": status}
+
+
+OUTPUTS["kubernetes:core/v1:Service"] = _kubernetes_service

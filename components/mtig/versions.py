@@ -1,0 +1,22 @@
+"""Pinned chart and image versions of the MTIG stack (one place to bump them)."""
+
+# eclipse-mosquitto has no official Helm chart: plain manifests with the official image.
+MOSQUITTO_IMAGE = "eclipse-mosquitto:2.0.20"
+MOSQUITTO_UID = 1883  # the image's `mosquitto` user and group
+
+# Telegraf runs from manifests so that its rendered config is checked offline.
+TELEGRAF_IMAGE = "telegraf:1.32.3"
+TELEGRAF_UID = 999  # the image's `telegraf` user
+
+INFLUXDB_CHART = "influxdb2"
+INFLUXDB_CHART_VERSION = "2.1.2"
+INFLUXDB_REPO = "https://helm.influxdata.com/"
+INFLUXDB_IMAGE_TAG = "2.7.12"
+INFLUXDB_IMAGE = f"influxdb:{INFLUXDB_IMAGE_TAG}"
+
+GRAFANA_CHART = "grafana"
+GRAFANA_CHART_VERSION = "8.5.1"  # Grafana 11.2.0
+GRAFANA_REPO = "https://grafana.github.io/helm-charts"
+
+# Applies the InfluxDB-generated scoped tokens as Secrets (image without a shell).
+KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.31.2"

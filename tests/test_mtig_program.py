@@ -1,0 +1,159 @@
+"""The mtig layer wired from each committed stack config onto a cluster's provider.
+
+Until the k3s layer hands over a real `Cluster`, the cluster here carries a Kubernetes provider
+built in the test. When the whole-program synth renders the stack (k3s configured), the checks
+also run on the synth's own artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import kubernetes_validate
+import pulumi
+import pytest
+import yaml
+from pulumi.runtime import config as runtime_config
+
+from components.mtig import render
+from stacks import mtig as layer
+from stacks.config import loader
+from stacks.secrets import Secrets
+from stacks.types import Cluster
+from synth.engine import synth_config
+from tests import mtig_support as ms
+from tests.conftest import ENVIRONMENTS
+
+
+@pytest.fixture
+def stack_config(request):
+    """Load an environment's committed config into the Pulumi runtime (secrets as placeholders)."""
+    env = request.param
+    entries, secret_keys, values = synth_config(env)
+    saved = (dict(runtime_config.CONFIG.get()), set(runtime_config._SECRET_KEYS.get()))
+    plain = {k: v if isinstance(v, str) else json.dumps(v) for k, v in entries.items()}
+    pulumi.runtime.set_all_config(plain, sorted(secret_keys))
+    yield loader.validate(entries, stack=env, secret_keys=secret_keys), values
+    pulumi.runtime.set_all_config(saved[0], sorted(saved[1]))
+
+
+def test_cluster(name: str) -> Cluster:
+    provider = ms.k8s_provider()
+    return Cluster(
+        name=name,
+        api_endpoint=pulumi.Output.from_input("https://10.40.0.10:6443"),
+        kubeconfig=pulumi.Output.secret("apiVersion: v1\nkind: Config\n"),
+        provider=provider,
+        version="v1.31.4+k3s1",
+    )
+
+
+test_cluster.__test__ = False  # a helper, not a test
+
+
+@pytest.mark.parametrize("stack_config", ENVIRONMENTS, indirect=True)
+@pulumi.runtime.test
+def test_layer_deploys_the_configured_stack(stack_config):
+    cfg, secret_values = stack_config
+    rec = ms.Recorder()
+    metrics = layer.deploy(cfg, Secrets(), test_cluster(cfg.environment.name))
+    assert metrics is not None
+
+    def check(values):
+        outputs, _ = values
+        assert outputs["mqtt_url"] == f"mqtt://mosquitto.{cfg.mtig.namespace}.svc.cluster.local:1883"
+        assert outputs["grafana_url"] == f"http://{cfg.mtig.grafana.hostname}"
+        assert outputs["influxdb_org"] == cfg.mtig.influxdb.org
+        production = cfg.environment.production
+        for reg in rec.registrations:
+            if reg.name in ("mtig-namespace", "mtig-mosquitto-data", "mtig-influxdb-data", "mtig-grafana-data"):
+                assert (reg.protect, reg.retain_on_delete) == (production, production), reg.name
+        for manifest in rec.manifests():
+            if manifest["kind"] != "Secret":
+                kubernetes_validate.validate(manifest, ms.K3S_VERSION, strict=True)
+        everything = json.dumps([r.inputs for r in rec.registrations])
+        for value in secret_values.values():
+            assert value not in everything
+        acl = rec.by_name("mtig-mosquitto-config").inputs["data"]["acl"]
+        for user in cfg.mtig.mosquitto.users:
+            assert f"\nuser {user}\n" in acl
+        passwd = rec.by_name("mtig-mosquitto-passwords").revealed["stringData"]["passwd"]
+        expected = render.password_file(
+            {u: secret_values[f"mqttPassword-{u}"] for u in cfg.mtig.mosquitto.users}
+        )
+        assert passwd == expected
+
+    return pulumi.Output.all(
+        pulumi.Output.from_input(metrics.outputs()), ms.settled(metrics.stack)
+    ).apply(check)
+
+
+@pytest.mark.parametrize("stack_config", ["mirkwood"], indirect=True)
+def test_layer_without_a_cluster_declares_nothing(stack_config):
+    cfg, _ = stack_config
+    rec = ms.Recorder()
+    assert layer.deploy(cfg, Secrets(), None) is None
+    assert rec.registrations == []
+
+
+# --- on the whole-program synth ------------------------------------------------------------
+
+
+def synth_mtig(synth_result, env: str):
+    run = synth_result(env)
+    files = {path: text for path, text in run.artifacts.items() if "/mtig/" in path or path.endswith("namespace-mtig.yaml")}
+    if not files:
+        pytest.skip(f"{env}: the synth renders no mtig artifacts yet (no k3s cluster in this stack's layers)")
+    return run, files
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_synth_renders_valid_kubernetes_manifests(synth_result, env):
+    run, files = synth_mtig(synth_result, env)
+    manifests = [yaml.safe_load(text) for path, text in files.items() if path.startswith("kubernetes/")]
+    assert {m["kind"] for m in manifests} >= {
+        "ConfigMap", "Deployment", "Service", "Job", "PersistentVolumeClaim", "Namespace",
+    }
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, ms.K3S_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_synth_telegraf_and_grafana_files(synth_result, env):
+    run, files = synth_mtig(synth_result, env)
+    telegraf = tomllib.loads(files["configs/mtig/telegraf-config/telegraf.conf"])
+    assert set(telegraf["inputs"]) == {"mqtt_consumer"} and set(telegraf["outputs"]) == {"influxdb_v2"}
+    datasources = yaml.safe_load(files["configs/mtig/grafana-datasources/datasources.yaml"])
+    assert sum(1 for d in datasources["datasources"] if d["isDefault"]) == 1
+    metrics = run.outputs["metrics"]
+    assert metrics["mqtt_url"].startswith("mqtt://mosquitto.")
+
+
+@pytest.mark.parametrize("stack_config", ["mirkwood"], indirect=True)
+@pulumi.runtime.test
+def test_monitoring_layer_can_add_grafana_datasources(stack_config, monkeypatch):
+    from components.mtig import Datasource, SecretRef
+    from stacks import monitoring
+
+    cfg, _ = stack_config
+    prometheus = Datasource(name="Prometheus", type="prometheus", uid="prometheus",
+                            url="http://prometheus.monitoring.svc.cluster.local:9090")
+    loki = Datasource(name="Loki", type="loki", uid="loki", url="http://loki.monitoring.svc.cluster.local:3100",
+                      secure_env={"httpHeaderValue1": "LOKI_TENANT_TOKEN"})
+    monkeypatch.setattr(monitoring, "grafana_datasources", lambda c: [prometheus, loki], raising=False)
+    monkeypatch.setattr(monitoring, "grafana_secret_env",
+                        lambda c: {"LOKI_TENANT_TOKEN": SecretRef("loki-tenant", "token")}, raising=False)
+    rec = ms.Recorder()
+    metrics = layer.deploy(cfg, Secrets(), test_cluster(cfg.environment.name))
+
+    def check(_):
+        text = rec.by_name("mtig-grafana-datasources").inputs["data"]["datasources.yaml"]
+        doc = yaml.safe_load(text)
+        assert [(d["name"], d["isDefault"]) for d in doc["datasources"]] == [
+            ("InfluxDB", True), ("Loki", False), ("Prometheus", False),
+        ]
+        env = rec.by_name("mtig-grafana-release").inputs["values"]["envValueFrom"]
+        assert env["LOKI_TENANT_TOKEN"] == {"secretKeyRef": {"name": "loki-tenant", "key": "token"}}
+
+    return ms.settled(metrics.stack).apply(check)
