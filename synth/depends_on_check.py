@@ -3,8 +3,9 @@
 A `depends_on` is an edge the data does not imply: it can lengthen the critical path of every `up`.
 The contract asks each one to say why the data alone does not order it. This check finds every
 `depends_on=` keyword, `depends_on` dict key and `.depends_on` assignment and accepts it when a
-comment sits on one of its lines (keyword through the end of its value), or in the block of
-comment lines directly above it.
+comment sits on one of its lines (keyword through the end of its value), directly above it, or
+directly above (or at the end of) the first line of an expression it is part of (the options
+call, the `opts=` argument, the resource call, the statement).
 
     python -m synth.depends_on_check [PATH ...]     (default: components stacks)
 """
@@ -47,38 +48,49 @@ def _comment_lines(source: str) -> tuple[set[int], set[int]]:
     return with_comment, only_comment
 
 
-def _sites(tree: ast.AST) -> Iterable[tuple[int, int, int]]:
-    """(first line, last line, first line of the enclosing statement) of each depends_on."""
-    stmt_of: dict[int, int] = {}
-    for stmt in ast.walk(tree):
-        if isinstance(stmt, ast.stmt):
-            # Walk order is outer before inner: inner statements overwrite, innermost wins.
-            for sub in ast.walk(stmt):
-                stmt_of[id(sub)] = stmt.lineno
+def _sites(tree: ast.AST) -> Iterable[tuple[int, int, frozenset[int]]]:
+    """(first line, last line, first lines of the enclosing expressions up to the statement) of
+    each depends_on."""
+    parents: dict[int, ast.AST] = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+
+    def enclosing(node: ast.AST) -> frozenset[int]:
+        lines = set()
+        while id(node) in parents:
+            node = parents[id(node)]
+            if hasattr(node, "lineno"):
+                lines.add(node.lineno)
+            if isinstance(node, ast.stmt):
+                break
+        return frozenset(lines)
+
     for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and node.arg == "depends_on":
-            yield node.lineno, node.value.end_lineno or node.lineno, stmt_of.get(id(node), node.lineno)
+            yield node.lineno, node.value.end_lineno or node.lineno, enclosing(node)
         elif isinstance(node, ast.Dict):
             for k, v in zip(node.keys, node.values):
                 if isinstance(k, ast.Constant) and k.value == "depends_on":
-                    yield k.lineno, v.end_lineno or k.lineno, stmt_of.get(id(node), k.lineno)
+                    yield k.lineno, v.end_lineno or k.lineno, enclosing(node) | {node.lineno}
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
                 if isinstance(t, ast.Attribute) and t.attr == "depends_on":
-                    yield node.lineno, node.end_lineno or node.lineno, node.lineno
+                    yield node.lineno, node.end_lineno or node.lineno, frozenset()
 
 
 def check_source(source: str, path: str = "<string>") -> list[Finding]:
-    """A depends_on passes with a comment on its own lines, or directly above it, or directly
-    above the statement it is part of."""
+    """A depends_on passes with a comment on its own lines or directly above them, or directly
+    above (or at the end of) the first line of an expression it is part of: the options call,
+    the `opts=` argument, the resource call, the statement."""
     tree = ast.parse(source, filename=path)
     with_comment, only_comment = _comment_lines(source)
     findings = []
-    for first, last, stmt_line in sorted(set(_sites(tree))):
+    for first, last, around in sorted(set(_sites(tree))):
         ok = (any(ln in with_comment for ln in range(first, last + 1))
               or first - 1 in only_comment
-              or stmt_line - 1 in only_comment)
+              or any(ln - 1 in only_comment or ln in with_comment for ln in around))
         if not ok:
             findings.append(Finding(path, first))
     return findings

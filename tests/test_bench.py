@@ -13,26 +13,32 @@ import pytest
 import yaml
 
 from stacks.config import loader
-from synth import bench
+from synth import bench, engine
 from tests.conftest import ROOT
 
 BASE = yaml.safe_load((ROOT / f"Pulumi.{bench.BASE_STACK}.yaml").read_text())
 
 
-def _validate(doc: dict, env: str):
-    return loader.validate(doc["config"], stack=env)
+def _validate(hosts: int, tmp_path):
+    """The generated stack file as the synth reads it (secrets as placeholders), validated."""
+    env = bench.write_stack(hosts, tmp_path)
+    entries, secret_keys, _ = engine.synth_config(env, stack_dir=tmp_path)
+    return loader.validate(entries, stack=env, secret_keys=secret_keys)
 
 
 @pytest.mark.parametrize("hosts", [4, 9])
-def test_generated_environment_is_a_valid_config(hosts):
+def test_generated_environment_is_a_valid_config(hosts, tmp_path):
     env = bench.env_name(hosts)
-    cfg = _validate(bench.generate(hosts), env)
+    cfg = _validate(hosts, tmp_path)
     assert cfg.environment.name == env
     if "homelab:proxmox" in BASE["config"]:
         names = [vm.name for vm in cfg.proxmox.vms]
         assert names == [bench.host_name(env, i) for i in range(1, hosts + 1)]
         assert len(set(vm.vm_id for vm in cfg.proxmox.vms)) == hosts
         assert cfg.proxmox.containers == ()
+    if "homelab:k3s" in BASE["config"]:
+        cluster = cfg.k3s.clusters[0]
+        assert len(cluster.servers) == 3 and len(cluster.agents) == hosts - 3
 
 
 def test_generated_environment_is_deterministic_and_scales_only_hosts():

@@ -150,6 +150,8 @@ def test_depends_on_without_a_comment_is_found(src):
     "Command(\n    'x',\n    # the join needs the server running, the token alone does not say so\n"
     "    opts=ResourceOptions(depends_on=[server]),\n)\n",
     "# the VM reads the snippet at boot\ncmd = Command(\n    'x',\n    opts=ResourceOptions(depends_on=[vm]),\n)\n",
+    "Release(\n    'x',\n    # the chart mounts these Secrets by name\n    opts=ResourceOptions(\n"
+    "        parent=self,\n        depends_on=[secret],\n    ),\n)\n",
 ])
 def test_depends_on_with_a_comment_passes(src):
     assert check_source(src) == []
