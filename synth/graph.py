@@ -2,8 +2,8 @@
 
 Components are clusters (nested as the program nests them), custom resources are nodes labelled
 with their name, short type and estimated latency; an edge points from what must finish first to
-what waits for it (solid: a data dependency or depends_on, dashed: an explicit provider, dotted: a
-custom parent). The critical path (synth/critical_path.py) is drawn red and bold.
+what waits for it (solid: a data dependency or depends_on, dashed: an explicit provider, drawn only
+on the critical path, dotted: a custom parent). The critical path (synth/critical_path.py) is drawn red and bold.
 
     python -m synth.graph --env mirkwood [--build build] [--latency FILE] [--out build/graph]
 writes OUT/ENV.dot, OUT/ENV.svg and OUT/ENV.png.
@@ -48,14 +48,16 @@ def to_dot(a: Analysis, title: str = "") -> str:
         key = p if p in entries and entries[p]["type"] != "pulumi:pulumi:Stack" else None
         children.setdefault(key, []).append(u)
 
-    # A provider that waits for nothing is ready at the start and orders nothing: its edges to
-    # every resource of its package would only hide the real structure.
+    # A provider's edges to every resource of its package would hide the real structure: they are
+    # drawn only on the critical path; the provider's box says how many resources use it. One that
+    # waits for nothing is ready at the start and orders nothing at all.
     has_preds = {ed.dst for ed in a.edges}
     fanout: dict[str, int] = {}
     for ed in a.edges:
-        fanout[ed.src] = fanout.get(ed.src, 0) + 1
-    hidden = {u for u in a.custom
-              if entries[u]["type"].startswith("pulumi:providers:") and u not in has_preds}
+        if ed.why == "provider":
+            fanout[ed.src] = fanout.get(ed.src, 0) + 1
+    providers = {u for u in a.custom if entries[u]["type"].startswith("pulumi:providers:")}
+    hidden = {u for u in providers if u not in has_preds}
 
     out = [
         "digraph homelab {",
@@ -73,7 +75,9 @@ def to_dot(a: Analysis, title: str = "") -> str:
                 secs = a.seconds[u]
                 label = f"{e['name']}\n{short_type(e['type'])}\n{'+'.join(a.kinds[u])} {secs:.0f}s"
                 if u in hidden:
-                    label += f"\n(ready at start; edges to its {fanout.get(u, 0)} resources not drawn)"
+                    label += f"\n(ready at start; provider of {fanout.get(u, 0)} resources)"
+                elif u in providers:
+                    label += f"\n(provider of {fanout.get(u, 0)} resources)"
                 attrs = [f"label={_q(label)}"]
                 if u in on_path:
                     attrs += [f"color={_q(CRITICAL)}", "penwidth=3", 'fillcolor="#fde0dd"']
@@ -90,7 +94,7 @@ def to_dot(a: Analysis, title: str = "") -> str:
     emit(None, 1)
     style = {"dependency": "solid", "provider": "dashed", "parent": "dotted"}
     for ed in sorted(a.edges, key=lambda x: (ids[x.src], ids[x.dst], x.why)):
-        if ed.src in hidden:
+        if ed.why == "provider" and (ed.src, ed.dst) not in path_edges:
             continue
         attrs = [f"style={style[ed.why]}"]
         if (ed.src, ed.dst) in path_edges:
