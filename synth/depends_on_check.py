@@ -5,7 +5,8 @@ The contract asks each one to say why the data alone does not order it. This che
 `depends_on=` keyword, `depends_on` dict key and `.depends_on` assignment and accepts it when a
 comment sits on one of its lines (keyword through the end of its value), directly above it, or
 directly above (or at the end of) the first line of an expression it is part of (the options
-call, the `opts=` argument, the resource call, the statement).
+call, the `opts=` argument, the resource call, the statement). For `depends_on=deps`, a comment
+on or directly above an assignment to `deps` in the same function counts too.
 
     python -m synth.depends_on_check [PATH ...]     (default: components stacks)
 """
@@ -66,9 +67,26 @@ def _sites(tree: ast.AST) -> Iterable[tuple[int, int, frozenset[int]]]:
                 break
         return frozenset(lines)
 
+    def assignments(node: ast.AST, name: str) -> frozenset[int]:
+        """Lines of the assignments to `name` in the function (or module) around `node`: a
+        `depends_on=deps` is justified where `deps` is built."""
+        scope = node
+        while id(scope) in parents and not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            scope = parents[id(scope)]
+        lines = set()
+        for sub in ast.walk(scope):
+            if isinstance(sub, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+                if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                    lines.update(range(sub.lineno, (sub.end_lineno or sub.lineno) + 1))
+        return frozenset(lines)
+
     for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and node.arg == "depends_on":
-            yield node.lineno, node.value.end_lineno or node.lineno, enclosing(node)
+            around = enclosing(node)
+            if isinstance(node.value, ast.Name):
+                around |= assignments(node, node.value.id)
+            yield node.lineno, node.value.end_lineno or node.lineno, around
         elif isinstance(node, ast.Dict):
             for k, v in zip(node.keys, node.values):
                 if isinstance(k, ast.Constant) and k.value == "depends_on":

@@ -139,6 +139,7 @@ def test_every_depends_on_in_components_and_stacks_has_a_comment():
     "x = 1  # unrelated\nopts = ResourceOptions(\n    parent=self,\n    depends_on=[vm],\n)\n",
     "opts.depends_on = [vm]\n",
     "kw = {'depends_on': [vm]}\n",
+    "# a comment about something else\n\ndeps = [vm]\nopts = ResourceOptions(depends_on=deps)\n",
 ])
 def test_depends_on_without_a_comment_is_found(src):
     assert [f.line for f in check_source(src)] != []
@@ -150,6 +151,8 @@ def test_depends_on_without_a_comment_is_found(src):
     "Command(\n    'x',\n    # the join needs the server running, the token alone does not say so\n"
     "    opts=ResourceOptions(depends_on=[server]),\n)\n",
     "# the VM reads the snippet at boot\ncmd = Command(\n    'x',\n    opts=ResourceOptions(depends_on=[vm]),\n)\n",
+    "def f():\n    # the host must be provisioned first\n    deps = [vm]\n"
+    "    return Command('x', opts=ResourceOptions(depends_on=deps))\n",
     "Release(\n    'x',\n    # the chart mounts these Secrets by name\n    opts=ResourceOptions(\n"
     "        parent=self,\n        depends_on=[secret],\n    ),\n)\n",
 ])
