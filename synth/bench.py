@@ -414,7 +414,7 @@ def _sdk_classes() -> dict[str, Any]:
 # The driver
 # ---------------------------------------------------------------------------------------------
 def _spawn(args: list[str]) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "synth.bench", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
