@@ -455,6 +455,10 @@ def measure(hosts: int, work: Path, repeat: int = 1, gc_policy: str = "default")
     records = json.loads(record.read_text())
     row["custom_resources"] = sum(1 for r in records if r.get("custom"))
     row["by_type"] = dict(sorted(_count(r["type"] for r in records).items()))
+    from synth.critical_path import analyse
+
+    a = analyse(records)
+    row["critical_path_seconds"], row["serial_seconds"] = a.up_seconds, a.serial_seconds
     return row
 
 
@@ -495,6 +499,9 @@ def table(rows: list[dict[str, Any]], v: dict[str, Any]) -> str:
             f"{r['cpu_ratio']:>5.2f} | {p['peak_rss_mb']:>7.0f} {b['peak_rss_mb']:>8.0f} "
             f"{r['memory_ratio']:>5.2f} | {b['identical']:>4}/{p['resources']:<4}"
         )
+    if all("critical_path_seconds" in r for r in rows):
+        lines.append("estimated `up` (critical path) / serial sum: " + ", ".join(
+            f"{r['hosts']} hosts {r['critical_path_seconds']:.0f} s / {r['serial_seconds']:.0f} s" for r in rows))
     lines.append(f"wall-time ratio <= {RATIO_TARGET} at every size: {'ok' if v['ratio_ok'] else 'MISSED'}")
     if "growth_ok" in v:
         lines.append(f"1000-host time / 100-host time = {v['growth_1000_over_100']:.2f} "

@@ -79,6 +79,7 @@ def test_bench_runs_both_sides_and_the_floor_replays_the_program_exactly(tmp_pat
             assert side["seconds"] > 0 and side["cpu_seconds"] > 0 and side["peak_rss_mb"] > 20
         assert row["time_ratio"] == pytest.approx(p["seconds"] / b["seconds"], rel=1e-2)
     assert "wall-time ratio <= 1.3 at every size" in done.stdout
+    assert report["rows"][0]["critical_path_seconds"] <= report["rows"][0]["serial_seconds"]
     assert f"{report['rows'][0]['program']['resources']}" in done.stdout
 
 
