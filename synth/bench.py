@@ -327,25 +327,24 @@ class Replay:
         found = self._classes.get(token)
         if found is None:
             return None, {}
-        if True:
-            import importlib
-            import inspect
+        import importlib
+        import inspect
 
-            import pulumi._types as types
+        import pulumi._types as types
 
-            module_name, class_name = found
-            cls = getattr(importlib.import_module(module_name), class_name)
-            module = sys.modules[cls.__module__]
-            args_cls = getattr(module, f"{class_name}Args", None)
-            names: dict[str, str] = {}
-            if args_cls is not None:
-                names = {wire: py for py, wire in types.input_type_py_to_pulumi_names(args_cls).items()}
-            init = getattr(cls, "_internal_init", None)
-            if init is not None:  # arguments the class sets itself (apiVersion, kind) are inputs too
-                for p in inspect.signature(init).parameters:
-                    if p not in ("__self__", "resource_name", "opts", "__props__"):
-                        names.setdefault(_camel(p), p)
-            self._resolved[token] = (cls, names)
+        module_name, class_name = found
+        cls = getattr(importlib.import_module(module_name), class_name)
+        module = sys.modules[cls.__module__]
+        args_cls = getattr(module, f"{class_name}Args", None)
+        names: dict[str, str] = {}
+        if args_cls is not None:
+            names = {wire: py for py, wire in types.input_type_py_to_pulumi_names(args_cls).items()}
+        init = getattr(cls, "_internal_init", None)
+        if init is not None:  # arguments the class sets itself (apiVersion, kind) are inputs too
+            for p in inspect.signature(init).parameters:
+                if p not in ("__self__", "resource_name", "opts", "__props__"):
+                    names.setdefault(_camel(p), p)
+        self._resolved[token] = (cls, names)
         return self._resolved[token]
 
     def _values(self, value: Any) -> Any:
