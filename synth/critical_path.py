@@ -108,6 +108,7 @@ _K3S_CREATE = r"(?i)k3s"
 # ... and the rules that map resources to kinds, first match wins.
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("^pulumi:providers:", ("instant",)),
+    Rule("pulumi:pulumi:StackReference", ("instant",)),
     Rule("^(random|tls):", ("instant",)),
     Rule("proxmoxve:download/file:File", ("image_download",)),
     Rule(_VM, ("template_build",), inputs={"template": "^true$"}),
