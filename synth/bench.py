@@ -14,9 +14,11 @@ process so peak RSS is that run's own:
 
 Both processes import pulumi and the provider SDK packages before the clock starts; everything
 after (the program's own modules, SDK submodules, registration until every RPC is done) is timed.
-Wall time is measured inside the child around that work; peak RSS is the child's ru_maxrss.
+Wall and CPU time are measured inside the child around that work; peak RSS is the child's
+ru_maxrss. Each row also carries the size's critical path and serial sum (synth/critical_path.py).
 
-    python -m synth.bench [--sizes 10,100,1000] [--repeat 1] [--out build] [--profile] [--check]
+    python -m synth.bench [--sizes 10,100,1000] [--repeat 3] [--out build] [--gc default|off]
+                          [--profile] [--check]
 
 prints the table and writes build/bench.json. Targets: baseline ratio <= 1.3 at every size,
 1000-host time within 11x the 100-host time. `--profile` runs the program once more at the
