@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv synth test test-hosts clean policy-venv policy
+.PHONY: venv synth test test-hosts clean policy-venv policy bench critical-path graph
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,18 @@ POLICY_ENVS = $(if $(filter command line environment,$(origin ENV)),$(ENV),mirkw
 policy: venv policy-venv
 	@for env in $(POLICY_ENVS); do $(PY) -m synth --env $$env || exit 1; done
 	$(POLICY_VENV)/bin/python -m policy.offline $(foreach env,$(POLICY_ENVS),--env $(env))
+
+## bench: program synth vs the SDK floor at 10, 100, 1000 hosts -> build/bench.json (synth/BENCH.md)
+bench: venv
+	$(PY) -m synth.bench $(BENCH_ARGS)
+
+## critical-path: estimated `up` time of ENV vs the serial sum (LATENCY=file.yaml overrides the model)
+critical-path: synth
+	$(PY) -m synth.critical_path --env $(ENV) $(if $(LATENCY),--latency $(LATENCY))
+
+## graph: ENV's dependency graph, critical path in red -> build/graph/ENV.{dot,svg,png}
+graph: synth
+	$(PY) -m synth.graph --env $(ENV) $(if $(LATENCY),--latency $(LATENCY))
 
 clean:
 	rm -rf build .pytest_cache
