@@ -211,3 +211,25 @@ def test_staging_on_productions_node_vlan_and_vmid_range_is_refused():
         "(got '5900-9099')",
         "environment.networks.staging.vlan: is the VLAN of the production network production of lothlorien (got 50)",
     ]
+
+
+def test_loader_checks_staging_against_the_production_stack_file_beside_it(tmp_path):
+    """The program itself refuses a staging stack on production's VLAN: peers are the project's stack files."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.conftest import ROOT
+
+    (tmp_path / "Pulumi.lothlorien.yaml").write_text((ROOT / "Pulumi.lothlorien.yaml").read_text())
+    assert [p.environment.name for p in loader.peer_environments(tmp_path, "mirkwood")] == ["lothlorien"]
+    document = yaml.safe_load((ROOT / "Pulumi.mirkwood.yaml").read_text())
+    document["config"]["homelab:environment"]["networks"]["staging"]["vlan"] = 50
+    (tmp_path / "Pulumi.mirkwood.yaml").write_text(yaml.safe_dump(document))
+    done = subprocess.run([sys.executable, "-m", "synth", "--env", "mirkwood", "--out", str(tmp_path / "build"),
+                           "--stack-dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert ("environment.networks.staging.vlan: is the VLAN of the production network production of lothlorien "
+            "(got 50)") in done.stderr
+    assert not (tmp_path / "build" / "mirkwood").exists()

@@ -2,19 +2,24 @@
 
 `validate()` is pure: it takes the stack's config entries (full keys such as `homelab:proxmox`,
 values already parsed from JSON) and returns the typed config or raises `ConfigError` with one
-line per problem. `load()` feeds it from the Pulumi runtime.
+line per problem. `load()` feeds it from the Pulumi runtime, with the project's other stack files
+as peers: a staging stack may not reach into a production environment's nodes, VLANs or VMIDs.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 from pydantic import ValidationError
 
+from . import proxmox as pxcfg
 from .base import looks_secret
 from .model import EnvironmentConfig, needed_secrets, problems
 
@@ -31,8 +36,12 @@ class ConfigError(pulumi.RunError):
         super().__init__(f"invalid configuration ({len(lines)} {noun}):\n" + "\n".join(f"  {line}" for line in lines))
 
 
-def validate(entries: Mapping[str, Any], *, stack: str, secret_keys: set[str] | frozenset[str] = frozenset()) -> EnvironmentConfig:
-    """Validate a stack's config entries; raise ConfigError listing every problem."""
+def validate(entries: Mapping[str, Any], *, stack: str, secret_keys: set[str] | frozenset[str] = frozenset(),
+             peers: Iterable[EnvironmentConfig] = ()) -> EnvironmentConfig:
+    """Validate a stack's config entries; raise ConfigError listing every problem.
+
+    `peers` are the project's other environments: when this one is not production, it must stay
+    off the Proxmox nodes, VLANs and VMID range of every production peer."""
     lines = list(_plain_credentials(entries, secret_keys))
     lines.extend(_unknown_keys(entries, secret_keys))
     sections = {key.split(":", 1)[1]: value for key, value in entries.items()
@@ -46,6 +55,10 @@ def validate(entries: Mapping[str, Any], *, stack: str, secret_keys: set[str] | 
         lines.extend(_pydantic_lines(error))
         raise ConfigError(lines) from None
     lines.extend(str(problem) for problem in problems(cfg))
+    if not cfg.environment.production:
+        for peer in peers:
+            if peer.environment.production and peer.environment.name != cfg.environment.name:
+                lines.extend(str(problem) for problem in pxcfg.conflicts(cfg, peer))
     secret_specs = needed_secrets(cfg)
     for spec in secret_specs:
         if spec.required and f"{NAMESPACE}:{spec.key}" not in entries:
@@ -63,7 +76,30 @@ def load() -> EnvironmentConfig:
     for key, value in raw.items():
         entries[key] = _parse(value)
     secret_keys = {key for key in entries if pulumi.runtime.is_config_secret(key)}
-    return validate(entries, stack=pulumi.get_stack(), secret_keys=secret_keys)
+    stack = pulumi.get_stack()
+    # The CLI gives the project's root; under mocks it may be unset, and the program runs from there.
+    root = pulumi.runtime.get_root_directory()
+    project_dir = Path(root) if root and (Path(root) / "Pulumi.yaml").is_file() else Path(os.getcwd())
+    return validate(entries, stack=stack, secret_keys=secret_keys, peers=peer_environments(project_dir, stack))
+
+
+def peer_environments(project_dir: Path, stack: str) -> list[EnvironmentConfig]:
+    """The other stacks' environments in the project directory, as far as their files parse.
+
+    Only their shape is read (no secrets, no cross-checks): a stack file with errors is reported
+    when that stack runs, and is not a peer here."""
+    peers = []
+    for path in sorted(project_dir.glob("Pulumi.*.yaml")):
+        if path.name == f"Pulumi.{stack}.yaml":
+            continue
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+            sections = {key.split(":", 1)[1]: value for key, value in (document.get("config") or {}).items()
+                        if key.startswith(f"{NAMESPACE}:") and key.split(":", 1)[1] in SECTION_KEYS}
+            peers.append(EnvironmentConfig.model_validate(sections))
+        except (OSError, yaml.YAMLError, ValidationError, AttributeError):
+            continue
+    return peers
 
 
 def _unknown_keys(entries: Mapping[str, Any], secret_keys: set[str] | frozenset[str]) -> Iterator[str]:
