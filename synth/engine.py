@@ -122,10 +122,11 @@ def synth_config(env: str, secret_values: dict[str, str] | None = None, stack_di
         cfg = None
     given = dict(secret_values or {})
     values: dict[str, str] = {}
-    keys = {spec.key for spec in needed_secrets(cfg)} if cfg else set()
-    keys |= {k.split(":", 1)[1] for k in secure}
+    specs = {spec.key: spec for spec in needed_secrets(cfg)} if cfg else {}
+    keys = set(specs) | {k.split(":", 1)[1] for k in secure}
     for key in sorted(keys):
-        values[key] = given.get(key, f"synth-placeholder-{key}")
+        placeholder = f"synth-placeholder-{key}"
+        values[key] = given.get(key, specs[key].dressed(placeholder) if key in specs else placeholder)
         entries[f"{PROJECT}:{key}"] = values[key]
     secret_keys = {f"{PROJECT}:{key}" for key in values}
     return entries, secret_keys, values

@@ -57,8 +57,10 @@ def test_webhook_receivers_proxmox_incus_and_mqtt_exporter_ask_for_their_secrets
         "lothlorien", proxmox={"targets": ["10.50.0.2"]}, incus={"targets": ["10.50.0.30:8443"]},
         mqtt_exporter={"user": "telegraf"},
     )
-    for key in ("pveExporterToken", "incusMetricsCertificate", "incusMetricsKey"):
-        entries[f"homelab:{key}"] = "placeholder"
+    given = {"pveExporterToken": "prometheus@pve!exporter=placeholder", "incusMetricsCertificate": "placeholder",
+             "incusMetricsKey": "placeholder"}
+    for key, value in given.items():
+        entries[f"homelab:{key}"] = value
         secret_keys = {*secret_keys, f"homelab:{key}"}
     cfg = loader.validate(entries, stack="lothlorien", secret_keys=secret_keys)
     keys = {spec.key for spec in needed_secrets(cfg)}

@@ -15,10 +15,12 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
+from components.monitoring.render import INCUS_CERT_DIR
 from components.mtig.render import check_datasources
 from components.mtig.stack import influx_datasource
 from stacks import monitoring as layer
 from stacks.config import loader
+from stacks.config.model import needed_secrets
 from stacks.secrets import Secrets
 from stacks.hosts import Cluster, Host, HostRegistry
 from synth.engine import synth_config
@@ -42,6 +44,9 @@ def test_lothlorien_layer_federates_mirkwood_and_adds_its_datasources(tmp_path):
     cfg = load("lothlorien")
     assert cfg.upstream == "organization/homelab/mirkwood"
     pulumi.runtime.set_config("homelab:alertmanagerWebhook-ops", WEBHOOK)
+    for spec in needed_secrets(cfg):  # the exporters' credentials, in their form
+        if spec.key != "alertmanagerWebhook-ops":
+            pulumi.runtime.set_config(f"homelab:{spec.key}", spec.dressed(f"test-{spec.key}"))
     hosts = HostRegistry()
     for i in (1, 2):
         hosts.add(Host(name=f"lothlorien-k3s-s{i}", fqdn=f"lothlorien-k3s-s{i}.lothlorien.lan", platform="proxmox-vm",
@@ -103,6 +108,10 @@ def test_lothlorien_layer_federates_mirkwood_and_adds_its_datasources(tmp_path):
         for name in ("token", "ca.crt"):
             (tmp_path / "sa" / name).write_text("placeholder\n")
         text = text.replace("/var/run/secrets/kubernetes.io/serviceaccount", str(tmp_path / "sa"))
+        (tmp_path / "incus").mkdir()
+        for name in ("tls.crt", "tls.key"):
+            (tmp_path / "incus" / name).write_text("placeholder\n")
+        text = text.replace(INCUS_CERT_DIR, str(tmp_path / "incus"))
         text = text.replace("/etc/config/", f"{tmp_path}/")
         (tmp_path / "prometheus.yml").write_text(text)
         (tmp_path / "alerting_rules.yml").write_text(yaml.safe_dump(values["serverFiles"]["alerting_rules.yml"]))

@@ -169,7 +169,7 @@ def test_real_mosquitto_with_the_synth_rendered_files(synth_result, env, tmp_pat
     broker = Broker(files[conf_path], files["configs/mtig/mosquitto-config/acl"], render.password_file(passwords), tmp_path)
     try:
         assert "Connection error: Not authorized" in broker.pub("sensors/x", "1").stderr
-        writers = sorted(u for u in passwords if u != "telegraf")
+        writers = sorted(u for u in passwords if u.startswith("sensor-"))
         writer = writers[0]
         topic_owner = writer.removeprefix("sensor-")
         ok = broker.pub(f"sensors/{topic_owner}/t", "1.5", writer, passwords[writer])

@@ -78,9 +78,9 @@ def test_user_without_acl_and_acl_for_unknown_user():
         m["mosquitto"]["acl"].append({"user": "sensor-cellar", "topic": "sensors/cellar/#", "access": "write"})
 
     assert problems(mutate) == [
-        "mtig.mosquitto.users[3]: MQTT user has no entry in mtig.mosquitto.acl (got 'sensor-attic')",
-        "mtig.mosquitto.acl[3].user: ACL names an unknown MQTT user "
-        "(users: telegraf, sensor-livingroom, sensor-garage, sensor-attic) (got 'sensor-cellar')",
+        "mtig.mosquitto.users[4]: MQTT user has no entry in mtig.mosquitto.acl (got 'sensor-attic')",
+        "mtig.mosquitto.acl[4].user: ACL names an unknown MQTT user "
+        "(users: telegraf, sensor-livingroom, sensor-garage, mqtt-exporter, sensor-attic) (got 'sensor-cellar')",
     ]
 
 

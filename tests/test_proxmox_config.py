@@ -233,3 +233,9 @@ def test_loader_checks_staging_against_the_production_stack_file_beside_it(tmp_p
     assert ("environment.networks.staging.vlan: is the VLAN of the production network production of lothlorien "
             "(got 50)") in done.stderr
     assert not (tmp_path / "build" / "mirkwood").exists()
+
+
+def test_an_api_token_not_of_the_proxmox_form_is_named_without_its_value():
+    entries = {**_entries(), "homelab:proxmoxApiToken": "0123456789abcdef-not-a-token"}
+    assert _lines(entries) == [
+        "homelab:proxmoxApiToken: is not of the form USER@REALM!TOKENID=SECRET (value not shown)"]

@@ -50,6 +50,21 @@ class SecretSpec:
     key: str
     description: str
     required: bool = True
+    # The value's form when it has one: checked by the loader (the value itself is never shown),
+    # `form` names it in the message, and `template` dresses a stand-in value in it ("{}" is the
+    # stand-in) for runs without the real secret, such as the offline synth.
+    pattern: str | None = None
+    form: str | None = None
+    template: str | None = None
+
+    def dressed(self, stand_in: str) -> str:
+        """A stand-in value in the secret's form."""
+        return self.template.format(stand_in) if self.template else stand_in
+
+
+# Proxmox API tokens, for the provider and for the PVE exporter: USER@REALM!TOKENID=SECRET.
+API_TOKEN = {"pattern": r"[^@\s]+@[^!\s]+![^=\s]+=\S+", "form": "USER@REALM!TOKENID=SECRET",
+             "template": "homelab@pve!synth={}"}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -61,9 +62,12 @@ def validate(entries: Mapping[str, Any], *, stack: str, secret_keys: set[str] | 
                 lines.extend(str(problem) for problem in pxcfg.conflicts(cfg, peer))
     secret_specs = needed_secrets(cfg)
     for spec in secret_specs:
-        if spec.required and f"{NAMESPACE}:{spec.key}" not in entries:
-            lines.append(f"{NAMESPACE}:{spec.key}: required secret is not set ({spec.description}); "
+        key = f"{NAMESPACE}:{spec.key}"
+        if spec.required and key not in entries:
+            lines.append(f"{key}: required secret is not set ({spec.description}); "
                          f"set it with: pulumi config set --secret {spec.key} <value>")
+        elif spec.pattern and isinstance(entries.get(key), str) and not re.fullmatch(spec.pattern, entries[key]):
+            lines.append(f"{key}: is not of the form {spec.form} (value not shown)")
     if lines:
         raise ConfigError(lines)
     return cfg

@@ -26,7 +26,7 @@ import pydantic
 from pydantic import Field, field_validator
 
 from components.monitoring.render import parse_duration
-from .base import Model, Problem, SecretSpec
+from .base import API_TOKEN, Model, Problem, SecretSpec
 
 UPSTREAM = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 SIZE = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
@@ -215,7 +215,8 @@ def secrets(cfg) -> Iterable[SecretSpec]:
         if receiver.webhook:
             yield SecretSpec(webhook_secret(receiver.name), f"Alertmanager webhook URL of receiver {receiver.name}")
     if mon.proxmox and mon.proxmox.targets:
-        yield SecretSpec(PVE_TOKEN, "Proxmox API token for the PVE exporter (user@realm!tokenid=secret, PVEAuditor)")
+        yield SecretSpec(PVE_TOKEN, "Proxmox API token for the PVE exporter (user@realm!tokenid=secret, PVEAuditor)",
+                         **API_TOKEN)
     if mon.mqtt_exporter:
         yield SecretSpec(mqtt_password(mon.mqtt_exporter.user), f"MQTT password of {mon.mqtt_exporter.user} (Mosquitto exporter)")
     if mon.incus and mon.incus.targets:

@@ -32,7 +32,7 @@ from pydantic import Field, field_validator, model_validator
 
 from components.catalog import CATALOG
 
-from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname
+from .base import API_TOKEN, DeclaredHost, Model, Problem, SecretSpec, check_hostname
 
 if TYPE_CHECKING:
     from .environment import Environment, Network
@@ -320,7 +320,7 @@ def _duplicates(items: list[tuple[str, object]], message: str) -> Iterator[Probl
 def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
     if cfg.proxmox is None:
         return
-    yield SecretSpec("proxmoxApiToken", "Proxmox API token, USER@REALM!TOKENID=SECRET")
+    yield SecretSpec("proxmoxApiToken", "Proxmox API token, USER@REALM!TOKENID=SECRET", **API_TOKEN)
     yield SecretSpec("sshPrivateKey", "SSH private key of the operator (snippet uploads, provisioning)")
 
 
