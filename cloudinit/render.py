@@ -229,6 +229,7 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
     autoescape=False,
+    auto_reload=False,  # templates do not change during a run: no stat() per host
 )
 _ENV.filters["shquote"] = lambda value: shlex.quote(str(value))
 

@@ -20,25 +20,26 @@ CONTRACT_VERSION = "1"
 ENDPOINT_KEYS = ("alertmanager", "grafana", "influxdb", "loki", "loki_push", "mqtt", "prometheus")
 
 
-def host_entry(host) -> pulumi.Output[dict]:
+def host_entry(host, primary: Optional[str], private: Optional[str]) -> dict:
     """One inventory entry: name, addresses, platform, distribution, groups (and how to log in)."""
-
-    def entry(addresses: dict) -> dict:
-        return {
-            "name": host.name,
-            "fqdn": host.fqdn,
-            "addresses": {k: v for k, v in sorted(addresses.items()) if v},
-            "platform": host.platform,
-            "distribution": host.distribution,
-            "groups": sorted(host.groups),
-            "ssh_user": host.ssh_user,
-        }
-
-    return pulumi.Output.all(primary=host.address, private=host.private_address).apply(entry)
+    return {
+        "name": host.name,
+        "fqdn": host.fqdn,
+        "addresses": {k: v for k, v in (("primary", primary), ("private", private)) if v},
+        "platform": host.platform,
+        "distribution": host.distribution,
+        "groups": sorted(host.groups),
+        "ssh_user": host.ssh_user,
+    }
 
 
 def inventory(hosts) -> pulumi.Output[list]:
-    return pulumi.Output.all(*[host_entry(h) for h in hosts.all()]).apply(list)
+    """Every host's entry, in registry order. One Output over all addresses, not one per host:
+    the engine's work per Output adds up in an environment of hundreds of hosts."""
+    listed = hosts.all()
+    addresses = [a for h in listed for a in (h.address, h.private_address)]
+    return pulumi.Output.all(*addresses).apply(
+        lambda resolved: [host_entry(h, resolved[2 * i], resolved[2 * i + 1]) for i, h in enumerate(listed)])
 
 
 def k3s(cluster) -> Optional[dict]:

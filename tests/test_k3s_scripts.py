@@ -238,3 +238,11 @@ def test_installer_is_pinned_to_the_release_and_kubeconfig_rewrite_needs_a_clust
         render.install_script(SERVER, "latest", {})
     with pytest.raises(ValueError, match="no clusters"):
         render.rewrite_kubeconfig("apiVersion: v1\nkind: Config\n", "https://10.0.0.1:6443", "x")
+
+
+def test_config_yaml_from_libyaml_is_the_text_of_pythons_emitter():
+    """config_yaml uses libyaml for speed; the text must not depend on which emitter PyYAML has."""
+    node = render.NodeSettings(SERVER.name, SERVER.role, labels={"homelab.io/board": "raspberry-pi-4", "tier": "edge"},
+                               taints=("homelab.io/pi=true:NoSchedule",))
+    config = render.server_config(node, SETTINGS, ["192.168.30.11", "k3s.lan", "10.0.0.1"], "192.168.30.11")
+    assert render.config_yaml(config) == yaml.safe_dump(dict(config), sort_keys=True, default_flow_style=False)

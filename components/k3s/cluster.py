@@ -129,12 +129,11 @@ class Cluster(pulumi.ComponentResource):
         self.agent_commands = {}
         for node in args.agents:
             settings_node = render.NodeSettings(node.name, "agent", dict(node.labels), tuple(node.taints))
-            script = join_address.apply(
-                lambda address, n=settings_node: render.install_script(
-                    n, args.version, render.agent_config(n, address), args.ready_timeout
+            command = join_address.apply(
+                lambda address, n=settings_node, u=node.ssh_user: render.remote_command(
+                    render.install_script(n, args.version, render.agent_config(n, address), args.ready_timeout), u
                 )
             )
-            command = pulumi.Output.from_input(script).apply(lambda s, u=node.ssh_user: render.remote_command(s, u))
             uninstall = render.remote_command(render.uninstall_script(settings_node), node.ssh_user)
             join = remote.Command(
                 f"{name}-agent-{node.name}-join",

@@ -39,6 +39,7 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
     autoescape=False,
+    auto_reload=False,  # templates do not change during a run: no stat() per host
 )
 _ENV.filters["q"] = lambda value: shlex.quote(str(value))
 
@@ -126,7 +127,9 @@ def agent_config(node: NodeSettings, join_address: str) -> dict[str, object]:
 
 
 def config_yaml(config: Mapping[str, object]) -> str:
-    return yaml.safe_dump(dict(config), sort_keys=True, default_flow_style=False)
+    # libyaml's emitter (one per node, so it counts at scale); same text as the pure-Python one here.
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(dict(config), Dumper=dumper, sort_keys=True, default_flow_style=False)
 
 
 def install_script(

@@ -11,7 +11,9 @@ def meta_data(*, instance_id: str, hostname: str, fqdn: str) -> str:
     """`local-hostname` as the FQDN: cloud-init sets the short hostname and the FQDN from it."""
     if not fqdn.startswith(f"{hostname}."):
         raise ValueError(f"fqdn {fqdn!r} does not start with the hostname {hostname!r}")
-    return yaml.safe_dump({"instance-id": instance_id, "local-hostname": fqdn}, sort_keys=True)
+    # One per VM: libyaml's emitter when PyYAML has it (the same text for this document).
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump({"instance-id": instance_id, "local-hostname": fqdn}, Dumper=dumper, sort_keys=True)
 
 
 def shared_user_data(spec: ProvisionSpec) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -18,6 +19,14 @@ if TYPE_CHECKING:
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
 _SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
                   "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com")
+
+
+@functools.cache
+def _timezones() -> frozenset[str]:
+    """IANA zone names (a scan of the tz database, done once per process)."""
+    from zoneinfo import available_timezones
+
+    return frozenset(available_timezones())
 
 
 class Network(Model):
@@ -104,9 +113,7 @@ class Environment(Model):
     @field_validator("timezone")
     @classmethod
     def _valid_timezone(cls, value: str) -> str:
-        from zoneinfo import available_timezones
-
-        if value not in available_timezones():
+        if value not in _timezones():
             raise ValueError("is not an IANA time zone name, e.g. Europe/Amsterdam or UTC")
         return value
 

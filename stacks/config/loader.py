@@ -97,7 +97,7 @@ def peer_environments(project_dir: Path, stack: str) -> list[EnvironmentConfig]:
         if path.name == f"Pulumi.{stack}.yaml":
             continue
         try:
-            document = yaml.safe_load(path.read_text()) or {}
+            document = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
             sections = {key.split(":", 1)[1]: value for key, value in (document.get("config") or {}).items()
                         if key.startswith(f"{NAMESPACE}:") and key.split(":", 1)[1] in SECTION_KEYS}
             peers.append(EnvironmentConfig.model_validate(sections))
