@@ -33,7 +33,7 @@ class Call:
 def parse(text: str | None) -> dict[str, str]:
     """The secrets object; errors name the key, never a value."""
     if not text:
-        raise ValueError("STACK_SECRETS is empty: create the repository secret (see .github/README-pipeline.md)")
+        raise ValueError("STACK_SECRETS is empty: create the repository secret (see README.md, 'Delivery pipeline')")
     try:
         secrets = json.loads(text)
     except json.JSONDecodeError as error:
