@@ -115,10 +115,8 @@ def stack_entries(env: str, stack_dir: Path = ROOT) -> tuple[dict[str, Any], set
 def synth_config(env: str, secret_values: dict[str, str] | None = None, stack_dir: Path = ROOT) -> tuple[dict[str, Any], set[str], dict[str, str]]:
     """Config for a mocked run: the stack file, with every needed secret as a placeholder or given value."""
     entries, secure = stack_entries(env, stack_dir)
-    sections = {k.split(":", 1)[1]: v for k, v in entries.items()
-                if k.startswith(f"{PROJECT}:") and k.split(":", 1)[1] in loader.SECTION_KEYS}
     try:
-        cfg = EnvironmentConfig.model_validate(sections)
+        cfg = EnvironmentConfig.model_validate(loader.config_sections(entries))
     except Exception:  # noqa: BLE001 - the loader reports it properly during the run
         cfg = None
     given = dict(secret_values or {})

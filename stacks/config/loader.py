@@ -37,6 +37,12 @@ class ConfigError(pulumi.RunError):
         super().__init__(f"invalid configuration ({len(lines)} {noun}):\n" + "\n".join(f"  {line}" for line in lines))
 
 
+def config_sections(entries: Mapping[str, Any]) -> dict[str, Any]:
+    """The config sections among a stack's entries (`homelab:proxmox` -> `proxmox`), secrets left out."""
+    return {key.split(":", 1)[1]: value for key, value in entries.items()
+            if key.startswith(f"{NAMESPACE}:") and key.split(":", 1)[1] in SECTION_KEYS}
+
+
 def validate(entries: Mapping[str, Any], *, stack: str, secret_keys: set[str] | frozenset[str] = frozenset(),
              peers: Iterable[EnvironmentConfig] = ()) -> EnvironmentConfig:
     """Validate a stack's config entries; raise ConfigError listing every problem.
@@ -45,8 +51,7 @@ def validate(entries: Mapping[str, Any], *, stack: str, secret_keys: set[str] | 
     off the Proxmox nodes, VLANs and VMID range of every production peer."""
     lines = list(_plain_credentials(entries, secret_keys))
     lines.extend(_unknown_keys(entries, secret_keys))
-    sections = {key.split(":", 1)[1]: value for key, value in entries.items()
-                if key.startswith(f"{NAMESPACE}:") and key.split(":", 1)[1] in SECTION_KEYS}
+    sections = config_sections(entries)
     name = (sections.get("environment") or {}).get("name") if isinstance(sections.get("environment"), dict) else None
     if isinstance(name, str) and name != stack:
         lines.append(f"environment.name: does not match the stack name {stack!r} (got {name!r})")
@@ -98,9 +103,9 @@ def peer_environments(project_dir: Path, stack: str) -> list[EnvironmentConfig]:
             continue
         try:
             document = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-            sections = {key.split(":", 1)[1]: value for key, value in (document.get("config") or {}).items()
-                        if key.startswith(f"{NAMESPACE}:") and key.split(":", 1)[1] in SECTION_KEYS}
-            peers.append(EnvironmentConfig.model_validate(sections))
+            # A stack file may leave out the project's namespace on its own keys.
+            entries = {k if ":" in k else f"{NAMESPACE}:{k}": v for k, v in (document.get("config") or {}).items()}
+            peers.append(EnvironmentConfig.model_validate(config_sections(entries)))
         except (OSError, yaml.YAMLError, ValidationError, AttributeError):
             continue
     return peers
