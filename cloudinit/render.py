@@ -22,6 +22,11 @@ import yaml
 from components.catalog import Distribution
 
 SCRIPTS = Path(__file__).parent / "scripts"
+
+# Waits for cloud-init to finish on first boot and fails when it reports an error. Exit code 2
+# (cloud-init >= 23.4: finished with recoverable errors such as deprecation warnings) still
+# leaves a usable host; its --long output says what to look at.
+CLOUD_INIT_WAIT = 'cloud-init status --wait --long || test "$?" -eq 2'
 BASE_PACKAGES = ("curl", "git", "htop", "sudo", "vim")
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pulumi
 import pulumi_proxmoxve as proxmoxve
+from pulumi_command import remote
 
-from cloudinit.render import ProvisionSpec, roles_for_groups
+from cloudinit.render import CLOUD_INIT_WAIT, ProvisionSpec, roles_for_groups
 from components.catalog import CATALOG
 from components.proxmox import (Image, ImageArgs, Lxc, LxcArgs, NetworkArgs, Snippet, SnippetArgs, Template,
                                 TemplateArgs, Vm, VmArgs)
@@ -14,7 +17,7 @@ from components.proxmox.metadata import shared_user_data
 from .config import proxmox as pxcfg
 from .config.model import EnvironmentConfig
 from .secrets import Secrets
-from .hosts import Host, HostRegistry
+from .hosts import Host, HostRegistry, connection
 
 # Containers get the operator's SSH keys for root (no password); they have no operator user until provisioned.
 LXC_SSH_USER = "root"
@@ -134,16 +137,25 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             ),
             opts=opts,
         )
-        hosts.add(Host(
+        host = Host(
             name=vm.name,
             fqdn=env.fqdn(vm.name),
             platform=pxcfg.PLATFORM_VM,
             distribution=tpl.distribution,
             address=vm.ipv4 if vm.ipv4 != "dhcp" else guest.ipv4,
             ssh_user=env.operator.name,
-            ready=(guest.vm,),
             groups=vm.groups,
-        ))
+        )
+        # Later layers wait for a provisioned host, not a booted one: cloud-init has finished.
+        ready = remote.Command(
+            f"{vm.name}-ready",
+            connection=connection(host, secrets.require("sshPrivateKey")),
+            create=CLOUD_INIT_WAIT,
+            triggers=[guest.vm.id],  # a new VM (a replacement) is waited for again
+            # A static address is plain config: only this option orders the wait after the VM.
+            opts=pulumi.ResourceOptions(parent=guest, depends_on=[guest.vm]),
+        )
+        hosts.add(dataclasses.replace(host, ready=(ready,)))
 
     lxc_images: dict[tuple[str, str], Image] = {}
     for ct in px.containers:

@@ -36,7 +36,7 @@ def test_cluster_nodes_join_graph_and_outputs(env, synth_result):
     run = synth_result(env)
     servers, agents = TOPOLOGY[env]
     by_name = {r["name"]: r for r in run.resources}
-    commands = {r["name"]: r for r in run.of_type(COMMAND) if r["name"].startswith(f"{env}-")}
+    commands = {r["name"]: r for r in run.of_type(COMMAND) if "homelab:k3s:Cluster" in (r["parent"] or "")}
     expected = {f"{env}-server-{s}" for s in servers} | {f"{env}-kubeconfig"} | {
         f"{env}-agent-{a}-{kind}" for a in agents for kind in ("join", "sync")}
     assert set(commands) == expected
@@ -84,7 +84,8 @@ def test_rendered_node_scripts_pass_shellcheck(env, synth_result, tmp_path: Path
     run = synth_result(env)
     paths = []
     for command in run.of_type(COMMAND):
-        if not command["name"].startswith(f"{env}-") or command["name"].endswith("-kubeconfig"):
+        in_cluster = "homelab:k3s:Cluster" in (command["parent"] or "")
+        if not in_cluster or command["name"].endswith("-kubeconfig"):
             continue
         for field in ("create", "delete"):
             text = command["inputs"].get(field)

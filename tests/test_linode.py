@@ -12,7 +12,7 @@ import yaml
 from cloudinit.render import ProvisionSpec, provision_script, user_data
 from components.catalog import CATALOG
 from components.linode import FirewallRule, LinodeHost, LinodeHostArgs, public_ipv4
-from components.linode.host import CLOUD_INIT_WAIT
+from cloudinit.render import CLOUD_INIT_WAIT
 from stacks.config import loader
 from stacks.config.model import EnvironmentConfig
 from tests.conftest import registered

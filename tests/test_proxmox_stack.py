@@ -11,6 +11,7 @@ import pulumi
 import pytest
 import yaml
 
+from cloudinit.render import CLOUD_INIT_WAIT
 from stacks.config import proxmox as pxcfg
 from synth import conformance
 from synth.engine import synth_config
@@ -242,7 +243,11 @@ def test_local_storage_clones_from_the_template_on_their_own_node_and_registers_
         assert [h.name for h in hosts.all()] == ["local-a", "local-b", "local-ct"]
         assert (b.platform, b.address, b.ssh_user, b.groups, b.fqdn) == (
             "proxmox-vm", "10.40.0.62", "lavender", ("k3s", "k3s_agent"), "local-b.mirkwood.lan")
-        assert [type(r).__name__ for r in b.ready] == ["VmLegacy"]
+        # Ready means cloud-init has finished on the VM, not only that it booted.
+        assert [type(r).__name__ for r in b.ready] == ["Command"]
+        ready = one("local-b-ready")
+        assert ready["inputs"]["create"] == CLOUD_INIT_WAIT
+        assert one("local-b-vm")["urn"] in ready["dependencies"]
         ct = hosts.get("local-ct")
         assert (ct.platform, ct.ssh_user, [type(r).__name__ for r in ct.ready]) == (
             "proxmox-lxc", "root", ["ContainerLegacy"])

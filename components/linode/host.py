@@ -12,12 +12,10 @@ import pulumi
 import pulumi_linode as linode
 from pulumi_command import remote
 
+from cloudinit.render import CLOUD_INIT_WAIT
+
 TYPE = "homelab:linode:LinodeHost"
 
-# Waits for cloud-init to finish on first boot and fails when it reports an error. Exit code 2
-# (cloud-init >= 23.4: finished with recoverable errors such as deprecation warnings) still
-# leaves a usable host; its --long output says what to look at.
-CLOUD_INIT_WAIT = 'cloud-init status --wait --long || test "$?" -eq 2'
 
 
 @dataclass(frozen=True)
