@@ -105,6 +105,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             )
         return user_data_snippets[key]
 
+    private_key = secrets.require("sshPrivateKey")
     for vm in px.vms:
         node = pxcfg.vm_node(px, vm)
         tpl = px.template_for(vm, node)
@@ -149,7 +150,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
         # Later layers wait for a provisioned host, not a booted one: cloud-init has finished.
         ready = remote.Command(
             f"{vm.name}-ready",
-            connection=connection(host, secrets.require("sshPrivateKey")),
+            connection=connection(host, private_key),
             create=CLOUD_INIT_WAIT,
             triggers=[guest.vm.id],  # a new VM (a replacement) is waited for again
             # A static address is plain config: only this option orders the wait after the VM.

@@ -12,10 +12,14 @@ class Secrets:
 
     def __init__(self, config: pulumi.Config | None = None) -> None:
         self._config = config or pulumi.Config(NAMESPACE)
+        self._required: dict[str, pulumi.Output[str]] = {}
 
     def require(self, key: str) -> pulumi.Output[str]:
-        """A secret the loader has already checked is set."""
-        return pulumi.Output.secret(self._config.require_secret(key))
+        """A secret the loader has already checked is set: one Output per key, however many
+        resources take it (hundreds of hosts share the SSH key)."""
+        if key not in self._required:
+            self._required[key] = pulumi.Output.secret(self._config.require_secret(key))
+        return self._required[key]
 
     def get(self, key: str) -> pulumi.Output[str] | None:
         """An optional secret, or None when it is not set."""
