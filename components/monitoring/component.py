@@ -145,7 +145,6 @@ class Monitoring(pulumi.ComponentResource):
         if args.pve_targets:
             if args.pve_token is None:
                 raise ValueError("pve_targets need pve_token")
-            pve_labels = {"app.kubernetes.io/name": PVE_EXPORTER, **labels}
             pve_cfg = k8s.core.v1.Secret(
                 f"{name}-pve-exporter-config",
                 metadata={"name": PVE_SECRET, "namespace": ns, "labels": labels},
@@ -160,59 +159,29 @@ class Monitoring(pulumi.ComponentResource):
                 opts=in_ns,
             )
             created.append(pve_cfg)
-            created.append(k8s.apps.v1.Deployment(
-                f"{name}-pve-exporter",
-                metadata={"name": PVE_EXPORTER, "namespace": ns, "labels": pve_labels},
-                spec={
-                    "replicas": 1,
-                    "selector": {"matchLabels": {"app.kubernetes.io/name": PVE_EXPORTER}},
-                    "template": {
-                        "metadata": {"labels": pve_labels},
-                        "spec": {
-                            "containers": [
-                                {
-                                    "name": PVE_EXPORTER,
-                                    "image": charts.PVE_EXPORTER_IMAGE,
-                                    "args": ["--config.file=/etc/prometheus/pve.yml"],
-                                    "ports": [{"name": "http", "containerPort": charts.PVE_EXPORTER_PORT}],
-                                    "volumeMounts": [
-                                        {"name": "config", "mountPath": "/etc/prometheus", "readOnly": True},
-                                        # gunicorn's worker heartbeat files: the root filesystem is read-only.
-                                        {"name": "tmp", "mountPath": "/tmp"},
-                                    ],
-                                    "securityContext": {
-                                        "runAsNonRoot": True,
-                                        "runAsUser": 65534,
-                                        "allowPrivilegeEscalation": False,
-                                        "readOnlyRootFilesystem": True,
-                                    },
-                                }
-                            ],
-                            "volumes": [
-                                {"name": "config", "secret": {"secretName": PVE_SECRET}},
-                                {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
-                            ],
-                        },
-                    },
+            deployment, pve = _exporter(
+                f"{name}-pve-exporter", PVE_EXPORTER, ns, labels, charts.PVE_EXPORTER_PORT, "http",
+                container={
+                    "image": charts.PVE_EXPORTER_IMAGE,
+                    "args": ["--config.file=/etc/prometheus/pve.yml"],
+                    "volumeMounts": [
+                        {"name": "config", "mountPath": "/etc/prometheus", "readOnly": True},
+                        # gunicorn's worker heartbeat files: the root filesystem is read-only.
+                        {"name": "tmp", "mountPath": "/tmp"},
+                    ],
                 },
-                # The pod mounts the Secret by name: without it the pod would not start.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[pve_cfg]),
-            ))
-            pve = k8s.core.v1.Service(
-                f"{name}-pve-exporter",
-                metadata={"name": PVE_EXPORTER, "namespace": ns, "labels": pve_labels},
-                spec={
-                    "selector": {"app.kubernetes.io/name": PVE_EXPORTER},
-                    "ports": [{"name": "http", "port": charts.PVE_EXPORTER_PORT, "targetPort": "http"}],
-                },
-                opts=in_ns,
+                volumes=[
+                    {"name": "config", "secret": {"secretName": PVE_SECRET}},
+                    {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+                ],
+                secret=pve_cfg, parent=self, in_ns=in_ns,
             )
+            created.append(deployment)
 
         # --- Mosquitto exporter (job "mosquitto": MqttBrokerDown watches it).
         mqtt = None
         if args.mqtt_exporter is not None:
             mq = args.mqtt_exporter
-            mq_labels = {"app.kubernetes.io/name": MQTT_EXPORTER, **labels}
             mq_secret = k8s.core.v1.Secret(
                 f"{name}-mosquitto-exporter-login",
                 metadata={"name": MQTT_SECRET, "namespace": ns, "labels": labels},
@@ -220,50 +189,18 @@ class Monitoring(pulumi.ComponentResource):
                 string_data={"password": pulumi.Output.secret(mq.password)},
                 opts=in_ns,
             )
-            mq_deploy = k8s.apps.v1.Deployment(
-                f"{name}-mosquitto-exporter",
-                metadata={"name": MQTT_EXPORTER, "namespace": ns, "labels": mq_labels},
-                spec={
-                    "replicas": 1,
-                    "selector": {"matchLabels": {"app.kubernetes.io/name": MQTT_EXPORTER}},
-                    "template": {
-                        "metadata": {"labels": mq_labels},
-                        "spec": {
-                            "containers": [
-                                {
-                                    "name": MQTT_EXPORTER,
-                                    "image": charts.MQTT_EXPORTER_IMAGE,
-                                    "env": [
-                                        {"name": "BROKER_ENDPOINT", "value": mq.endpoint},
-                                        {"name": "MQTT_USER", "value": mq.user},
-                                        {
-                                            "name": "MQTT_PASS",
-                                            "valueFrom": {"secretKeyRef": {"name": MQTT_SECRET, "key": "password"}},
-                                        },
-                                    ],
-                                    "ports": [{"name": "metrics", "containerPort": charts.MQTT_EXPORTER_PORT}],
-                                    "securityContext": {
-                                        "runAsNonRoot": True,
-                                        "runAsUser": 65534,
-                                        "allowPrivilegeEscalation": False,
-                                        "readOnlyRootFilesystem": True,
-                                    },
-                                }
-                            ],
-                        },
-                    },
+            mq_deploy, mqtt = _exporter(
+                f"{name}-mosquitto-exporter", MQTT_EXPORTER, ns, labels, charts.MQTT_EXPORTER_PORT, "metrics",
+                container={
+                    "image": charts.MQTT_EXPORTER_IMAGE,
+                    "env": [
+                        {"name": "BROKER_ENDPOINT", "value": mq.endpoint},
+                        {"name": "MQTT_USER", "value": mq.user},
+                        {"name": "MQTT_PASS", "valueFrom": {"secretKeyRef": {"name": MQTT_SECRET, "key": "password"}}},
+                    ],
                 },
-                # The container reads its password from the Secret by name.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[mq_secret]),
-            )
-            mqtt = k8s.core.v1.Service(
-                f"{name}-mosquitto-exporter",
-                metadata={"name": MQTT_EXPORTER, "namespace": ns, "labels": mq_labels},
-                spec={
-                    "selector": {"app.kubernetes.io/name": MQTT_EXPORTER},
-                    "ports": [{"name": "metrics", "port": charts.MQTT_EXPORTER_PORT, "targetPort": "metrics"}],
-                },
-                opts=in_ns,
+                volumes=[],
+                secret=mq_secret, parent=self, in_ns=in_ns,
             )
             created += [mq_secret, mq_deploy, mqtt]
 
@@ -432,6 +369,62 @@ class Monitoring(pulumi.ComponentResource):
         )
 
 
+# Exporters run as nobody on a read-only root filesystem.
+EXPORTER_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": 65534,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+}
+
+
+def _exporter(
+    resource_name: str,
+    app: str,
+    namespace: pulumi.Input[str],
+    labels: dict[str, str],
+    port: int,
+    port_name: str,
+    *,
+    container: dict,
+    volumes: list[dict],
+    secret: k8s.core.v1.Secret,
+    parent: pulumi.Resource,
+    in_ns: pulumi.ResourceOptions,
+) -> tuple[k8s.apps.v1.Deployment, k8s.core.v1.Service]:
+    """A one-replica exporter Deployment (`container` gives image, args/env, mounts) and its Service."""
+    app_labels = {"app.kubernetes.io/name": app, **labels}
+    pod_spec: dict = {"containers": [{
+        "name": app,
+        **container,
+        "ports": [{"name": port_name, "containerPort": port}],
+        "securityContext": EXPORTER_SECURITY,
+    }]}
+    if volumes:
+        pod_spec["volumes"] = volumes
+    deployment = k8s.apps.v1.Deployment(
+        resource_name,
+        metadata={"name": app, "namespace": namespace, "labels": app_labels},
+        spec={
+            "replicas": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": app}},
+            "template": {"metadata": {"labels": app_labels}, "spec": pod_spec},
+        },
+        # The pod reads `secret` by name (a mount or an env reference): without it, it would not start.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[secret]),
+    )
+    service = k8s.core.v1.Service(
+        resource_name,
+        metadata={"name": app, "namespace": namespace, "labels": app_labels},
+        spec={
+            "selector": {"app.kubernetes.io/name": app},
+            "ports": [{"name": port_name, "port": port, "targetPort": port_name}],
+        },
+        opts=in_ns,
+    )
+    return deployment, service
+
+
 def local_urls(namespace: str) -> tuple[str, str]:
     """In-cluster Prometheus and Loki URLs (what a Grafana in the same cluster queries)."""
     svc = f"{namespace}.svc.cluster.local"
@@ -476,15 +469,3 @@ def grafana_datasources(
     up = (upstream, *upstream_urls(upstream, namespace)) if upstream else None
     entries = render.datasources(environment, prom, loki, up)
     return entries if default else [{**e, "isDefault": False} for e in entries]
-
-
-__all__ = [
-    "Monitoring",
-    "MonitoringArgs",
-    "UpstreamArgs",
-    "grafana_datasources",
-    "ip_endpoint",
-    "local_urls",
-    "upstream_urls",
-    "TYPE",
-]
