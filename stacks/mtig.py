@@ -9,6 +9,7 @@ import pulumi
 
 from components.mtig import AclRule, Datasource, MetricsStack, MetricsStackArgs, MqttUser, SecretRef
 
+from . import monitoring
 from .config.model import EnvironmentConfig
 from .config.mtig import Mtig, password_key
 from .secrets import Secrets
@@ -107,22 +108,14 @@ def deploy(
     """Deploy the metrics stack on the cluster's provider.
 
     ``extra_datasources`` (and the Secrets their ``${VAR}``s name, ``extra_secret_env``) are
-    the Grafana datasources other layers add. When not given, they come from
-    ``stacks.monitoring.grafana_datasources(cfg)`` / ``grafana_secret_env(cfg)`` if the
-    monitoring layer defines them (Prometheus, Loki); at most one of all may be the default.
+    the Grafana datasources other layers add. When not given, they are the monitoring layer's
+    (Prometheus, Loki: ``stacks.monitoring.grafana_datasources(cfg)``, which need no secret);
+    at most one of all may be the default.
     """
     if cfg.mtig is None:
         return None
-    if extra_datasources is None or extra_secret_env is None:
-        # The monitoring layer may offer Grafana datasources (Prometheus, Loki) for this stack.
-        from . import monitoring
-
-        if extra_datasources is None:
-            offer = getattr(monitoring, "grafana_datasources", None)
-            extra_datasources = list(offer(cfg)) if offer else []
-        if extra_secret_env is None:
-            offer_env = getattr(monitoring, "grafana_secret_env", None)
-            extra_secret_env = dict(offer_env(cfg)) if offer_env else {}
+    if extra_datasources is None:
+        extra_datasources = monitoring.grafana_datasources(cfg)
     if cluster is None:
         pulumi.log.warn("mtig is configured but there is no k3s cluster to deploy it on: skipped")
         return None

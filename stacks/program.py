@@ -16,6 +16,6 @@ def main(cfg: EnvironmentConfig, secrets: Secrets) -> None:
     incus.deploy(cfg, secrets, hosts)
     onboard.deploy(cfg, secrets, hosts)
     cluster = k3s.deploy(cfg, secrets, hosts)
-    metrics = mtig.deploy(cfg, secrets, cluster)  # takes monitoring.grafana_datasources(cfg)
+    metrics = mtig.deploy(cfg, secrets, cluster)  # with the monitoring layer's Grafana datasources
     mon = monitoring.deploy(cfg, secrets, cluster, metrics, hosts)
     outputs.export(cfg, hosts, cluster, metrics, mon)

@@ -132,20 +132,17 @@ def test_synth_telegraf_and_grafana_files(synth_result, env):
 
 @pytest.mark.parametrize("stack_config", ["mirkwood"], indirect=True)
 @pulumi.runtime.test
-def test_monitoring_layer_can_add_grafana_datasources(stack_config, monkeypatch):
+def test_monitoring_layer_can_add_grafana_datasources(stack_config):
     from components.mtig import Datasource, SecretRef
-    from stacks import monitoring
 
     cfg, _ = stack_config
     prometheus = Datasource(name="Prometheus", type="prometheus", uid="prometheus",
                             url="http://prometheus.monitoring.svc.cluster.local:9090")
     loki = Datasource(name="Loki", type="loki", uid="loki", url="http://loki.monitoring.svc.cluster.local:3100",
                       secure_env={"httpHeaderValue1": "LOKI_TENANT_TOKEN"})
-    monkeypatch.setattr(monitoring, "grafana_datasources", lambda c: [prometheus, loki], raising=False)
-    monkeypatch.setattr(monitoring, "grafana_secret_env",
-                        lambda c: {"LOKI_TENANT_TOKEN": SecretRef("loki-tenant", "token")}, raising=False)
     rec = ms.Recorder()
-    metrics = layer.deploy(cfg, Secrets(), test_cluster(cfg.environment.name))
+    metrics = layer.deploy(cfg, Secrets(), test_cluster(cfg.environment.name), [prometheus, loki],
+                           {"LOKI_TENANT_TOKEN": SecretRef("loki-tenant", "token")})
 
     def check(_):
         text = rec.by_name("mtig-grafana-datasources").inputs["data"]["datasources.yaml"]
