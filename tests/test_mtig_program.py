@@ -8,6 +8,7 @@ also run on the synth's own artifacts.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 
 import kubernetes_validate
@@ -154,3 +155,25 @@ def test_monitoring_layer_can_add_grafana_datasources(stack_config):
         assert env["LOKI_TENANT_TOKEN"] == {"secretKeyRef": {"name": "loki-tenant", "key": "token"}}
 
     return ms.settled(metrics.stack).apply(check)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_synth_pins_every_chart_and_image_and_sizes_every_workload(env, synth_result):
+    """Issue 7, point 5, on what the synth registers: no floating versions, no unbounded pods."""
+    run = synth_result(env)
+    mtig = [r for r in run.resources if "homelab:mtig:" in (r["parent"] or "") + r["type"]]
+    releases = [r for r in mtig if r["type"] == "kubernetes:helm.sh/v3:Release"]
+    assert sorted(r["inputs"]["chart"] for r in releases) == ["grafana", "influxdb2"]
+    for release in releases:
+        inputs = release["inputs"]
+        assert re.fullmatch(r"\d+\.\d+\.\d+", inputs["version"]), release["name"]
+        assert inputs["repositoryOpts"]["repo"].startswith("https://"), release["name"]
+        assert set(inputs["values"]["resources"]) == {"requests", "limits"}, release["name"]
+    pods = [r for r in mtig if r["type"] in ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job")]
+    assert len(pods) >= 3
+    for workload in pods:
+        spec = workload["inputs"]["spec"]["template"]["spec"]
+        for container in spec["containers"] + spec.get("initContainers", []):
+            image, _, tag = container["image"].rpartition(":")
+            assert image and tag and tag != "latest", container["image"]
+            assert set(container["resources"]) == {"requests", "limits"}, workload["name"]
