@@ -8,7 +8,7 @@ import pulumi
 import pulumi_proxmoxve as proxmoxve
 from pulumi_command import remote
 
-from cloudinit.render import CLOUD_INIT_WAIT, ProvisionSpec, roles_for_groups
+from cloudinit.render import CLOUD_INIT_WAIT, ProvisionSpec, provision_script, roles_for_groups
 from components.catalog import CATALOG
 from components.proxmox import (Image, ImageArgs, Lxc, LxcArgs, NetworkArgs, Snippet, SnippetArgs, Template,
                                 TemplateArgs, Vm, VmArgs)
@@ -16,6 +16,7 @@ from components.proxmox.metadata import shared_user_data
 
 from .config import proxmox as pxcfg
 from .config.model import EnvironmentConfig
+from .provision import provision_spec
 from .secrets import Secrets
 from .hosts import Host, HostRegistry, connection
 
@@ -111,6 +112,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
         tpl = px.template_for(vm, node)
         source = templates[(tpl.name, tpl.node)]
         ipv4, gateway = address(vm.ipv4, vm.network)
+        user_data = user_data_on(tpl.distribution, vm.groups, node)
         guest = Vm(
             vm.name,
             VmArgs(
@@ -122,7 +124,8 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
                 template_node_name=tpl.node,
                 datastore_id=px.storage.vm,
                 snippets_datastore_id=px.storage.snippets,
-                user_data_file_id=user_data_on(tpl.distribution, vm.groups, node).file_id,
+                user_data_file_id=user_data.file_id,
+                user_data_file=user_data.file,
                 network=nic(vm.network),
                 ipv4=ipv4,
                 gateway=gateway,
@@ -152,11 +155,16 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             f"{vm.name}-ready",
             connection=connection(host, private_key),
             create=CLOUD_INIT_WAIT,
-            triggers=[guest.vm.id],  # a new VM (a replacement) is waited for again
+            # A new VM (a real replacement) is waited for again: its MAC addresses are new (Proxmox
+            # generates them on creation), while its id is the VMID and stays the same.
+            triggers=[guest.vm.mac_addresses],
             # A static address is plain config: only this option orders the wait after the VM.
             opts=pulumi.ResourceOptions(parent=guest, depends_on=[guest.vm]),
         )
-        hosts.add(dataclasses.replace(host, ready=(ready,)))
+        provisioned = reprovision(f"{vm.name}-provision", host, private_key, guest, ready,
+                                  provision_spec(cfg, vm.name, tpl.distribution, pxcfg.PLATFORM_VM, vm.groups,
+                                                 with_hosts_entries=False))
+        hosts.add(dataclasses.replace(host, ready=(ready, provisioned)))
 
     lxc_images: dict[tuple[str, str], Image] = {}
     for ct in px.containers:
@@ -196,7 +204,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             ),
             opts=opts,
         )
-        hosts.add(Host(
+        host = Host(
             name=ct.name,
             fqdn=env.fqdn(ct.name),
             platform=pxcfg.PLATFORM_LXC,
@@ -205,4 +213,26 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             ssh_user=LXC_SSH_USER,
             ready=(guest.container,),
             groups=ct.groups,
-        ))
+        )
+        provisioned = reprovision(f"{ct.name}-provision", host, private_key, guest, guest.container,
+                                  provision_spec(cfg, ct.name, ct.distribution, pxcfg.PLATFORM_LXC, ct.groups,
+                                                 with_hosts_entries=False), disable_root=False)
+        hosts.add(dataclasses.replace(host, ready=(guest.container, provisioned)))
+
+
+def reprovision(name: str, host: Host, private_key: pulumi.Input[str], parent: pulumi.Resource,
+                after: pulumi.Resource, spec: ProvisionSpec, disable_root: bool = True) -> remote.Command:
+    """provision.sh over SSH after the guest is up, and again (an update) whenever it changes.
+
+    The cloud-init files of a running guest are read once per instance: a package, the timezone or
+    a rotated operator key reaches an existing guest only this way (the same idempotent script the
+    SSH-provisioned Linodes and onboarded hosts run). Script on stdin, same command on update."""
+    command = "bash -s" if host.ssh_user == "root" else "sudo --non-interactive bash -s"
+    return remote.Command(
+        name,
+        connection=connection(host, private_key),
+        create=command,
+        update=command,
+        stdin=provision_script(spec, disable_root=disable_root),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[after]),
+    )

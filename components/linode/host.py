@@ -110,7 +110,15 @@ class LinodeHost(pulumi.ComponentResource):
             # Attached at creation, so the instance never boots without its firewall.
             firewall_id=self.firewall.id.apply(int),
             metadatas=metadatas,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                # authorized_keys is ForceNew (linode/instance/schema_resource.go): for an instance
+                # provisioned over SSH the keys are given at creation only, and provision.sh keeps
+                # root's and the operator's keys current from then on (a rotation is an update of
+                # the provisioning command, not a new instance).
+                ignore_changes=["authorizedKeys"] if args.provision_script is not None else [],
+            ),
         )
         self.public_ip = self.instance.ipv4s.apply(public_ipv4)
         self.private_ip = self.instance.private_ip_address if args.private_ip else None
