@@ -234,5 +234,7 @@ def reprovision(name: str, host: Host, private_key: pulumi.Input[str], parent: p
         create=command,
         update=command,
         stdin=provision_script(spec, disable_root=disable_root),
+        # A new guest (its readiness check re-created) is provisioned again.
+        triggers=[after.id],
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[after]),
     )

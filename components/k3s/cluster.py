@@ -129,9 +129,10 @@ class Cluster(pulumi.ComponentResource):
         self.agent_commands = {}
         for node in args.agents:
             settings_node = render.NodeSettings(node.name, "agent", dict(node.labels), tuple(node.taints))
-            command = join_address.apply(
-                lambda address, n=settings_node, u=node.ssh_user: render.remote_command(
-                    render.install_script(n, args.version, render.agent_config(n, address), args.ready_timeout), u
+            command = pulumi.Output.all(join_address, _generation(node)).apply(
+                lambda values, n=settings_node, u=node.ssh_user: render.remote_command(
+                    render.with_generation(render.install_script(
+                        n, args.version, render.agent_config(n, values[0]), args.ready_timeout), values[1]), u
                 )
             )
             uninstall = render.remote_command(render.uninstall_script(settings_node), node.ssh_user)
@@ -202,7 +203,8 @@ class Cluster(pulumi.ComponentResource):
         token: pulumi.Output[str],
         opts: pulumi.ResourceOptions,
     ) -> remote.Command:
-        command = script.apply(lambda s: render.remote_command(s, node.ssh_user))
+        command = pulumi.Output.all(script, _generation(node)).apply(
+            lambda values: render.remote_command(render.with_generation(values[0], values[1]), node.ssh_user))
         return remote.Command(
             resource_name,
             connection=node.connection,
@@ -214,3 +216,8 @@ class Cluster(pulumi.ComponentResource):
             stdin=token,
             opts=opts,
         )
+
+
+def _generation(node: K3sNode) -> pulumi.Output[list[str]]:
+    """The ids of the node's readiness resources: new ones mean a new machine (render.with_generation)."""
+    return pulumi.Output.all(*(r.id for r in node.ready if isinstance(r, pulumi.CustomResource)))

@@ -158,6 +158,16 @@ def uninstall_script(node: NodeSettings) -> str:
     return _ENV.get_template("uninstall.sh.j2").render(role=node.role, node_name=node.name)
 
 
+def with_generation(script: str, generation: list[str]) -> str:
+    """The script with the ids of the host's readiness resources as a trailing comment.
+
+    Those ids are new when the machine is really replaced (a VM's readiness check is re-created
+    with its MAC addresses), so the command's text changes and the install re-runs on the new
+    machine as an update of the same idempotent script, never a replacement (whose delete would
+    run the uninstall script)."""
+    return f"{script.rstrip()}\n# host generation: {' '.join(generation)}\n"
+
+
 def remote_command(script: str, ssh_user: str) -> str:
     """The command line a remote.Command runs: the script as `bash -c` argument, as root. The
     script holds no secret (the token comes on stdin), so it may be seen in argv and in state."""
