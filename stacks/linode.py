@@ -58,6 +58,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             address=component.public_ip,
             ssh_user=env.operator.name,
             ready=(component.ready,),
+            machine=(component.instance,),
             groups=instance.groups,
             private_address=component.private_ip,
         ))

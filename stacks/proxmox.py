@@ -164,7 +164,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
         provisioned = reprovision(f"{vm.name}-provision", host, private_key, guest, ready,
                                   provision_spec(cfg, vm.name, tpl.distribution, pxcfg.PLATFORM_VM, vm.groups,
                                                  with_hosts_entries=False))
-        hosts.add(dataclasses.replace(host, ready=(ready, provisioned)))
+        hosts.add(dataclasses.replace(host, ready=(ready, provisioned), machine=(ready,)))
 
     lxc_images: dict[tuple[str, str], Image] = {}
     for ct in px.containers:
@@ -217,7 +217,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
         provisioned = reprovision(f"{ct.name}-provision", host, private_key, guest, guest.container,
                                   provision_spec(cfg, ct.name, ct.distribution, pxcfg.PLATFORM_LXC, ct.groups,
                                                  with_hosts_entries=False), disable_root=False)
-        hosts.add(dataclasses.replace(host, ready=(guest.container, provisioned)))
+        hosts.add(dataclasses.replace(host, ready=(guest.container, provisioned), machine=(guest.container,)))
 
 
 def reprovision(name: str, host: Host, private_key: pulumi.Input[str], parent: pulumi.Resource,

@@ -39,6 +39,9 @@ class K3sNode:
     connection: pulumi.Input[remote.ConnectionArgs]
     cluster_address: pulumi.Input[str] | None = None  # used between nodes; defaults to address
     ready: Sequence[pulumi.Resource] = ()  # the host is provisioned once these exist
+    # Resources re-created exactly when the machine is (a VM's readiness check, a container):
+    # their new ids re-run the install on a replaced machine (render.with_generation).
+    machine: Sequence[pulumi.CustomResource] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: Sequence[str] = ()
 
@@ -219,5 +222,5 @@ class Cluster(pulumi.ComponentResource):
 
 
 def _generation(node: K3sNode) -> pulumi.Output[list[str]]:
-    """The ids of the node's readiness resources: new ones mean a new machine (render.with_generation)."""
-    return pulumi.Output.all(*(r.id for r in node.ready if isinstance(r, pulumi.CustomResource)))
+    """The ids of the node's machine resources: new ones mean a new machine (render.with_generation)."""
+    return pulumi.Output.all(*(r.id for r in node.machine))

@@ -118,6 +118,9 @@ class LinodeHost(pulumi.ComponentResource):
                 # root's and the operator's keys current from then on (a rotation is an update of
                 # the provisioning command, not a new instance).
                 ignore_changes=["authorizedKeys"] if args.provision_script is not None else [],
+                # The label is unique per account: a replacement (new user-data of an instance
+                # provisioned by cloud-init) must delete the old instance first.
+                delete_before_replace=True,
             ),
         )
         self.public_ip = self.instance.ipv4s.apply(public_ipv4)
