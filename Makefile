@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv synth test test-hosts clean policy-venv policy bench critical-path graph
+.PHONY: venv synth plan test test-hosts clean policy-venv policy bench critical-path graph
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ venv: $(VENV)/.installed
 ## synth: render ENV (default mirkwood) offline under Pulumi's mocks into build/ENV/
 synth: venv
 	$(PY) -m synth --env $(ENV)
+
+## plan: predict what `pulumi preview` would do to ENV going from BASE (a git ref or a folder holding
+## the project; default main) to the working tree -> build/plan/ENV.{json,md} (README "Day 2")
+BASE ?= main
+plan: venv
+	$(PY) -m synth.plan --env $(ENV) --base $(BASE)
 
 ## test: the whole test suite
 test: venv
