@@ -169,7 +169,9 @@ class Cluster(pulumi.ComponentResource):
 
         self.ready = [*self.server_commands.values(), *self.agent_commands.values()]
 
-        read = render.read_kubeconfig_command(first.ssh_user)
+        # A ServiceAccount token, not k3s.yaml's admin certificate: k3s renews that certificate on
+        # disk about yearly and a copy kept in the state would fail with x509 errors (day 2).
+        read = render.provider_credential_command(first.ssh_user)
         kubeconfig_read = remote.Command(
             f"{name}-kubeconfig",
             connection=first.connection,
@@ -189,7 +191,7 @@ class Cluster(pulumi.ComponentResource):
         self.api_endpoint = endpoint.apply(render.server_url)
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(kubeconfig_read.stdout, self.api_endpoint).apply(
-                lambda values: render.rewrite_kubeconfig(values[0], values[1], name)
+                lambda values: render.token_kubeconfig(values[0], values[1], name)
             )
         )
         self.provider = k8s.Provider(f"{name}-provider", kubeconfig=self.kubeconfig, opts=child)

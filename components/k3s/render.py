@@ -184,6 +184,27 @@ def read_kubeconfig_command(ssh_user: str) -> str:
     return shlex.join(argv)
 
 
+PROVIDER_CREDENTIAL_SCRIPT = "provider-credential.sh"
+
+
+def provider_credential_command(ssh_user: str) -> str:
+    """Ensures the provider's ServiceAccount token and prints k3s.yaml, then the token (a 2nd document)."""
+    return remote_command((SCRIPTS_DIR / PROVIDER_CREDENTIAL_SCRIPT).read_text(), ssh_user)
+
+
+def token_kubeconfig(text: str, api_server: str, name: str) -> str:
+    """The provider's kubeconfig: the cluster (CA, endpoint, names) from k3s.yaml, the user a token.
+
+    The admin client certificate in k3s.yaml expires (k3s renews it on disk about yearly); the
+    ServiceAccount token of provider-credential.sh does not, so the state's copy stays valid."""
+    documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    if len(documents) != 2 or not isinstance(documents[1], dict) or not documents[1].get("token"):
+        raise ValueError("the provider credential read from the first server has no token")
+    doc = yaml.safe_load(rewrite_kubeconfig(yaml.safe_dump(documents[0]), api_server, name))
+    doc["users"] = [{"name": name, "user": {"token": str(documents[1]["token"])}}]
+    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
+
+
 def rewrite_kubeconfig(text: str, api_server: str, name: str) -> str:
     """k3s writes https://127.0.0.1:6443 and names everything `default`: point it at the cluster's
     endpoint and name cluster, user and context after the cluster."""
