@@ -384,6 +384,28 @@ def base_folder(base: str, root: Path, scratch: Path) -> Path:
     return scratch
 
 
+_SKIP = {".git", ".venv", ".venv-policy", "build", "__pycache__", ".pytest_cache"}
+
+
+def tree_digest(folder: Path, env: str, secrets: dict[str, str]) -> str:
+    """What the base synth depends on: every file of the project, the environment, the stand-ins."""
+    digest = hashlib.sha256(f"{env}\0{sys.executable}\0{json.dumps(secrets, sort_keys=True)}".encode())
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and not _SKIP & set(relative.parts):
+            digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def cached_base(folder: Path, env: str, cache: Path) -> tuple[Side | None, Path]:
+    """The base synth of an identical tree, kept from an earlier `make plan` (build/plan/cache/)."""
+    secrets = rotation_secrets(env, folder) if (folder / f"Pulumi.{env}.yaml").exists() else {}
+    entry = cache / f"{env}-{tree_digest(folder, env, secrets)[:32]}.json"
+    if entry.exists():
+        return Side.from_dict(json.loads(entry.read_text())), entry
+    return None, entry
+
+
 def start_base_synth(folder: Path, env: str) -> subprocess.Popen:
     secrets = rotation_secrets(env, folder) if (folder / f"Pulumi.{env}.yaml").exists() else {}
     environ = {**os.environ, "PYTHONPATH": str(folder), "PYTHONHASHSEED": "0"}
@@ -391,14 +413,18 @@ def start_base_synth(folder: Path, env: str) -> subprocess.Popen:
                             cwd=folder, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def finish_base_synth(process: subprocess.Popen, base: str) -> Side:
+def finish_base_synth(process: subprocess.Popen, base: str, cache_entry: Path | None = None) -> Side:
     stdout, stderr = process.communicate()
     if process.returncode != 0 or not stdout.strip():
         tail = (stderr.strip().splitlines() or ["(no output)"])[-1]
         raise PlanError([f"BASE={base}: its synth failed: {tail}"])
-    doc = json.loads(stdout.strip().splitlines()[-1])
+    line = stdout.strip().splitlines()[-1]
+    doc = json.loads(line)
     if "config_errors" in doc:
         raise PlanError([f"BASE={base}: invalid configuration", *doc["config_errors"]])
+    if cache_entry is not None:
+        cache_entry.parent.mkdir(parents=True, exist_ok=True)
+        cache_entry.write_text(line)  # the base's inputs revealed: under build/ (git-ignored) only
     return Side.from_dict(doc)
 
 
@@ -421,13 +447,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="homelab-plan-") as scratch:
         try:
             folder = base_folder(args.base, engine.ROOT, Path(scratch))
-            process = start_base_synth(folder, args.env)  # runs beside the working tree's synth
+            old, entry = cached_base(folder, args.env, args.out / "cache")
+            # The base's synth runs beside the working tree's (unless an identical tree's is cached).
+            process = None if old is not None else start_base_synth(folder, args.env)
             try:
                 new = engine.run(args.env, rotation_secrets(args.env, engine.ROOT))
             except ConfigError as error:
-                process.kill()
+                if process is not None:
+                    process.kill()
                 raise PlanError([f"{args.env}: invalid configuration", *error.lines]) from None
-            old = finish_base_synth(process, args.base)
+            if process is not None:
+                old = finish_base_synth(process, args.base, entry)
         except PlanError as error:
             print(f"homelab plan: {error.lines[0]}", file=sys.stderr)
             for line in error.lines[1:]:

@@ -203,6 +203,17 @@ def test_make_plan_against_a_folder_writes_json_and_markdown(tmp_path):
     names = {s["name"]: s["op"] for s in doc["steps"]}
     assert names["mirkwood-k3s-s1-provision"] == "update" and names["user-data-rocky9-k3s-iluvatar-file"] == "replace"
     assert "prediction" in (out / "mirkwood.md").read_text() and "mirkwood-k3s-s1-provision" in done.stdout
+    # The base's synth is kept for an identical tree: a second plan gives the same prediction.
+    assert len(list((out / "cache").glob("mirkwood-*.json"))) == 1
+    first = (out / "mirkwood.json").read_text()
+    again = subprocess.run([sys.executable, "-m", "synth.plan", "--env", "mirkwood", "--base", str(base),
+                            "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and (out / "mirkwood.json").read_text() == first
+    # An edit of the base is another tree: not served from the cache.
+    (base / "Pulumi.mirkwood.yaml").write_text((base / "Pulumi.mirkwood.yaml").read_text().replace("Europe/Paris", "UTC"))
+    third = subprocess.run([sys.executable, "-m", "synth.plan", "--env", "mirkwood", "--base", str(base),
+                            "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert third.returncode == 0 and len(list((out / "cache").glob("mirkwood-*.json"))) == 2
 
 
 def test_make_plan_with_an_unknown_base_exits_2_with_one_line(tmp_path):
