@@ -465,3 +465,13 @@ def test_plan_of_a_side_built_from_json_is_the_same():
                                  "property_dependencies": result.before.property_dependencies}))
     again = plan(Side.from_dict(doc), result.after, "mirkwood")
     assert again.ops() == result.plan.ops()
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_kubernetes_provider_credential_does_not_expire(env):
+    """Point 8: the provider's kubeconfig carries a ServiceAccount token (no client certificate that
+    k3s renews on disk), so the copy in the state keeps working after the yearly renewal."""
+    result = day2.committed(env)
+    provider = next(r for r in result.resources if r["type"] == "pulumi:providers:kubernetes")
+    kubeconfig = yaml.safe_load(result.revealed[provider["urn"]]["kubeconfig"])
+    assert [set(u["user"]) for u in kubeconfig["users"]] == [{"token"}]
