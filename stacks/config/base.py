@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,19 +23,6 @@ def looks_secret(key: str) -> bool:
     if normalized.endswith(_REFERENCE_SUFFIXES):
         return False
     return bool(_SENSITIVE.search(normalized))
-
-
-class Config(Protocol):
-    """The whole environment config as a section's checks(), secrets() and hosts() read it.
-
-    `model.EnvironmentConfig` is the one implementation. Sections are typed against this protocol
-    instead of importing the model, so the package imports one way: base <- sections <- model <-
-    loader (tests/test_config_structure.py keeps it so)."""
-
-    @property
-    def environment(self) -> Any: ...
-
-    def __getattr__(self, name: str) -> Any: ...
 
 
 class Model(BaseModel):

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from .base import Model, Problem, check_hostname
 
 if TYPE_CHECKING:
-    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
+    from .model import EnvironmentConfig
 
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
 _SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",

@@ -15,7 +15,7 @@ from components.catalog import CATALOG
 from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname
 
 if TYPE_CHECKING:
-    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
+    from .model import EnvironmentConfig
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 # Incus proxy device endpoints: <tcp|udp>:<address>:<port or range>, or unix:<path>.

@@ -23,17 +23,17 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
 from components.k3s.render import RELEASE_TAG, TAINT
 
-from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname
+from .base import Model, Problem, SecretSpec, check_hostname
 
 if TYPE_CHECKING:
-    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
+    from .model import EnvironmentConfig
 
 # Packaged components k3s can be told not to deploy (`--disable`).
 Component = Literal["coredns", "local-storage", "metrics-server", "servicelb", "traefik"]
@@ -138,6 +138,9 @@ def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
 def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     if cfg.k3s is None:
         return
+    from .model import declared_hosts  # the registry of sections imports this module
+
+    known = {host.name: host for host in declared_hosts(cfg)}
     networks = {f"environment.networks.{name}.cidr": net.cidr for name, net in cfg.environment.networks.items()}
     seen_nodes: dict[str, str] = {}
     seen_clusters: dict[str, str] = {}
@@ -153,6 +156,10 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
                 earlier = seen_nodes.setdefault(node, node_path)
                 if earlier != node_path:
                     yield Problem(node_path, node, f"is already a k3s node at {earlier}")
+                if node not in known:
+                    hint = difflib.get_close_matches(node, list(known), n=1)
+                    suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+                    yield Problem(node_path, node, f"is not a host declared in this environment{suggestion}")
         for field in ("node_labels", "node_taints"):
             for node in getattr(cluster, field):
                 if node not in cluster.nodes():
@@ -168,21 +175,6 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
             for net_path, net in networks.items():
                 if cidr.overlaps(net):
                     yield Problem(f"{path}.{field}", str(cidr), f"overlaps {net_path} {net}")
-
-
-def host_checks(cfg: "EnvironmentConfig", hosts: Sequence[DeclaredHost]) -> Iterable[Problem]:
-    """Every server and agent is a host some section declares (`hosts` comes from the registry)."""
-    if cfg.k3s is None:
-        return
-    known = [host.name for host in hosts]
-    for index, cluster in enumerate(cfg.k3s.clusters):
-        for role in ("servers", "agents"):
-            for position, node in enumerate(getattr(cluster, role)):
-                if node not in known:
-                    hint = difflib.get_close_matches(node, known, n=1)
-                    suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
-                    yield Problem(f"k3s.clusters[{index}].{role}[{position}]", node,
-                                  f"is not a host declared in this environment{suggestion}")
 
 
 def _topology(path: str, cluster: K3sCluster) -> Iterable[Problem]:

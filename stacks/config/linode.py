@@ -16,7 +16,7 @@ from components.linode.catalog import CLOUD_INIT_IMAGES, REGIONS, TYPES
 from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname
 
 if TYPE_CHECKING:
-    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
+    from .model import EnvironmentConfig
 
 _PORTS_RE = re.compile(r"^\d{1,5}(-\d{1,5})?(,\s*\d{1,5}(-\d{1,5})?)*$")
 _LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")

@@ -33,9 +33,7 @@ class EnvironmentConfig(Model):
     upstream: str | None = Field(default=None, description="stack reference such as organization/homelab/mirkwood")
 
 
-# Every section module may define checks(cfg), secrets(cfg), hosts(cfg) and host_checks(cfg, hosts)
-# (checks that need every section's hosts). Sections import only `base`, never this module: the
-# package imports one way, base <- sections <- model <- loader.
+# Every section module may define checks(cfg), secrets(cfg) and hosts(cfg).
 SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring)
 
 
@@ -57,10 +55,7 @@ def needed_secrets(cfg: EnvironmentConfig) -> list[SecretSpec]:
 def problems(cfg: EnvironmentConfig) -> list[Problem]:
     """Every cross-field problem of the whole config."""
     found = [problem for section in SECTIONS if hasattr(section, "checks") for problem in section.checks(cfg)]
-    hosts = declared_hosts(cfg)
-    found.extend(problem for section in SECTIONS if hasattr(section, "host_checks")
-                 for problem in section.host_checks(cfg, hosts))
-    found.extend(_duplicate_hostnames(hosts))
+    found.extend(_duplicate_hostnames(declared_hosts(cfg)))
     return found
 
 

@@ -13,7 +13,7 @@ from components.mtig.render import parse_duration
 from .base import Model, Problem, SecretSpec
 
 if TYPE_CHECKING:
-    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
+    from .model import EnvironmentConfig
 
 # MQTT user names become Pulumi secret keys (`mqttPassword-<user>`) and password-file lines.
 USER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")

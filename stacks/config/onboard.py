@@ -14,7 +14,7 @@ from components.catalog import CATALOG
 from .base import DeclaredHost, Model, SecretSpec, check_hostname
 
 if TYPE_CHECKING:
-    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
+    from .model import EnvironmentConfig
 
 # A DNS name that can resolve: dot-separated RFC 1123 labels ending in an alphabetic TLD.
 _DNS_NAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")

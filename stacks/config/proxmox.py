@@ -36,7 +36,7 @@ from .base import API_TOKEN, DeclaredHost, Model, Problem, SecretSpec, check_hos
 
 if TYPE_CHECKING:
     from .environment import Environment, Network
-    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
+    from .model import EnvironmentConfig
 
 PLATFORM_VM = "proxmox-vm"
 PLATFORM_LXC = "proxmox-lxc"
