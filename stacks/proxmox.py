@@ -236,5 +236,6 @@ def reprovision(name: str, host: Host, private_key: pulumi.Input[str], parent: p
         stdin=provision_script(spec, disable_root=disable_root),
         # A new guest (its readiness check re-created) is provisioned again.
         triggers=[after.id],
+        # SSH works once cloud-init has finished (or the container runs); the trigger is an id only.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[after]),
     )

@@ -354,7 +354,7 @@ def rotation_secrets(env: str, stack_dir: Path) -> dict[str, str]:
     from stacks.config import loader
     from stacks.config.model import EnvironmentConfig, needed_secrets
 
-    from .engine import PROJECT, stack_entries
+    from .engine import stack_entries
 
     entries, secure = stack_entries(env, stack_dir)
     try:
@@ -367,7 +367,6 @@ def rotation_secrets(env: str, stack_dir: Path) -> dict[str, str]:
         digest = hashlib.sha256(str(entries[full]["secure"]).encode()).hexdigest()[:12]
         stand_in = f"synth-{digest}"
         values[key] = specs[key].dressed(stand_in) if key in specs else stand_in
-    del PROJECT
     return values
 
 

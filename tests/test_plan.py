@@ -245,3 +245,15 @@ def test_pull_request_job_plans_both_stacks_into_the_summary_without_secrets():
     assert any("$GITHUB_STEP_SUMMARY" in r and "build/plan/$STACK.md" in r for r in runs)
     summary = next(s for s in job["steps"] if "$GITHUB_STEP_SUMMARY" in s.get("run", ""))
     assert summary["if"] == "always()"
+
+
+def test_a_rotated_secure_value_gets_another_stand_in(tmp_path):
+    """`make plan` shows a rotation: each `secure:` value stands in by a digest of its ciphertext."""
+    document = yaml.safe_load((ROOT / "Pulumi.mirkwood.yaml").read_text())
+    stand_ins = []
+    for ciphertext in ("v1:AAAA", "v1:BBBB", "v1:AAAA"):
+        document["config"]["homelab:grafanaAdminPassword"] = {"secure": ciphertext}
+        (tmp_path / "Pulumi.mirkwood.yaml").write_text(yaml.safe_dump(document))
+        stand_ins.append(planner.rotation_secrets("mirkwood", tmp_path)["grafanaAdminPassword"])
+    assert stand_ins[0] != stand_ins[1] and stand_ins[0] == stand_ins[2]
+    assert "AAAA" not in stand_ins[0]  # a digest, not the ciphertext
