@@ -92,10 +92,8 @@ def base_provisioning(env: str, before) -> dict[str, str]:
         # provision.sh on stdin (an update); its readiness check is keyed to the script (re-run)
         expected |= {f"{host['name']}-provision": "update", f"{host['name']}-ready": "replace"}
     for instance in (c.get("homelab:linode") or {}).get("instances", []):
-        if instance.get("provision") == "ssh":
-            expected[f"{instance['name']}-provision"] = "update"
-        else:  # user-data is ForceNew in the Linode provider: a new instance (README "Day 2")
-            expected |= {f"{instance['name']}-instance": "replace", f"{instance['name']}-ready": "replace"}
+        # over SSH (as root, or as the operator after cloud-init): never a new instance
+        expected[f"{instance['name']}-provision"] = "update"
     for name, inst in ((c.get("homelab:incus") or {}).get("instances") or {}).items():
         if inst.get("kind", "system") != "oci":
             expected[f"incus-{name}-instance"] = "update"  # cloud-init.user-data is updatable in place
@@ -374,12 +372,17 @@ def test_adding_a_linode_service_port_updates_its_firewall_only(env):
     assert changes(result.plan) == {f"{name}-firewall": "update"}
 
 
-def test_ssh_provisioned_linode_keys_are_not_a_replace_forcing_input():
-    """Point 5: `authorized_keys` is ForceNew; production's SSH-provisioned Linode ignores it."""
-    result = edited("lothlorien", "rotate the operator SSH key")
+@pytest.mark.parametrize("env,ignored", [("lothlorien", ["authorizedKeys"]),  # provisioned over SSH
+                                         ("mirkwood", ["authorizedKeys", "metadatas"])])  # cloud-init
+def test_linode_keys_and_user_data_are_not_replace_forcing_inputs(env, ignored):
+    """Point 5: `authorized_keys` and `metadata.user_data` are ForceNew in the Linode provider; they
+    serve the creation only, and provision.sh over SSH keeps the instance current."""
+    result = edited(env, "rotate the operator SSH key")
     linode = next(r for r in result.after.resources if r["type"] == "linode:index/instance:Instance")
-    assert "authorizedKeys" in linode["options"]["ignore_changes"]
+    assert linode["options"]["ignore_changes"] == ignored
     assert linode["urn"] not in result.plan.changes()
+    name = linode["name"].removesuffix("-instance")
+    assert NEW_OPERATOR_KEY in provision_scripts(result.after)[f"{name}-provision"]
 
 
 # --- machines really replaced -----------------------------------------------------------------------
@@ -419,10 +422,10 @@ def test_a_replaced_protected_vm_is_an_error_as_pulumi_reports_it():
 # --- the README table ----------------------------------------------------------------------------------
 
 DAY2_TABLE = [  # (edit, what it does; checked by the tests above for both environments)
-    ("Rotate the operator SSH key", "update: provision.sh re-runs on every VM, container, SSH-provisioned "
-     "Linode and onboarded host; replace: per-node user-data snippets (same path), a cloud-init Linode"),
+    ("Rotate the operator SSH key", "update: provision.sh re-runs on every VM, container, Linode and "
+     "onboarded host, Incus user-data; replace: per-node user-data snippets (same path)"),
     ("Add a base package, change the timezone", "the same as a key rotation: no VM, container or "
-     "SSH-provisioned Linode is replaced"),
+     "Linode is replaced"),
     ("Change one VM's address", "update: the VM (cloud-init drive rebuilt, reboot), its commands, "
      "Prometheus; replace: its meta-data snippet (new instance-id)"),
     ("Change one VM's cores and memory", "update: that VM only"),
