@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import pulumi
 from pydantic import BaseModel, ConfigDict
 
 # RFC 1123 label: letters, digits and hyphens, 1-63 characters, no hyphen at either end.
@@ -23,6 +24,15 @@ def looks_secret(key: str) -> bool:
     if normalized.endswith(_REFERENCE_SUFFIXES):
         return False
     return bool(_SENSITIVE.search(normalized))
+
+
+class ConfigError(pulumi.RunError):
+    """The config is invalid; `lines` holds one message per problem. Nothing has been declared."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        noun = "problem" if len(lines) == 1 else "problems"
+        super().__init__(f"invalid configuration ({len(lines)} {noun}):\n" + "\n".join(f"  {line}" for line in lines))
 
 
 class Config(Protocol):
