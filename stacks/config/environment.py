@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from itertools import combinations
 from typing import TYPE_CHECKING
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .base import Model, Problem, check_hostname
 
@@ -117,12 +117,18 @@ class Environment(Model):
             raise ValueError("is not an IANA time zone name, e.g. Europe/Amsterdam or UTC")
         return value
 
+    @field_validator("default_network")
+    @classmethod
+    def _declared_network(cls, value: str | None, info: ValidationInfo) -> str | None:
+        networks = info.data.get("networks")
+        if value is not None and networks is not None and value not in networks:
+            raise ValueError(f"is not one of the networks ({', '.join(sorted(networks))})")
+        return value
+
     @model_validator(mode="after")
     def _default_network(self) -> "Environment":
         if self.default_network is None:
             object.__setattr__(self, "default_network", sorted(self.networks)[0])
-        elif self.default_network not in self.networks:
-            raise ValueError(f"default_network {self.default_network!r} is not one of the networks {sorted(self.networks)}")
         return self
 
     @property

@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from components.catalog import CATALOG
 
-from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname
+from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname, strict_cidr
 
 if TYPE_CHECKING:
     from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
@@ -122,6 +122,8 @@ class IncusNetwork(Model):
 
     cidr: ipaddress.IPv4Network
     nat: bool = True
+
+    _cidr = field_validator("cidr", mode="before")(lambda cls, v: strict_cidr(v))
 
 
 class Snapshots(Model):
@@ -337,4 +339,4 @@ def hosts(cfg: "EnvironmentConfig") -> Iterable[DeclaredHost]:
         yield DeclaredHost(name=name, platform="incus", path=f"incus.instances.{name}",
                            address=str(inst.address) if inst.address else None,
                            distribution=inst.distribution if inst.kind == "system" else None,
-                           groups=inst.groups)
+                           groups=inst.groups, address_path=f"incus.instances.{name}.address")

@@ -13,7 +13,7 @@ from pydantic import field_validator
 from components.catalog import CATALOG
 from components.linode.catalog import CLOUD_INIT_IMAGES, REGIONS, TYPES
 
-from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname
+from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname, strict_cidrs
 
 if TYPE_CHECKING:
     from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
@@ -31,6 +31,16 @@ def _one_of(value: str, known: Iterable[str], what: str) -> str:
     raise ValueError(f"is not a Linode {what} in the catalog; {suggestion}")
 
 
+def _region_by_place(value: str) -> str | None:
+    """The region id whose city (or city and country) the user wrote, e.g. "Newark" -> us-east."""
+    wanted = re.sub(r"[^a-z]", "", value.lower())
+    for region, info in sorted(REGIONS.items()):
+        city = info.label.split(",")[0]
+        if wanted and wanted in (re.sub(r"[^a-z]", "", city.lower()), re.sub(r"[^a-z]", "", info.label.lower())):
+            return region
+    return None
+
+
 class ServiceRule(Model):
     """A service port the firewall accepts (everything else inbound is dropped)."""
 
@@ -38,6 +48,8 @@ class ServiceRule(Model):
     protocol: Literal["TCP", "UDP", "ICMP"] = "TCP"
     ports: str | None = None
     sources: tuple[ipaddress.IPv4Network, ...] = (ipaddress.IPv4Network("0.0.0.0/0"),)
+
+    _sources = field_validator("sources", mode="before")(lambda cls, v: strict_cidrs(v))
 
     @field_validator("label")
     @classmethod
@@ -82,6 +94,9 @@ class LinodeInstance(Model):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
+        place = _region_by_place(value)
+        if place is not None and value not in REGIONS:
+            raise ValueError(f"is not a Linode region id; {REGIONS[place].label} is {place!r}")
         return _one_of(value, REGIONS, "region")
 
     @field_validator("type")
@@ -109,6 +124,8 @@ class Linode(Model):
 
     ssh_sources: tuple[ipaddress.IPv4Network, ...]
     instances: tuple[LinodeInstance, ...] = ()
+
+    _sources = field_validator("ssh_sources", mode="before")(lambda cls, v: strict_cidrs(v))
 
     @field_validator("ssh_sources")
     @classmethod

@@ -65,7 +65,7 @@ def validate(entries: Mapping[str, Any], *, stack: str, secret_keys: set[str] | 
         for peer in peers:
             if peer.environment.production and peer.environment.name != cfg.environment.name:
                 found.extend(pxcfg.conflicts(cfg, peer))
-    lines.extend(str(problem) for problem in found if kept.keeps(problem))
+    lines.extend(kept.original(str(problem)) for problem in found if kept.keeps(problem))
     secret_specs = needed_secrets(cfg)
     for spec in secret_specs:
         key = f"{NAMESPACE}:{spec.key}"
@@ -84,21 +84,44 @@ class Salvage:
     """The config as far as it parsed: invalid entries taken out or set back to their defaults.
 
     Cross-field problems that may only be echoes of what was taken out are not reported: those
-    about a removed entry's name (a k3s node naming a VM that had a field error), under a reset
-    field, or naming a section that was dropped whole."""
+    about a removed entry's name (a k3s node naming a VM that had a field error), under a removed
+    or reset path, or naming a section that was dropped whole. List indices in what is reported are
+    the file's own (`removed` holds, per round, the indices each list lost)."""
 
     cfg: EnvironmentConfig
     names: frozenset[str] = frozenset()
     paths: frozenset[str] = frozenset()
     sections: frozenset[str] = frozenset()
+    removed: tuple[dict[str, frozenset[int]], ...] = ()
 
     def keeps(self, problem: Problem) -> bool:
         if isinstance(problem.value, str) and problem.value in self.names:
             return False
-        if any(problem.path == p or problem.path.startswith((f"{p}.", f"{p}[")) for p in self.paths):
+        path = self.original(problem.path)
+        if any(path == p or path.startswith((f"{p}.", f"{p}[")) for p in self.paths):
             return False
         text = f"{problem.path} {problem.message}"
         return not any(re.search(rf"\b{re.escape(section)}\b", text) for section in self.sections)
+
+    def original(self, text: str) -> str:
+        """`text` with the list indices of the salvaged config turned back into the file's."""
+        return _original(text, self.removed)
+
+
+def _original(text: str, rounds: Iterable[dict[str, frozenset[int]]]) -> str:
+    for removed in reversed(list(rounds)):
+        for path in sorted(removed, key=len):  # outer lists first: inner paths hold their indices
+            gone = sorted(removed[path])
+
+            def back(match: re.Match, gone: list[int] = gone) -> str:
+                index = int(match.group(1))
+                for lost in gone:  # the index-th survivor
+                    if lost <= index:
+                        index += 1
+                return f"{match.group(0)[:-len(match.group(1)) - 2]}[{index}]"
+
+            text = re.sub(rf"(?<![\w.]){re.escape(path)}\[(\d+)\]", back, text)
+    return text
 
 
 def parsed(entries: Mapping[str, Any]) -> Salvage | None:
@@ -117,25 +140,39 @@ def salvage(sections: Mapping[str, Any], error: ValidationError, rounds: int = 1
     names: set[str] = set()
     paths: set[str] = set()
     dropped: set[str] = set()
+    history: list[dict[str, frozenset[int]]] = []
     for _ in range(rounds):
+        gone: set[str] = set()
         for item in error.errors(include_url=False):
-            if not _repair(data, item, names, paths, dropped):
+            if not _repair(data, item, names, gone, dropped):
                 return None
+        paths.update(_original(path, history) for path in gone)
+        history.append(_removed_indices(gone))
         _compact(data)
         try:
             cfg = EnvironmentConfig.model_validate(data)
         except ValidationError as again:
             error = again
             continue
-        return Salvage(cfg, frozenset(names), frozenset(paths), frozenset(dropped))
+        return Salvage(cfg, frozenset(names), frozenset(paths), frozenset(dropped), tuple(history))
     return None
+
+
+def _removed_indices(paths: Iterable[str]) -> dict[str, frozenset[int]]:
+    """List path -> indices taken out, from the removed paths of one round (`a.b[2]` -> a.b: {2})."""
+    out: dict[str, set[int]] = {}
+    for path in paths:
+        match = re.fullmatch(r"(.*)\[(\d+)\]", path)
+        if match:
+            out.setdefault(match.group(1), set()).add(int(match.group(2)))
+    return {path: frozenset(indices) for path, indices in out.items()}
 
 
 def _repair(data: dict, item: Mapping[str, Any], names: set[str], paths: set[str], dropped: set[str]) -> bool:
     """Mark the innermost list/map entry or optional field holding the error as gone; False if only
     the environment itself could go (then nothing can be checked across sections)."""
     steps = _steps(data, [part for part in item["loc"] if not _is_tag(part)])
-    if item["type"] == "extra_forbidden" and steps and steps[-1][3] == "field":
+    if item["type"] == "extra_forbidden" and steps and steps[-1][3] == "extra":
         container, key = steps[-1][:2]
         container[key] = _GONE
         return True
@@ -185,7 +222,10 @@ def _steps(data: dict, loc: list) -> list[tuple[Any, Any, bool, str, str]]:
         model_fields = getattr(annotation, "model_fields", None)
         if isinstance(node, dict) and model_fields is not None and isinstance(part, str):
             field = model_fields.get(part) or next((f for f in model_fields.values() if f.alias == part), None)
-            if part not in node or field is None:
+            if part in node and field is None:  # an unknown field
+                steps.append((node, part, True, "extra", f"{path}.{part}" if path else part))
+                break
+            if part not in node:
                 break
             steps.append((node, part, not field.is_required(), "field", f"{path}.{part}" if path else part))
             path = steps[-1][4]

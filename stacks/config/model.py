@@ -76,4 +76,5 @@ def _duplicate_hostnames(hosts: Iterable[DeclaredHost]) -> Iterable[Problem]:
             addresses[host.address].append(host)
     for address, owners in addresses.items():
         for other in owners[1:]:
-            yield Problem(other.path, address, f"address is already used by {owners[0].path}")
+            yield Problem(other.address_path or other.path, address,
+                          f"address is already used by {owners[0].address_path or owners[0].path}")

@@ -26,7 +26,7 @@ import pydantic
 from pydantic import Field, field_validator
 
 from components.monitoring.render import parse_duration
-from .base import API_TOKEN, Model, Problem, SecretSpec
+from .base import API_TOKEN, NO_VALUE, Model, Problem, SecretSpec, has_cluster
 
 UPSTREAM = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 SIZE = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
@@ -175,6 +175,16 @@ def checks(cfg) -> Iterable[Problem]:
     mon: Optional[Monitoring] = getattr(cfg, "monitoring", None)
     if mon is None:
         return
+    if mon.enabled and not has_cluster(cfg):
+        yield Problem("monitoring", NO_VALUE, "runs on the first k3s cluster, and k3s.clusters declares none: "
+                      "add a cluster, or set monitoring.enabled: false")
+    if mon.enabled and mon.mqtt_exporter is not None:
+        mosquitto = getattr(getattr(cfg, "mtig", None), "mosquitto", None)
+        users = tuple(getattr(mosquitto, "users", ()))
+        if mon.mqtt_exporter.user not in users:
+            known = f"users: {', '.join(users)}" if users else "mtig is not configured"
+            yield Problem("monitoring.mqtt_exporter.user", mon.mqtt_exporter.user,
+                          f"is not a Mosquitto user of the metrics stack ({known}); the exporter logs in with it")
     if upstream and not mon.enabled:
         yield Problem("monitoring.enabled", mon.enabled, "federating an upstream needs this environment's monitoring enabled")
     mtig = getattr(cfg, "mtig", None)
@@ -209,7 +219,7 @@ def checks(cfg) -> Iterable[Problem]:
 
 def secrets(cfg) -> Iterable[SecretSpec]:
     mon: Optional[Monitoring] = getattr(cfg, "monitoring", None)
-    if mon is None or not mon.enabled:
+    if mon is None or not mon.enabled or not has_cluster(cfg):  # nothing is deployed without a cluster
         return
     for receiver in mon.alertmanager.receivers:
         if receiver.webhook:

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from components.mtig.render import parse_duration
 
-from .base import Model, Problem, SecretSpec
+from .base import NO_VALUE, Model, Problem, SecretSpec, has_cluster
 
 if TYPE_CHECKING:
     from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
@@ -150,6 +150,9 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     m = cfg.mtig
     if m is None:
         return
+    if not has_cluster(cfg):
+        yield Problem("mtig", NO_VALUE, "runs on the first k3s cluster, and k3s.clusters declares none: "
+                      "add a cluster or remove mtig")
     users = m.mosquitto.users
     seen: set[str] = set()
     for i, user in enumerate(users):
@@ -194,7 +197,7 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
 
 def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
     m = cfg.mtig
-    if m is None:
+    if m is None or not has_cluster(cfg):  # nothing is deployed without a cluster
         return
     for user in sorted(set(m.mosquitto.users)):
         yield SecretSpec(password_key(user), f"MQTT password of the Mosquitto user {user}")

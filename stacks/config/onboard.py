@@ -67,4 +67,5 @@ def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
 def hosts(cfg: "EnvironmentConfig") -> Iterable[DeclaredHost]:
     for index, host in enumerate(cfg.onboard):
         yield DeclaredHost(name=host.name, platform="onboard", path=f"onboard[{index}].name",
-                           address=host.address, distribution=host.distribution, groups=host.groups)
+                           address=host.address, distribution=host.distribution, groups=host.groups,
+                           address_path=f"onboard[{index}].address")

@@ -252,6 +252,12 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     yield from _duplicates([(f"proxmox.nodes[{i}].name", n.name) for i, n in enumerate(px.nodes)],
                            "node name is already used by")
 
+    guests = {g.ipv4: f"proxmox.{kind}[{i}].ipv4" for kind in ("vms", "containers")
+              for i, g in enumerate(getattr(px, kind)) if g.ipv4 != "dhcp"}
+    for i, node in enumerate(px.nodes):
+        if node.address in guests:
+            yield Problem(f"proxmox.nodes[{i}].address", node.address, f"address is already used by {guests[node.address]}")
+
     if px.network is not None and px.network not in env.networks:
         yield Problem("proxmox.network", px.network, f"is not a network of the environment ({', '.join(sorted(env.networks))})")
 
@@ -303,7 +309,11 @@ def _address_problems(env: "Environment", px: Proxmox, path: str, network: str |
         return
     net = env.networks[name]
     address = ipaddress.IPv4Address(ipv4)
-    if not net.contains(address):
+    if address == net.cidr.network_address:
+        yield Problem(f"{path}.ipv4", ipv4, f"is the network address of {name} {net.cidr}, not a host address")
+    elif address == net.cidr.broadcast_address:
+        yield Problem(f"{path}.ipv4", ipv4, f"is the broadcast address of {name} {net.cidr}, not a host address")
+    elif not net.contains(address):
         yield Problem(f"{path}.ipv4", ipv4, f"is outside the network {name} {net.cidr}")
     elif address == net.gateway:
         yield Problem(f"{path}.ipv4", ipv4, f"is the gateway of the network {name}")
@@ -331,11 +341,13 @@ def hosts(cfg: "EnvironmentConfig") -> Iterable[DeclaredHost]:
         template = next((t for t in cfg.proxmox.templates if t.name == vm.template), None)
         yield DeclaredHost(name=vm.name, platform=PLATFORM_VM, path=f"proxmox.vms[{i}]",
                            address=None if vm.ipv4 == "dhcp" else vm.ipv4,
-                           distribution=template.distribution if template else None, groups=vm.groups)
+                           distribution=template.distribution if template else None, groups=vm.groups,
+                           address_path=f"proxmox.vms[{i}].ipv4")
     for i, container in enumerate(cfg.proxmox.containers):
         yield DeclaredHost(name=container.name, platform=PLATFORM_LXC, path=f"proxmox.containers[{i}]",
                            address=None if container.ipv4 == "dhcp" else container.ipv4,
-                           distribution=container.distribution, groups=container.groups)
+                           distribution=container.distribution, groups=container.groups,
+                           address_path=f"proxmox.containers[{i}].ipv4")
 
 
 
