@@ -4,6 +4,7 @@ secrets files (exit 2, one line per problem naming the file, nothing written, no
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -105,3 +106,35 @@ def test_a_secrets_file_that_is_not_json_is_one_line(tmp_path):
     done = _synth(stack_dir, "mirkwood", tmp_path / "build", "--secrets-file", str(secrets))
     assert done.returncode == 2
     assert done.stderr.splitlines()[1:] == [f"  {secrets}:2:1: is not JSON: Expecting property name enclosed in double quotes"]
+
+
+def test_stack_dir_compares_with_the_production_file_beside_it(tmp_path):
+    """A staging stack elsewhere is checked against the production stack file in its own folder,
+    not the project root's (whose VMID range 5000-5999 does not overlap mirkwood's)."""
+    stack_dir = _stack_dir(tmp_path, (ROOT / "Pulumi.mirkwood.yaml").read_text())
+    production = (ROOT / "Pulumi.lothlorien.yaml").read_text()
+    production = production.replace("      first: 5000\n      last: 5999\n", "      first: 9000\n      last: 9999\n", 1)
+    assert "first: 9000" in production
+    (stack_dir / "Pulumi.lothlorien.yaml").write_text(production)
+    done = _synth(stack_dir, "mirkwood", tmp_path / "build")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.splitlines()[1:] == [
+        "  proxmox.vmid_range: overlaps the VMID range 9000-9999 of the production environment lothlorien "
+        "(got '7000-9099')"]
+    assert not (tmp_path / "build").exists()
+
+
+@pytest.mark.parametrize("target", ["synth", "policy", "graph", "critical-path", "plan"])
+def test_make_targets_take_stack_dir(target, tmp_path):
+    makefile = (ROOT / "Makefile").read_text()
+    if target == "plan" and not re.search(r"^plan:", makefile, re.M):
+        pytest.skip("no `make plan` target in this Makefile")
+    (tmp_path / "Pulumi.lab.yaml").write_text("config: {}\n")
+    done = subprocess.run(["make", "-n", target, f"STACK_DIR={tmp_path}"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    runs = [line for line in done.stdout.splitlines() if "-m synth " in line or line.rstrip().endswith("-m synth")]
+    assert runs, done.stdout
+    assert all(f"--stack-dir {tmp_path}" in line for line in runs), runs
+    if target == "policy":
+        assert "--env $env" in runs[0] and "for env in lab;" in runs[0]

@@ -1,4 +1,25 @@
-"""The environment itself: name, DNS domain, networks, operator account, production protection."""
+"""The environment itself: name, DNS domain, networks, operator account, production protection.
+
+```yaml
+homelab:environment:
+  name: lothlorien                 # must equal the stack name (Pulumi.lothlorien.yaml)
+  domain: lothlorien.lan           # hosts are <name>.<domain>
+  production: true                 # protect=True on stateful resources; staging keeps off its nodes
+  timezone: Europe/Amsterdam       # IANA zone name; default UTC
+  default_network: production      # default: the first network by name
+  networks:
+    production:
+      cidr: 10.50.0.0/24           # the network address itself, no host bits
+      vlan: 50                     # optional, 1-4094, unique across networks
+      gateway: 10.50.0.1           # default: the first host address
+      dns_servers: [10.50.0.1]     # default: the gateway
+  operator:                        # the account created on every host: sudo, SSH keys only
+    name: lavender                 # default lavender; never root
+    ssh_authorized_keys:           # public keys only (ssh-ed25519, ssh-rsa, ecdsa-...)
+      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP35ehWl7h8whpoPeQXCcXvFzbTLsmk47RVAvbVXNaCr lavender@example
+    shell: /bin/bash
+```
+"""
 
 from __future__ import annotations
 

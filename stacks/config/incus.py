@@ -1,4 +1,54 @@
-"""Incus remotes, networks, profiles, instances and their data volumes."""
+"""Incus remotes, networks, profiles, instances and their data volumes.
+
+```yaml
+homelab:incus:
+  remotes:
+    iapetus:
+      address: https://10.50.0.40:8443     # or unix:// for the local socket
+      trust: token                         # secret incusToken-iapetus; or certificate (config_dir)
+      accept_certificate: true             # trust the server's certificate on first contact
+      storage_pool: local
+      project: default                     # optional Incus project
+    cluster01:
+      address: https://10.50.0.41:8443
+      trust: certificate
+      config_dir: $HOME/.config/incus      # client.crt / client.key trusted by the cluster
+      members: [cluster01-n1, cluster01-n2, cluster01-n3]
+      storage_pool: ceph
+      shared_storage: true                 # volumes follow their instance to any member
+  networks:                                # one bridge and one profile each (default: the seed's three)
+    production: {cidr: 10.10.0.0/24}
+    gitops: {cidr: 10.30.0.0/24, nat: true}
+  profiles:                                # extra profiles: Incus config keys
+    big: {limits.cpu: "4"}
+  oci_registries:
+    ghcr: {address: https://ghcr.io}
+  instances:
+    mosquitto:                             # the key is the hostname
+      remote: cluster01
+      target: cluster01-n2                 # a member; default: Incus places it
+      network: production                  # exactly one network per instance
+      address: 10.10.0.10                  # inside the network, not .0, .1 or broadcast
+      distribution: debian12               # system containers: a catalog distribution
+      cpu: 1
+      memory: 512MiB
+      root_size: 8GiB
+      profiles: [big]
+      proxies:
+        mqtt: {listen: "tcp:0.0.0.0:1883", connect: "tcp:127.0.0.1:1883"}
+      data:
+        size: 5GiB
+        path: /var/lib/mosquitto
+        pool: ceph                         # default: the remote's storage_pool
+        snapshots: {schedule: "0 2 * * *", expiry: 7d, pattern: snap%d}
+      groups: [mqtt]
+    atlantis:
+      remote: iapetus
+      network: gitops
+      kind: oci                            # an application container from an OCI registry
+      image: ghcr:runatlantis/atlantis:v0.35.0
+```
+"""
 
 from __future__ import annotations
 

@@ -65,12 +65,12 @@ class K3sCluster(Model):
     servers: tuple[str, ...] = ()
     agents: tuple[str, ...] = ()
     vip: str | None = None
-    tls_san: tuple[Annotated[str, AfterValidator(lambda v: _address_or_name(v))], ...] = ()
+    tls_san: tuple[Annotated[str, AfterValidator(_address_or_name)], ...] = ()
     cluster_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.42.0.0/16")
     service_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.43.0.0/16")
     disable: tuple[Component, ...] = ()
     node_labels: dict[str, dict[str, str]] = Field(default_factory=dict)
-    node_taints: dict[str, tuple[Annotated[str, AfterValidator(lambda v: _taint(v))], ...]] = Field(default_factory=dict)
+    node_taints: dict[str, tuple[Annotated[str, AfterValidator(_taint)], ...]] = Field(default_factory=dict)
 
     _cidrs = field_validator("cluster_cidr", "service_cidr", mode="before")(lambda cls, v: strict_cidr(v))
 

@@ -1,4 +1,22 @@
-"""Linode instances and their firewalls."""
+"""Linode instances and their firewalls.
+
+```yaml
+homelab:linode:
+  ssh_sources: [203.0.113.0/24]    # who may SSH in; everything else inbound is dropped
+  instances:
+    - name: fleur                  # hostname and Linode label, 3-29 characters
+      region: us-central           # a region id (us-central is Dallas, TX), not the city
+      type: g6-standard-2          # a Linode type id
+      distribution: debian12       # a catalog distribution with a Linode image
+      provision: ssh               # cloud-init (Metadata service regions only) or ssh
+      private_ip: true             # also a private address (inventory: addresses.private)
+      groups: [web]                # inventory groups
+      services:                    # inbound ports the firewall accepts besides SSH
+        - {label: http, protocol: TCP, ports: "80"}
+        - {label: dns, protocol: UDP, ports: "53", sources: [198.51.100.0/24]}
+```
+Secrets: `linodeToken` (Linodes and Firewalls read/write) and `sshPrivateKey` when there are instances.
+"""
 
 from __future__ import annotations
 

@@ -1,20 +1,28 @@
 """`homelab:monitoring` (and the root `homelab:upstream`): Prometheus, Alertmanager, Loki, Alloy.
 
-Example (Pulumi.lothlorien.yaml)::
+Runs on the first k3s cluster (without one, set `enabled: false`).
 
-    homelab:upstream: organization/homelab/mirkwood
-    homelab:monitoring:
-      prometheus: {retention: 30d, volume_size: 50Gi}
-      loki: {retention: 336h, volume_size: 20Gi}
-      alertmanager:
-        receiver: ops
-        receivers:
-          - {name: ops, webhook: true}        # URL: pulumi config set --secret alertmanagerWebhook-ops URL
-          - {name: blackhole}
-        routes:
-          - {receiver: blackhole, matchers: ['severity="info"']}
-      proxmox: {targets: [10.40.0.2]}         # token: pveExporterToken (user@realm!id=secret)
-      incus: {targets: ["10.40.0.30:8443"]}   # client cert: incusMetricsCertificate / incusMetricsKey
+```yaml
+homelab:upstream: organization/homelab/mirkwood   # federate this stack's Prometheus and Loki
+homelab:monitoring:
+  enabled: true
+  namespace: monitoring
+  prometheus: {retention: 30d, volume_size: 50Gi, storage_class: local-path, scrape_interval: 30s, disk_free_percent: 10}
+  loki: {retention: 336h, volume_size: 20Gi, storage_class: local-path}   # retention: whole days
+  alertmanager:
+    receiver: ops
+    receivers:
+      - {name: ops, webhook: true, send_resolved: true}  # URL: pulumi config set --secret alertmanagerWebhook-ops URL
+      - {name: blackhole}
+    routes:
+      - {receiver: blackhole, matchers: ['severity="info"'], continue: false}
+    group_by: [alertname, environment]
+  proxmox: {targets: [10.40.0.2]}         # token: pveExporterToken (user@realm!id=secret)
+  incus: {targets: ["10.40.0.30:8443"], insecure_skip_verify: true}  # incusMetricsCertificate / incusMetricsKey
+  node_targets: ["10.40.0.50:9100"]       # node_exporter on hosts outside k3s
+  grafana_default: false                  # Prometheus as Grafana's default datasource
+  mqtt_exporter: {user: mqtt-exporter}    # a Mosquitto user of mtig with read on $SYS/#
+```
 """
 
 from __future__ import annotations

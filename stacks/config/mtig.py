@@ -1,4 +1,41 @@
-"""The metrics stack: Mosquitto, Telegraf, InfluxDB, Grafana (config section `mtig`)."""
+"""The metrics stack: Mosquitto, Telegraf, InfluxDB, Grafana (config section `mtig`).
+
+Runs in one namespace of the first k3s cluster (without a cluster it is an error).
+
+```yaml
+homelab:mtig:
+  namespace: mtig
+  storage_class: local-path            # optional; default: the cluster's default class
+  mosquitto:
+    users: [telegraf, sensor-garage]   # each has the secret mqttPassword-<user>
+    acl:                               # every user needs an entry
+      - {user: telegraf, topic: "sensors/#", access: read}
+      - {user: sensor-garage, topic: "sensors/garage/#", access: write}
+    storage: 1Gi
+    expose: nodeport                   # none (default), loadbalancer or nodeport; outside needs TLS
+    node_port: 30883                   # only with expose: nodeport (30000-32767)
+    tls_secret_name: mosquitto-tls     # a kubernetes.io/tls Secret in the namespace: port 8883
+  telegraf:
+    mqtt_user: telegraf                # a Mosquitto user with read access
+    topics: ["sensors/#"]
+    data_format: json                  # json, influx or value
+  influxdb:
+    org: homelab
+    bucket: sensors
+    retention: 365d                    # at least 1h, or 0s to keep forever
+    storage: 10Gi
+  grafana:
+    hostname: grafana.lothlorien.lan   # ingress host
+    ingress_class: traefik
+    tls_secret_name: grafana-tls       # needs hostname
+    storage: 2Gi
+    influxdb_default: true             # exactly one default datasource overall
+    datasources:
+      - {name: Loki, type: loki, uid: loki, url: "http://loki.monitoring:3100", is_default: false}
+```
+Secrets: `mqttPassword-<user>` per user, `influxdbAdminPassword`, `influxdbOperatorToken`,
+`grafanaAdminPassword`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,15 @@
-"""Hosts that exist already (bare metal, Raspberry Pi, machines built elsewhere)."""
+"""Hosts that exist already (bare metal, Raspberry Pi, machines built elsewhere).
+
+```yaml
+homelab:onboard:
+  - name: pippin                   # hostname (RFC 1123 label), unique across every platform
+    address: 10.50.0.61            # IPv4 address or DNS name the program reaches over SSH
+    ssh_user: pi                   # default root; needs passwordless sudo when not root
+    distribution: debian12         # catalog key: which provisioning script runs
+    groups: [k3s_agent]            # inventory groups
+```
+Secret: `sshPrivateKey` (the base provisioning script runs over SSH).
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 ```yaml
 homelab:proxmox:
   endpoint: https://iluvatar.mirkwood.lan:8006/
+  insecure: false                 # true accepts a self-signed API certificate
   ssh_user: root                  # the provider uploads snippets over SSH (key: secret sshPrivateKey)
   nodes: [{name: iluvatar, address: 10.20.0.11}]
   storage: {vm: local-lvm, images: local, snippets: local, shared: false}
@@ -11,10 +12,34 @@ homelab:proxmox:
   vmid_range: {first: 7000, last: 9099}
   templates:                      # vm_id defaults to the catalog (rocky9 7000, rocky10 7001, debian12 9001)
     - {distribution: rocky9}      # node defaults to the first node; name to the distribution
+    - {distribution: debian12, name: debian, node: iluvatar, vm_id: 7002, cores: 4, memory_mb: 4096, disk_gb: 8}
   vms:                            # node: explicit, or spread over the nodes holding the template
     - {name: mirkwood-k3s-s1, vm_id: 7101, template: rocky9, ipv4: 10.40.0.21, groups: [k3s, k3s_server]}
+    - name: mirkwood-db
+      vm_id: 7102
+      template: debian
+      node: iluvatar
+      cores: 2
+      memory_mb: 2048
+      disk_gb: 20
+      ipv4: dhcp                  # or an address of the VM's network
+      network: staging            # default: the proxmox section's network
+      on_boot: true
+      tags: [db]
   containers:
-    - {name: mirkwood-dns, vm_id: 7201, distribution: debian12, ipv4: 10.40.0.10, nesting: false}
+    - name: mirkwood-dns
+      vm_id: 7201
+      distribution: debian12      # a catalog distribution with an LXC template
+      node: iluvatar
+      cores: 1
+      memory_mb: 512
+      swap_mb: 512
+      disk_gb: 8
+      ipv4: 10.40.0.10
+      unprivileged: true
+      nesting: false
+      on_boot: true
+      tags: [dns]
 ```
 On the Proxmox side: `images` storage allows the `Import` content type (cloud images) and
 `vztmpl`; `snippets` storage allows `Snippets`; the API token (secret `proxmoxApiToken`,
