@@ -41,3 +41,14 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     bad = tmp_path / "k3s.py"
     bad.write_text("def checks(cfg):\n    from .model import declared_hosts\n    return declared_hosts(cfg)\n")
     assert _imported_siblings(bad) == {"model"}
+
+
+def test_a_section_reaches_every_declared_host_through_the_config():
+    from stacks.config import loader
+    from stacks.config.model import declared_hosts
+    from synth.engine import synth_config
+
+    entries, secret_keys, _ = synth_config("lothlorien")
+    cfg = loader.validate(entries, stack="lothlorien", secret_keys=secret_keys)
+    assert cfg.declared_hosts() == declared_hosts(cfg)
+    assert len(cfg.declared_hosts()) > 3

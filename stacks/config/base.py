@@ -66,6 +66,10 @@ class Config(Protocol):
     @property
     def environment(self) -> Any: ...
 
+    def declared_hosts(self) -> list[DeclaredHost]:
+        """Every host any section declares, in section order."""
+        ...
+
     def __getattr__(self, name: str) -> Any: ...
 
 

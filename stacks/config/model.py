@@ -32,6 +32,10 @@ class EnvironmentConfig(Model):
     monitoring: Monitoring | None = None
     upstream: str | None = Field(default=None, description="stack reference such as organization/homelab/mirkwood")
 
+    def declared_hosts(self) -> list[DeclaredHost]:
+        """Every host any section declares (sections call this instead of importing this module)."""
+        return declared_hosts(self)
+
 
 # Every section module may define checks(cfg), secrets(cfg), hosts(cfg) and host_checks(cfg, hosts)
 # (checks that need every section's hosts). Sections import only `base`, never this module: the
