@@ -122,3 +122,19 @@ def test_valid_fixture_loads(path, tmp_path):
     entries, secret_keys, _ = synth_config(stack, stack_dir=tmp_path)
     cfg = loader.validate(entries, stack=stack, secret_keys=secret_keys)
     assert cfg.environment.name == stack
+
+
+def test_a_field_error_does_not_hide_production_conflicts_or_secrets():
+    """Point 4: with one wrong type in a VM, the production conflicts and missing secrets still come out."""
+    entries, _, _ = synth_config("mirkwood")
+    entries["homelab:proxmox"]["vms"][0]["cores"] = "many"
+    production = dict(synth_config("lothlorien")[0])
+    production["homelab:proxmox"] = {**production["homelab:proxmox"], "vmid_range": {"first": 9000, "last": 9999}}
+    peer = loader.parsed(production).cfg
+    with pytest.raises(loader.ConfigError) as caught:
+        loader.validate(entries, stack="mirkwood", secret_keys=set(), peers=[peer])
+    lines = caught.value.lines
+    assert "proxmox.vms[0].cores: Input should be a valid integer, unable to parse string as an integer (got 'many')" in lines
+    assert ("proxmox.vmid_range: overlaps the VMID range 9000-9999 of the production environment lothlorien "
+            "(got '7000-9099')") in lines
+    assert any(line.startswith("homelab:proxmoxApiToken: required secret is not set") for line in lines)

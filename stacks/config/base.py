@@ -170,7 +170,10 @@ def check_hostname(value: str) -> str:
 
 
 def strict_cidr(value: object) -> object:
-    """Before-validator body for an IPv4 network: host bits set get the canonical network as a hint."""
+    """Before-validator body for an IPv4 network: host bits set get the canonical network as a hint;
+    a number is not a network (pydantic would take 7 as 0.0.0.7/32)."""
+    if isinstance(value, (bool, int, float)):
+        raise ValueError("is not an IPv4 network in CIDR notation, e.g. 10.30.0.0/24")
     if isinstance(value, str):
         try:
             ipaddress.IPv4Network(value)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from .base import Model, Problem, check_hostname
+from .base import Model, Problem, check_hostname, strict_cidr
 
 if TYPE_CHECKING:
     from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
@@ -61,6 +61,7 @@ class Network(Model):
     @field_validator("cidr", mode="before")
     @classmethod
     def _strict_cidr(cls, value: object) -> object:
+        strict_cidr(value)  # numbers are refused too
         if isinstance(value, str):
             try:
                 ipaddress.IPv4Network(value)

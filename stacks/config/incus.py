@@ -345,7 +345,7 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
             yield Problem(f"{path}.network", inst.network,
                           f"unknown network; known networks: {', '.join(sorted(incus.networks))}")
         elif inst.address is not None:
-            reserved = (network.cidr.network_address, network.cidr.broadcast_address, next(network.cidr.hosts()))
+            reserved = (network.cidr.network_address, network.cidr.broadcast_address, next(iter(network.cidr.hosts()), network.cidr.network_address))
             if inst.address not in network.cidr:
                 yield Problem(f"{path}.address", str(inst.address), f"is outside its network {inst.network} {network.cidr}")
             elif inst.address in reserved:
