@@ -126,7 +126,7 @@ def test_valid_fixture_loads(path, tmp_path):
 
 def test_a_field_error_does_not_hide_production_conflicts_or_secrets():
     """Point 4: with one wrong type in a VM, the production conflicts and missing secrets still come out."""
-    entries, _, _ = synth_config("mirkwood")
+    entries = stackfile.read(ROOT / "Pulumi.mirkwood.yaml").entries  # no secret set at all
     entries["homelab:proxmox"]["vms"][0]["cores"] = "many"
     production = dict(synth_config("lothlorien")[0])
     production["homelab:proxmox"] = {**production["homelab:proxmox"], "vmid_range": {"first": 9000, "last": 9999}}
