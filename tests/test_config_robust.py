@@ -38,10 +38,13 @@ def test_every_wrong_value_is_a_config_error_or_accepted(env):
     tried = 0
     crashes = []
     for key, section in sections.items():
-        for path in list(_paths(section))[1:]:
+        for path in _paths(section):
             for wrong in WRONG:
                 mutated = copy.deepcopy(entries)
-                _set(mutated[key], path, copy.deepcopy(wrong))
+                if path:
+                    _set(mutated[key], path, copy.deepcopy(wrong))
+                else:
+                    mutated[key] = copy.deepcopy(wrong)  # the section itself
                 tried += 1
                 try:
                     loader.validate(mutated, stack=env, secret_keys=secret_keys)

@@ -179,6 +179,12 @@ class Mtig(Model):
     _check_class = field_validator("storage_class")(lambda cls, v: _k8s_name(v))
 
 
+def _prometheus_is_default(cfg: "EnvironmentConfig") -> bool:
+    """Whether the monitoring layer gives Grafana its Prometheus as the default datasource."""
+    mon = getattr(cfg, "monitoring", None)
+    return mon is not None and mon.enabled and mon.grafana_default
+
+
 def password_key(user: str) -> str:
     return f"mqttPassword-{user}"
 
@@ -221,7 +227,7 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     ]
     if len(defaults) > 1:
         yield Problem("mtig.grafana.datasources", defaults, "more than one default Grafana datasource")
-    elif not defaults:
+    elif not defaults and not _prometheus_is_default(cfg):
         yield Problem("mtig.grafana.influxdb_default", False, "no default Grafana datasource: exactly one is needed")
     names = ["InfluxDB", *(d.name for d in m.grafana.datasources)]
     uids = ["influxdb", *(d.uid for d in m.grafana.datasources)]
