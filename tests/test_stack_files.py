@@ -138,3 +138,27 @@ def test_make_targets_take_stack_dir(target, tmp_path):
     assert all(f"--stack-dir {tmp_path}" in line for line in runs), runs
     if target == "policy":
         assert "--env $env" in runs[0] and "for env in lab;" in runs[0]
+
+
+@pytest.mark.parametrize("content,expected", [
+    (b"config:\n  a: 1\n---\nconfig: {}\n", "Pulumi.x.yaml:3:1: YAML syntax error: but found another document "
+                                           "(expected a single document in the stream at line 1)"),
+    (b"config: !!python/object:os.system {}\n", "Pulumi.x.yaml:1:9: YAML syntax error: could not determine a "
+                                               "constructor for the tag 'tag:yaml.org,2002:python/object:os.system'"),
+    (b"\xff\xfeconfig", "Pulumi.x.yaml: is not UTF-8 text (byte 0)"),
+    (b"config:\n\thomelab:environment: {}\n", "Pulumi.x.yaml:2:1: YAML syntax error: found character that "
+                                             "cannot start any token (while scanning for the next token at line 2)"),
+    (b"42\n", "Pulumi.x.yaml:1:1: the top level is a number, not a mapping; a stack file is a mapping with a 'config:' key"),
+])
+def test_odd_files_are_one_line(tmp_path, content, expected):
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_bytes(content)
+    with pytest.raises(loader.ConfigError) as caught:
+        stackfile.read(path, name="Pulumi.x.yaml")
+    assert caught.value.lines == [expected]
+
+
+def test_an_empty_stack_file_has_no_entries(tmp_path):
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_text("# nothing yet\n")
+    assert stackfile.read(path).entries == {}

@@ -79,6 +79,8 @@ def read(path: Path, name: str | None = None) -> StackFile:
         text = path.read_text()
     except OSError as error:
         raise ConfigError([f"{label}: cannot be read ({error.strerror})"]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError([f"{label}: is not UTF-8 text (byte {error.start})"]) from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
