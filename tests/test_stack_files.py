@@ -147,7 +147,8 @@ def test_make_targets_take_stack_dir(target, tmp_path):
                                                "constructor for the tag 'tag:yaml.org,2002:python/object:os.system'"),
     (b"\xff\xfeconfig", "Pulumi.x.yaml: is not UTF-8 text (byte 0)"),
     (b"config:\n\thomelab:environment: {}\n", "Pulumi.x.yaml:2:1: YAML syntax error: found character that "
-                                             "cannot start any token (while scanning for the next token at line 2)"),
+                                             "cannot start any token (while scanning for the next token at line 2); "
+                                             "YAML indents with spaces, not tabs"),
     (b"42\n", "Pulumi.x.yaml:1:1: the top level is a number, not a mapping; a stack file is a mapping with a 'config:' key"),
 ])
 def test_odd_files_are_one_line(tmp_path, content, expected):

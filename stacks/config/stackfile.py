@@ -86,7 +86,7 @@ def read(path: Path, name: str | None = None) -> StackFile:
         node = loader.get_single_node()
         document = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as error:
-        raise ConfigError([_syntax_line(label, error)]) from None
+        raise ConfigError([_syntax_line(label, error, text)]) from None
     except yaml.YAMLError as error:
         raise ConfigError([f"{label}:1:1: is not YAML ({type(error).__name__})"]) from None
     finally:
@@ -126,13 +126,16 @@ def read(path: Path, name: str | None = None) -> StackFile:
     return stack
 
 
-def _syntax_line(label: str, error: yaml.MarkedYAMLError) -> str:
+def _syntax_line(label: str, error: yaml.MarkedYAMLError, text: str = "") -> str:
     mark = error.problem_mark or error.context_mark
     where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else f"{label}:1:1"
     problem = error.problem or "is not valid YAML"
     context = ""
     if error.context and error.context_mark and mark is not error.context_mark:
         context = f" ({error.context} at line {error.context_mark.line + 1})"
+    lines = text.splitlines()
+    if mark and mark.line < len(lines) and lines[mark.line][mark.column:mark.column + 1] == "\t":
+        context += "; YAML indents with spaces, not tabs"
     return f"{where}: YAML syntax error: {problem}{context}"
 
 
