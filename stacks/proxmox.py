@@ -8,7 +8,7 @@ import pulumi
 import pulumi_proxmoxve as proxmoxve
 from pulumi_command import remote
 
-from cloudinit.render import CLOUD_INIT_WAIT, ProvisionSpec, roles_for_groups
+from cloudinit.render import CLOUD_INIT_WAIT, ProvisionSpec
 from components.catalog import CATALOG
 from components.proxmox import (Image, ImageArgs, Lxc, LxcArgs, NetworkArgs, Snippet, SnippetArgs, Template,
                                 TemplateArgs, Vm, VmArgs)
@@ -18,6 +18,7 @@ from .config import proxmox as pxcfg
 from .config.model import EnvironmentConfig
 from .secrets import Secrets
 from .hosts import Host, HostRegistry, connection
+from .provision import host_roles
 
 # Containers get the operator's SSH keys for root (no password); they have no operator user until provisioned.
 LXC_SSH_USER = "root"
@@ -84,8 +85,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
     # editing one VM never touches the file or the other VMs.
     user_data_snippets: dict[tuple[str, tuple[str, ...], str], Snippet] = {}
 
-    def user_data_on(distribution: str, groups: tuple[str, ...], node: str) -> Snippet:
-        roles = roles_for_groups(groups)
+    def user_data_on(distribution: str, roles: tuple[str, ...], node: str) -> Snippet:
         key = (distribution, roles, node)
         if key not in user_data_snippets:
             spec = ProvisionSpec(
@@ -122,7 +122,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
                 template_node_name=tpl.node,
                 datastore_id=px.storage.vm,
                 snippets_datastore_id=px.storage.snippets,
-                user_data_file_id=user_data_on(tpl.distribution, vm.groups, node).file_id,
+                user_data_file_id=user_data_on(tpl.distribution, host_roles(cfg, vm.name, vm.groups), node).file_id,
                 network=nic(vm.network),
                 ipv4=ipv4,
                 gateway=gateway,

@@ -126,3 +126,17 @@ def test_synth_shows_lothlorien_onboarded_pi_as_a_k3s_agent(synth_result):
     assert "PROVISION_HOSTNAME=pippin\n" in script and "ensure_file /etc/modules-load.d/k3s.conf" in script
     components = [r for r in run.resources if r["type"] == "homelab:onboard:OnboardedHost"]
     assert [c["name"] for c in components] == ["pippin"]
+
+
+def test_cluster_membership_alone_brings_the_k3s_prerequisites():
+    # A server or agent without k3s_* groups still needs the modules, sysctls and Pi cgroups:
+    # without them the k3s install fails on the host while the config looked valid.
+    hosts = [{**PI, "name": "merry", "address": "10.50.0.32", "groups": []},
+             {**PI, "groups": []}, {**PI, "name": "sam", "address": "10.50.0.33", "groups": ["web"]}]
+    entries = {**_entries(hosts), "homelab:k3s": {"clusters": [
+        {"name": "lothlorien", "version": "v1.31.4+k3s1", "servers": ["merry"], "agents": ["pippin"]}]}}
+    cfg = loader.validate(entries, stack="lothlorien", secret_keys={"homelab:sshPrivateKey"})
+    roles = {name: provision_spec(cfg, name, "debian12", "onboard", ()).roles for name in ("merry", "pippin", "sam")}
+    assert roles == {"merry": ("k3s",), "pippin": ("k3s",), "sam": ()}
+    script = provision_script(provision_spec(cfg, "pippin", "debian12", "onboard", ()))
+    assert "/etc/modules-load.d/k3s.conf" in script and "cgroup_enable=memory" in script
