@@ -67,6 +67,8 @@ class RoleExtras:
     pi_kernel_args: tuple[str, ...] = ()
 
 
+JOURNALD_DROP_IN = "/etc/systemd/journald.conf.d/90-homelab-persistent.conf"
+
 # k3s prerequisites (docs.k3s.io/installation/requirements): bridged traffic through iptables,
 # forwarding on, the overlay module; SELinux policy support on Rocky.
 ROLES: dict[str, RoleExtras] = {
@@ -80,6 +82,11 @@ ROLES: dict[str, RoleExtras] = {
                 "net.bridge.bridge-nf-call-iptables = 1\n"
                 "net.ipv4.ip_forward = 1\n",
             ),
+            # Alloy (a DaemonSet on every k3s node) reads the journal from /var/log/journal, which
+            # Rocky GenericCloud does not create (Storage=auto: volatile in /run/log/journal), and
+            # exits when the path is missing. Storage=persistent makes journald create it
+            # (systemd/systemd man/journald.conf.xml, Storage=); journald is restarted to apply it.
+            (JOURNALD_DROP_IN, "[Journal]\nStorage=persistent\n"),
         ),
         # Raspberry Pi OS leaves the memory cgroup off; k3s will not start without it.
         pi_kernel_args=("cgroup_enable=memory", "cgroup_memory=1"),
@@ -211,6 +218,8 @@ def user_data(spec: ProvisionSpec) -> str:
     if spec.roles and role_files(spec):
         runcmd.append(["systemctl", "restart", "systemd-modules-load.service"])
         runcmd.append(["sysctl", "--system"])
+    if any(path == JOURNALD_DROP_IN for path, _ in role_files(spec)):
+        runcmd.append(["systemctl", "restart", "systemd-journald.service"])
     if spec.guest_agent:
         runcmd.append(["systemctl", "enable", "--now", distro.guest_agent_package])
     if runcmd:

@@ -185,3 +185,14 @@ def test_ansible_inventory_from_the_real_synth_outputs(env, synth_result):
         for group in host["groups"]:
             assert host["name"] in inventory[group.replace("-", "_")]["hosts"]
         assert host["name"] in inventory[f"platform_{host['platform']}".replace("-", "_")]["hosts"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_alloy_runs_on_the_tainted_pi_of_each_environment(env, synth_result):
+    run = synth_result(env)
+    alloy = next(r for r in run.of_type(RELEASE) if r["inputs"]["chart"] == "alloy")
+    values = alloy["inputs"]["values"]
+    taints = {t for c in load(env).k3s.clusters for ts in c.node_taints.values() for t in ts}
+    assert taints == {"homelab.io/pi=true:NoSchedule"}
+    assert {"key": "homelab.io/pi", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in \
+        values["controller"]["tolerations"]

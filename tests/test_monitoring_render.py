@@ -230,3 +230,15 @@ def test_rendering_is_deterministic():
     first = render.dump(render.prometheus_config(PROM_SPEC)) + render.alert_rules()
     second = render.dump(render.prometheus_config(PROM_SPEC)) + render.alert_rules()
     assert first == second
+
+
+def test_alloy_tolerates_the_node_taints_so_tainted_pis_ship_logs():
+    spec = render.AlloySpec("http://l:3100/loki/api/v1/push", "mirkwood", "mirkwood",
+                            node_taints=("homelab.io/pi=true:NoSchedule", "dedicated:NoExecute", "homelab.io/pi=true:NoSchedule"))
+    # grafana/alloy chart templates/controllers/_pod.yaml renders controller.tolerations into the pod.
+    assert render.alloy_values(spec)["controller"]["tolerations"] == [
+        {"key": "dedicated", "operator": "Exists", "effect": "NoExecute"},
+        {"key": "homelab.io/pi", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
+    ]
+    untainted = render.alloy_values(render.AlloySpec("http://l:3100/loki/api/v1/push", "m", "m"))
+    assert "tolerations" not in untainted.get("controller", {})

@@ -190,6 +190,10 @@ provision_role_files() {
   if [ "${#CHANGED[@]}" -ne "$before" ] && systemd_running; then
     systemctl restart systemd-modules-load.service
     sysctl --system >/dev/null
+    # A journald drop-in (Storage=persistent) applies on restart; journald then creates /var/log/journal.
+    if [ -d /etc/systemd/journald.conf.d ]; then
+      systemctl restart systemd-journald.service
+    fi
   fi
 }
 
