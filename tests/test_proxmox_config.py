@@ -51,7 +51,7 @@ def test_base_config_is_valid_and_fills_defaults():
     assert [(t.name, t.node, t.vm_id) for t in cfg.templates] == [
         ("rocky9", "iluvatar", 7000), ("debian12", "iluvatar", 9001), ("rocky9", "yavanna", 7002)]
     assert cfg.bridge.mtu == 1500 and cfg.storage.vm == "local-lvm" and cfg.storage.images == "local"
-    assert cfg.containers[0].unprivileged is True and cfg.containers[0].nesting is False
+    assert cfg.containers[0].unprivileged is True and cfg.containers[0].nesting is True  # nesting follows unprivileged
 
 
 def test_duplicate_vmids_across_templates_vms_and_containers():
@@ -269,3 +269,12 @@ def test_container_disk_smaller_than_its_template_is_refused(monkeypatch):
     assert _lines(entries) == [
         "proxmox.containers[0].disk_gb: is smaller than the debian12 container template (4 GiB, "
         "debian-12-standard_12.7-1_amd64.tar.zst); use 4 or more (got 2)"]
+
+
+def test_nesting_follows_unprivileged_unless_set():
+    entries = _entries()
+    entries["homelab:proxmox"]["containers"] = [
+        {"name": "ct-a", "vm_id": 7201}, {"name": "ct-b", "vm_id": 7202, "unprivileged": False},
+        {"name": "ct-c", "vm_id": 7203, "nesting": False}]
+    cfg = loader.validate(entries, stack="mirkwood", secret_keys=set(SECRETS)).proxmox
+    assert [(c.unprivileged, c.nesting) for c in cfg.containers] == [(True, True), (False, False), (True, False)]

@@ -14,7 +14,7 @@ homelab:proxmox:
   vms:                            # node: explicit, or spread over the nodes holding the template
     - {name: mirkwood-k3s-s1, vm_id: 7101, template: rocky9, ipv4: 10.40.0.21, groups: [k3s, k3s_server]}
   containers:
-    - {name: mirkwood-dns, vm_id: 7201, distribution: debian12, ipv4: 10.40.0.10, nesting: false}
+    - {name: mirkwood-dns, vm_id: 7201, distribution: debian12, ipv4: 10.40.0.10}  # nesting: unprivileged
 ```
 On the Proxmox side: `images` storage allows the `Import` content type (cloud images) and
 `vztmpl`; `snippets` storage allows `Snippets`; the API token (secret `proxmoxApiToken`,
@@ -161,13 +161,22 @@ class Container(Model):
     ipv4: str = "dhcp"
     network: str | None = None
     unprivileged: bool = True
-    nesting: bool = False
+    # Defaults to `unprivileged`: systemd units of current distributions (Debian 12: credentials,
+    # private mounts) fail in an unprivileged container without it; Proxmox's own create wizard
+    # ticks "Nesting" for unprivileged containers (pve-docs pct.adoc, "nesting" feature).
+    nesting: bool | None = None
     on_boot: bool = True
     tags: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
 
     _name = field_validator("name")(lambda cls, v: check_hostname(v))
     _ip = field_validator("ipv4", mode="before")(lambda cls, v: _ipv4_or_dhcp(v))
+
+    @model_validator(mode="after")
+    def _nesting_default(self) -> "Container":
+        if self.nesting is None:
+            object.__setattr__(self, "nesting", self.unprivileged)
+        return self
 
     @field_validator("distribution")
     @classmethod
