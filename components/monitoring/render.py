@@ -250,19 +250,23 @@ def prometheus_config(spec: PrometheusSpec, paths: Paths = Paths()) -> dict:
             }
         )
     if spec.pve and spec.pve.targets:
-        jobs.append(
-            {
-                "job_name": "pve",
-                "metrics_path": "/pve",
-                "params": {"module": ["default"], "cluster": ["1"], "node": ["1"]},
-                "static_configs": [{"targets": sorted(spec.pve.targets)}],
-                "relabel_configs": [
-                    {"source_labels": ["__address__"], "target_label": "__param_target"},
-                    {"source_labels": ["__param_target"], "target_label": "instance"},
-                    {"target_label": "__address__", "replacement": spec.pve.exporter},
-                ],
-            }
-        )
+        # prometheus-pve-exporter: `cluster=1` returns the cluster-wide metrics (every guest, storage,
+        # HA state) from whichever node is asked, `node=1` that node's own. Cluster metrics from
+        # every node would count each guest once per node: one job per node with node=1 only, and
+        # one target (the first) with cluster=1 only (the exporter's README, "cluster"/"node" params).
+        def pve_job(name: str, cluster: str, node: str, targets: list[str]) -> dict:
+            return {"job_name": name, "metrics_path": "/pve",
+                    "params": {"module": ["default"], "cluster": [cluster], "node": [node]},
+                    "static_configs": [{"targets": targets}],
+                    "relabel_configs": [
+                        {"source_labels": ["__address__"], "target_label": "__param_target"},
+                        {"source_labels": ["__param_target"], "target_label": "instance"},
+                        {"target_label": "__address__", "replacement": spec.pve.exporter},
+                    ]}
+
+        targets = sorted(spec.pve.targets)
+        jobs.append(pve_job("pve", "0", "1", targets))
+        jobs.append(pve_job("pve-cluster", "1", "0", targets[:1]))
     if spec.incus and spec.incus.targets:
         jobs.append(
             {
