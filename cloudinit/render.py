@@ -191,11 +191,14 @@ def user_data(spec: ProvisionSpec) -> str:
         "timezone": spec.timezone,
         "package_update": True,
         "packages": list(packages(spec)),
+        # cloud-init's RHEL distro class sets prefer_fqdn = True (cloudinit/distros/rhel.py): a Rocky
+        # guest would take its FQDN (the meta-data's local-hostname) as hostname, and k3s and the
+        # inventory would see a different node name than on Debian. Short hostname everywhere.
+        "prefer_fqdn_over_hostname": False,
     }
     if spec.hostname:
         doc["hostname"] = spec.hostname
         doc["fqdn"] = spec.fqdn or spec.hostname
-        doc["prefer_fqdn_over_hostname"] = False
         # "localhost" keeps cloud-init to the 127.0.1.1 line on every boot and leaves the
         # entries written below in place ("true" would re-render the file from its template).
         doc["manage_etc_hosts"] = "localhost"
