@@ -29,9 +29,11 @@ class Schema:
     blocks: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
+# lxc/terraform-provider-incus v1.1.1 internal/provider/provider.go: no provider-level `project`
+# (a project is chosen per resource).
 PROVIDER = Schema(
     attributes={"config_dir": OPTIONAL, "generate_client_certificates": OPTIONAL,
-                "accept_remote_certificate": OPTIONAL, "project": OPTIONAL, "default_remote": OPTIONAL},
+                "accept_remote_certificate": OPTIONAL, "default_remote": OPTIONAL},
     blocks={"remote": {"name": REQUIRED, "address": OPTIONAL, "protocol": OPTIONAL,
                        "authentication_type": OPTIONAL, "token": OPTIONAL, "public": OPTIONAL}},
 )
