@@ -151,6 +151,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
         ready = remote.Command(
             f"{vm.name}-ready",
             connection=connection(host, private_key),
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=CLOUD_INIT_WAIT,
             triggers=[guest.vm.id],  # a new VM (a replacement) is waited for again
             # A static address is plain config: only this option orders the wait after the VM.

@@ -63,6 +63,7 @@ class OnboardedHost(pulumi.ComponentResource):
         self.provision = remote.Command(
             f"{name}-provision",
             connection=ssh(args.ssh_user),
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=command,
             update=command,
             stdin=args.provision_script,
@@ -72,6 +73,7 @@ class OnboardedHost(pulumi.ComponentResource):
         self.ready = remote.Command(
             f"{name}-ready",
             connection=ssh(args.operator_user, REBOOT_DIAL_ERROR_LIMIT if args.kernel_args else 10),
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=ready_check(args.kernel_args),
             # Re-checked whenever the script changes.
             triggers=[digest],
