@@ -111,6 +111,12 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
         tpl = px.template_for(vm, node)
         source = templates[(tpl.name, tpl.node)]
         ipv4, gateway = address(vm.ipv4, vm.network)
+        roles = host_roles(cfg, vm.name, vm.groups)
+        # Every node the VM can run on (shared disks: all of them) gets its snippets, so that a
+        # migrated or HA-restarted VM finds them where Proxmox rebuilds its cloud-init drive.
+        runs_on = px.template_nodes(vm.template) if px.storage.shared else (node,)
+        for other in runs_on:
+            user_data_on(tpl.distribution, roles, other)
         guest = Vm(
             vm.name,
             VmArgs(
@@ -122,7 +128,8 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
                 template_node_name=tpl.node,
                 datastore_id=px.storage.vm,
                 snippets_datastore_id=px.storage.snippets,
-                user_data_file_id=user_data_on(tpl.distribution, host_roles(cfg, vm.name, vm.groups), node).file_id,
+                user_data_file_id=user_data_on(tpl.distribution, roles, node).file_id,
+                other_nodes=tuple(n for n in runs_on if n != node),
                 network=nic(vm.network),
                 ipv4=ipv4,
                 gateway=gateway,
