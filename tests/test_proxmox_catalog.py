@@ -60,3 +60,18 @@ def test_every_image_carries_its_virtual_size():
     assert all(d.lxc_template.virtual_size_gb >= 1 for d in CATALOG.values() if d.lxc_template)
     with pytest.raises(ValueError, match="virtual_size_gb"):
         dataclasses.replace(CATALOG["rocky9"].image, virtual_size_gb=0)
+
+
+def test_rocky_images_record_where_they_stay_once_the_minor_is_superseded():
+    # Rocky moves a minor release from /pub/rocky/<minor>/ to /vault/rocky/<minor>/ when the next
+    # minor ships: the catalog knows both places of the same pinned file.
+    from components.catalog import ROCKY_MIRROR, ROCKY_VAULT, rocky_image
+    for key in ("rocky9", "rocky10"):
+        image = CATALOG[key].image
+        assert image.url.startswith(ROCKY_MIRROR + "/") and image.archive_url.startswith(ROCKY_VAULT + "/")
+        assert image.url.removeprefix(ROCKY_MIRROR) == image.archive_url.removeprefix(ROCKY_VAULT)
+    moved = rocky_image("9.8", CATALOG["rocky9"].image.file_name, CATALOG["rocky9"].image.checksum, superseded=True)
+    assert moved.url == CATALOG["rocky9"].image.archive_url
+    assert (moved.file_name, moved.checksum) == (CATALOG["rocky9"].image.file_name, CATALOG["rocky9"].image.checksum)
+    with pytest.raises(ValueError, match="archive_url"):
+        dataclasses.replace(CATALOG["rocky9"].image, archive_url="https://elsewhere.example/other.qcow2")

@@ -295,3 +295,13 @@ def test_every_node_a_vm_can_run_on_holds_its_snippets(env, synth_result):
         assert missing == [], f"{vm.name}: {missing}"
     if env == "lothlorien":
         assert cfg.storage.shared and len(cfg.node_names) == 3
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_downloads_ignore_a_new_url_for_the_same_pinned_file(env, synth_result):
+    # bpg download_file: `url` RequiresReplace; the file is pinned by name and checksum (both
+    # still replace), so only the source may move (e.g. to the Rocky vault) without a rebuild.
+    downloads = synth_result(env).of_type(DOWNLOAD)
+    assert downloads
+    for res in downloads:
+        assert res["options"]["ignore_changes"] == ["url"], res["name"]
