@@ -71,7 +71,10 @@ def known_addresses(cfg: "EnvironmentConfig") -> list[Known]:
 
 def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     created = created_networks(cfg)
-    yield from _addresses_inside(created, known_addresses(cfg))
+    env_networks = [net.cidr for net in cfg.environment.networks.values()]
+    # A created network over an environment network is reported by its own section already.
+    apart = [(path, net) for path, net in created if not any(net.overlaps(env) for env in env_networks)]
+    yield from _addresses_inside(apart, known_addresses(cfg))
     yield from _k3s_against_incus(created)
 
 
