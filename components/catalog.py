@@ -6,16 +6,15 @@ Images are pinned: a dated, versioned file with the checksum its publisher lists
 (Rocky: `CHECKSUM` in the image directory, sha256; Debian: `SHA512SUMS`, sha512; Proxmox
 appliance templates: the `aplinfo` index, sha512). Proxmox verifies the checksum while it
 downloads, so a changed upstream file fails the download instead of building a different
-template. To move to a newer image, change URL, file name and checksum together.
+template. To move to a newer image, `make bump-image DIST=<key>` (pins/bump_image.py) rewrites URL,
+file name and checksum together from the publisher's sums file.
 
 Rocky publishes images under the minor release (`/pub/rocky/9.8/`); when the next minor ships that
-tree moves to the vault (`/vault/rocky/9.8/`) and the download 404s. `archive_url` records where
-the pinned file stays; `ROCKY_MIRROR`/`ROCKY_VAULT` build both. Bumping: take the new minor's
-file name and CHECKSUM line and its virtual size (`qemu-img info`), change `url`, `file_name`,
-`checksum` and `virtual_size_gb` together; until then, a superseded minor keeps working with
-`rocky_image(..., superseded=True)` (the vault URL: same file, same checksum). The templates
-ignore changes of the URL alone (components/proxmox/template.py), so that switch rebuilds
-nothing that exists; only new downloads use it.
+tree moves to the vault (`/vault/rocky/9.8/`) and the download 404s. `Image.archive_url` says where
+the pinned file stays: until the entry is bumped (`make bump-image`, then check the virtual size
+with `qemu-img info`), a superseded minor keeps working by putting that URL in `url` (same file,
+same checksum). The downloads ignore a change of the URL alone (components/proxmox/template.py),
+so that switch rebuilds nothing that exists; only new downloads use it.
 
 An `Image` refuses to exist without a checksum: an entry whose checksum is not known is not
 added here with a guess; it waits until the checksum is copied from the publisher's sums file.
@@ -34,6 +33,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 ChecksumAlgorithm = Literal["sha256", "sha512"]
+ROCKY_MIRROR = "https://dl.rockylinux.org/pub/rocky"
+ROCKY_VAULT = "https://dl.rockylinux.org/vault/rocky"
 _HEX_LENGTH = {"sha256": 64, "sha512": 128}
 
 
@@ -46,9 +47,6 @@ class Image:
     checksum: str
     checksum_algorithm: ChecksumAlgorithm
     virtual_size_gb: int  # the disk the image unpacks to (GiB): the smallest disk it fits on
-    # Where the same file (same checksum) stays once its release is superseded: Rocky moves a minor
-    # release's tree from /pub/rocky/<minor>/ to /vault/rocky/<minor>/ when the next minor ships.
-    archive_url: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.virtual_size_gb, int) or self.virtual_size_gb < 1:
@@ -59,9 +57,14 @@ class Image:
                              f"({self.checksum_algorithm}) copied from the publisher's sums file")
         if not self.url.startswith(("https://", "http://")) or not self.url.endswith(self.file_name):
             raise ValueError(f"{self.file_name}: url must be http(s) and end with the file name")
-        if self.archive_url is not None and (self.archive_url == self.url
-                                             or not self.archive_url.endswith("/" + self.file_name)):
-            raise ValueError(f"{self.file_name}: archive_url must be another URL of the same file")
+
+    @property
+    def archive_url(self) -> str | None:
+        """Where the same file stays once its release is superseded: Rocky moves a minor release's
+        tree from /pub/rocky/<minor>/ to /vault/rocky/<minor>/ when the next minor ships."""
+        if self.url.startswith(ROCKY_MIRROR + "/"):
+            return ROCKY_VAULT + self.url.removeprefix(ROCKY_MIRROR)
+        return None
 
 
 @dataclass(frozen=True)
@@ -112,20 +115,6 @@ DEBIAN_GENERICCLOUD_GB = 2
 # disk only has to hold it unpacked (well under 1 GiB for debian-12-standard).
 PROXMOX_STANDARD_CT_GB = 1
 
-ROCKY_MIRROR = "https://dl.rockylinux.org/pub/rocky"
-ROCKY_VAULT = "https://dl.rockylinux.org/vault/rocky"
-
-
-def rocky_image(minor: str, file_name: str, checksum: str, superseded: bool = False) -> Image:
-    """A Rocky GenericCloud image of a minor release: from the mirror while the minor is current
-    (the vault recorded as `archive_url`), from the vault once a newer minor has shipped."""
-    path = f"{minor}/images/x86_64/{file_name}"
-    mirror, vault = f"{ROCKY_MIRROR}/{path}", f"{ROCKY_VAULT}/{path}"
-    return Image(url=vault if superseded else mirror, file_name=file_name, checksum=checksum,
-                 checksum_algorithm="sha256", virtual_size_gb=ROCKY_GENERICCLOUD_GB,
-                 archive_url=None if superseded else vault)
-
-
 CATALOG: dict[str, Distribution] = {
     d.key: d
     for d in (
@@ -133,8 +122,14 @@ CATALOG: dict[str, Distribution] = {
             key="rocky9",
             title="Rocky Linux 9",
             family="rhel",
-            image=rocky_image("9.8", "Rocky-9-GenericCloud-Base-9.8-20260525.0.x86_64.qcow2",
-                              "92c206cc6f790c61583247eefe87890f8828420662c17cacf247cec78ab4eec8"),
+            image=Image(
+                url="https://dl.rockylinux.org/pub/rocky/9.8/images/x86_64/"
+                    "Rocky-9-GenericCloud-Base-9.8-20260525.0.x86_64.qcow2",
+                file_name="Rocky-9-GenericCloud-Base-9.8-20260525.0.x86_64.qcow2",
+                checksum="92c206cc6f790c61583247eefe87890f8828420662c17cacf247cec78ab4eec8",
+                checksum_algorithm="sha256",
+                virtual_size_gb=ROCKY_GENERICCLOUD_GB,
+            ),
             default_vmid=7000,
             tags=("cloudinit", "rocky-template", "rocky9"),
             package_manager="dnf",
@@ -146,8 +141,14 @@ CATALOG: dict[str, Distribution] = {
             key="rocky10",
             title="Rocky Linux 10",
             family="rhel",
-            image=rocky_image("10.2", "Rocky-10-GenericCloud-Base-10.2-20260525.0.x86_64.qcow2",
-                              "9fc9e9ff16888bb68ac39b0392e25c9c92684d50c85f1cce6ab549363bbc4b48"),
+            image=Image(
+                url="https://dl.rockylinux.org/pub/rocky/10.2/images/x86_64/"
+                    "Rocky-10-GenericCloud-Base-10.2-20260525.0.x86_64.qcow2",
+                file_name="Rocky-10-GenericCloud-Base-10.2-20260525.0.x86_64.qcow2",
+                checksum="9fc9e9ff16888bb68ac39b0392e25c9c92684d50c85f1cce6ab549363bbc4b48",
+                checksum_algorithm="sha256",
+                virtual_size_gb=ROCKY_GENERICCLOUD_GB,
+            ),
             default_vmid=7001,
             tags=("cloudinit", "rocky-template", "rocky10"),
             package_manager="dnf",

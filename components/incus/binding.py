@@ -22,6 +22,7 @@ from pulumi.runtime import register_package
 PACKAGE = "incus"
 #: The lxc/incus Terraform provider release this binding is written against.
 PROVIDER_SOURCE = "lxc/incus"
+# renovate: datasource=terraform-provider depName=lxc/incus
 PROVIDER_VERSION = "1.1.1"
 #: Where the bridge resolves `lxc/incus` (OpenTofu's registry is its default registry).
 PROVIDER_URL = "registry.opentofu.org/lxc/incus"
@@ -29,6 +30,7 @@ PROVIDER_URL = "registry.opentofu.org/lxc/incus"
 #: published tag of github.com/pulumi/pulumi-terraform-provider (its releases carry the plugin
 #: `pulumi install` downloads; v1.1.3 is the newest published, there is no 1.4.0).
 BASE_PROVIDER = "terraform-provider"
+# renovate: datasource=github-releases depName=pulumi/pulumi-terraform-provider extractVersion=^v(?<version>.+)$
 BASE_PROVIDER_VERSION = "1.1.3"
 
 
