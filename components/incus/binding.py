@@ -6,7 +6,8 @@
 # CustomResource classes with the `incus:index/...` tokens, and a `package_ref` that registers the
 # parameterized package with the engine so `pulumi up` hands these resources to the lxc/incus
 # provider. Only the resources and properties this project uses are bound; `schema.py` holds the
-# provider schema as written down from its documentation and the tests check this binding against it.
+# provider schema as read from its source at the pinned release (provider-facts.json) and the tests
+# check this binding against it.
 """Typed Pulumi binding of the lxc/incus Terraform provider (resources, input types, package)."""
 
 import base64
@@ -120,7 +121,8 @@ class ProviderRemoteArgs:
 
 @pulumi.input_type
 class ProviderArgs:
-    """The provider configuration (attributes and `remote` blocks)."""
+    """The provider configuration (attributes and `remote` blocks). lxc/incus 1.1.1 has no provider-level
+    `project` (internal/provider/provider.go): each resource carries its own."""
 
     def __init__(__self__, *,
                  remotes: Optional[pulumi.Input[Sequence[pulumi.Input[ProviderRemoteArgs]]]] = None,
