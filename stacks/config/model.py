@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from . import environment, incus, k3s, linode, monitoring, mtig, onboard, proxmox
+from . import environment, incus, k3s, linode, monitoring, mtig, onboard, overlap, proxmox
 from .base import DeclaredHost, Model, Problem, SecretSpec
 from .environment import Environment
 from .incus import Incus
@@ -40,7 +40,7 @@ class EnvironmentConfig(Model):
 # Every section module may define checks(cfg), secrets(cfg), hosts(cfg) and host_checks(cfg, hosts)
 # (checks that need every section's hosts). Sections import only `base`, never this module: the
 # package imports one way, base <- sections <- model <- loader.
-SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring)
+SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, overlap)
 
 
 def declared_hosts(cfg: EnvironmentConfig) -> list[DeclaredHost]:
