@@ -8,7 +8,7 @@ import pulumi
 import pulumi_proxmoxve as proxmoxve
 from pulumi_command import remote
 
-from cloudinit.render import CLOUD_INIT_WAIT, ProvisionSpec, provision_script, roles_for_groups
+from cloudinit.render import CLOUD_INIT_WAIT, ProvisionSpec, provision_script
 from components.catalog import CATALOG
 from components.proxmox import (Image, ImageArgs, Lxc, LxcArgs, NetworkArgs, Snippet, SnippetArgs, Template,
                                 TemplateArgs, Vm, VmArgs)
@@ -19,6 +19,7 @@ from .config.model import EnvironmentConfig
 from .provision import provision_spec
 from .secrets import Secrets
 from .hosts import Host, HostRegistry, connection
+from .provision import host_roles
 
 # Containers get the operator's SSH keys for root (no password); they have no operator user until provisioned.
 LXC_SSH_USER = "root"
@@ -85,8 +86,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
     # editing one VM never touches the file or the other VMs.
     user_data_snippets: dict[tuple[str, tuple[str, ...], str], Snippet] = {}
 
-    def user_data_on(distribution: str, groups: tuple[str, ...], node: str) -> Snippet:
-        roles = roles_for_groups(groups)
+    def user_data_on(distribution: str, roles: tuple[str, ...], node: str) -> Snippet:
         key = (distribution, roles, node)
         if key not in user_data_snippets:
             spec = ProvisionSpec(
@@ -112,7 +112,13 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
         tpl = px.template_for(vm, node)
         source = templates[(tpl.name, tpl.node)]
         ipv4, gateway = address(vm.ipv4, vm.network)
-        user_data = user_data_on(tpl.distribution, vm.groups, node)
+        roles = host_roles(cfg, vm.name, vm.groups)
+        # Every node the VM can run on (shared disks: all of them) gets its snippets, so that a
+        # migrated or HA-restarted VM finds them where Proxmox rebuilds its cloud-init drive.
+        runs_on = px.template_nodes(vm.template) if px.storage.shared else (node,)
+        for other in runs_on:
+            user_data_on(tpl.distribution, roles, other)
+        user_data = user_data_on(tpl.distribution, roles, node)
         guest = Vm(
             vm.name,
             VmArgs(
@@ -126,6 +132,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
                 snippets_datastore_id=px.storage.snippets,
                 user_data_file_id=user_data.file_id,
                 user_data_file=user_data.file,
+                other_nodes=tuple(n for n in runs_on if n != node),
                 network=nic(vm.network),
                 ipv4=ipv4,
                 gateway=gateway,
@@ -154,6 +161,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
         ready = remote.Command(
             f"{vm.name}-ready",
             connection=connection(host, private_key),
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=CLOUD_INIT_WAIT,
             # A new VM (a real replacement) is waited for again: its MAC addresses are new (Proxmox
             # generates them on creation), while its id is the VMID and stays the same.

@@ -42,6 +42,9 @@ class VmArgs:
     shutdown_timeout: int = 300  # seconds a clean shutdown may take on destroy
     description: str | None = None  # shown in the Proxmox UI; defaults to the FQDN and its origin
     user_data_file: pulumi.Resource | None = None  # the snippet's file: created before the VM
+    # Other nodes the VM can run on (shared disks: migration, HA). Snippets on per-node storage must
+    # exist there too: Proxmox rebuilds the cloud-init drive from them when the VM starts there.
+    other_nodes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.ipv4 != "dhcp" and ("/" not in self.ipv4 or not self.gateway):
@@ -58,17 +61,25 @@ class Vm(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: VmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(VM_TYPE, name, None, opts)
+        meta = meta_data(instance_id=instance_id(args.hostname, args.vm_id, _network_settings(args)),
+                         hostname=args.hostname, fqdn=args.fqdn)
         self.meta_data = Snippet(
             f"{name}-meta-data",
             SnippetArgs(
                 node_name=args.node_name,
                 datastore_id=args.snippets_datastore_id,
                 file_name=f"{args.hostname}-meta-data.yaml",
-                content=meta_data(instance_id=instance_id(args.hostname, args.vm_id, _network_settings(args)),
-                                  hostname=args.hostname, fqdn=args.fqdn),
+                content=meta,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.meta_data_copies = [
+            Snippet(f"{name}-meta-data-{node}",
+                    SnippetArgs(node_name=node, datastore_id=args.snippets_datastore_id,
+                                file_name=f"{args.hostname}-meta-data.yaml", content=meta),
+                    opts=pulumi.ResourceOptions(parent=self))
+            for node in sorted(set(args.other_nodes) - {args.node_name})
+        ]
         ipv4_config = {"address": args.ipv4} if args.ipv4 == "dhcp" else {"address": args.ipv4, "gateway": args.gateway}
         initialization: dict = {
             "datastore_id": args.datastore_id,
@@ -110,7 +121,8 @@ class Vm(pulumi.ComponentResource):
                 parent=self,
                 protect=args.protect,
                 # The snippets' ids are plain values (known during preview); the files come first.
-                depends_on=[self.meta_data.file, *([args.user_data_file] if args.user_data_file else [])],
+                depends_on=[self.meta_data.file, *(c.file for c in self.meta_data_copies),
+                            *([args.user_data_file] if args.user_data_file else [])],
                 # The VMID is fixed: a create-before-delete replacement would collide on it.
                 delete_before_replace=True,
                 # `clone` matters only at creation (all ForceNew in vm.go): a VM that moves to a node
