@@ -16,10 +16,9 @@ from components.proxmox.metadata import shared_user_data
 
 from .config import proxmox as pxcfg
 from .config.model import EnvironmentConfig
-from .provision import provision_spec
+from .provision import host_roles, provision_spec
 from .secrets import Secrets
 from .hosts import Host, HostRegistry, connection
-from .provision import host_roles
 
 # Containers get the operator's SSH keys for root (no password); they have no operator user until provisioned.
 LXC_SSH_USER = "root"
