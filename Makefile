@@ -30,7 +30,7 @@ synth: venv
 ## the project; default main) to the working tree -> build/plan/ENV.{json,md} (README "Day 2")
 BASE ?= main
 plan: venv
-	$(PY) -m synth.plan --env $(ENV) --base $(BASE)
+	$(PY) -m synth.plan --env $(ENV) --base $(BASE) $(STACK_DIR_ARG)
 
 ## test: the whole test suite
 test: venv

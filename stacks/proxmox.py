@@ -241,6 +241,7 @@ def reprovision(name: str, host: Host, private_key: pulumi.Input[str], parent: p
         create=command,
         update=command,
         stdin=provision_script(spec, disable_root=disable_root),
+        add_previous_output_in_env=False,  # sshd would refuse (or log) the previous stdout as SETENV
         # A new guest (its readiness check re-created) is provisioned again.
         triggers=[after.id],
         # SSH works once cloud-init has finished (or the container runs); the trigger is an id only.

@@ -328,12 +328,13 @@ def _diff_step(step: Step, prior: dict, rec: dict, unknown: list[str]) -> None:
 
 _BASE_SCRIPT = """
 import json, sys
-root, env, secrets = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+root, env, secrets, stack_dir = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
 sys.path.insert(0, root)
+from pathlib import Path
 from stacks.config.loader import ConfigError
 from synth import engine
 try:
-    result = engine.run(env, secrets or None, stack_dir=engine.ROOT)
+    result = engine.run(env, secrets or None, stack_dir=Path(stack_dir) if stack_dir else engine.ROOT)
 except ConfigError as error:
     print(json.dumps({"config_errors": error.lines}))
     sys.exit(0)
@@ -396,19 +397,26 @@ def tree_digest(folder: Path, env: str, secrets: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def cached_base(folder: Path, env: str, cache: Path) -> tuple[Side | None, Path]:
+def cached_base(folder: Path, env: str, cache: Path, stack_dir: Path | None = None) -> tuple[Side | None, Path]:
     """The base synth of an identical tree, kept from an earlier `make plan` (build/plan/cache/)."""
-    secrets = rotation_secrets(env, folder) if (folder / f"Pulumi.{env}.yaml").exists() else {}
-    entry = cache / f"{env}-{tree_digest(folder, env, secrets)[:32]}.json"
+    stacks = stack_dir or folder
+    secrets = rotation_secrets(env, stacks) if (stacks / f"Pulumi.{env}.yaml").exists() else {}
+    digest = tree_digest(folder, env, secrets)
+    if stack_dir is not None:  # the stack files live elsewhere: they are part of the key too
+        digest = hashlib.sha256((digest + tree_digest(stack_dir, env, {})).encode()).hexdigest()
+    entry = cache / f"{env}-{digest[:32]}.json"
     if entry.exists():
         return Side.from_dict(json.loads(entry.read_text())), entry
     return None, entry
 
 
-def start_base_synth(folder: Path, env: str) -> subprocess.Popen:
-    secrets = rotation_secrets(env, folder) if (folder / f"Pulumi.{env}.yaml").exists() else {}
+def start_base_synth(folder: Path, env: str, stack_dir: Path | None = None) -> subprocess.Popen:
+    """The base's own synth in its own process (its modules, not the working tree's)."""
+    stacks = stack_dir or folder
+    secrets = rotation_secrets(env, stacks) if (stacks / f"Pulumi.{env}.yaml").exists() else {}
     environ = {**os.environ, "PYTHONPATH": str(folder), "PYTHONHASHSEED": "0"}
-    return subprocess.Popen([sys.executable, "-c", _BASE_SCRIPT, str(folder), env, json.dumps(secrets)],
+    return subprocess.Popen([sys.executable, "-c", _BASE_SCRIPT, str(folder), env, json.dumps(secrets),
+                             str(stack_dir or "")],
                             cwd=folder, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -442,15 +450,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", default="mirkwood")
     parser.add_argument("--base", default="main", help="git ref or folder of the project to compare against")
     parser.add_argument("--out", default=Path("build/plan"), type=Path)
+    parser.add_argument("--stack-dir", type=Path, default=None,
+                        help="folder holding Pulumi.<env>.yaml for both sides (default: each side's own)")
     args = parser.parse_args(argv)
+    if args.stack_dir is not None:
+        args.stack_dir = args.stack_dir.resolve()  # the base's synth runs in another folder
     with tempfile.TemporaryDirectory(prefix="homelab-plan-") as scratch:
         try:
             folder = base_folder(args.base, engine.ROOT, Path(scratch))
-            old, entry = cached_base(folder, args.env, args.out / "cache")
+            old, entry = cached_base(folder, args.env, args.out / "cache", args.stack_dir)
             # The base's synth runs beside the working tree's (unless an identical tree's is cached).
-            process = None if old is not None else start_base_synth(folder, args.env)
+            process = None if old is not None else start_base_synth(folder, args.env, args.stack_dir)
+            stack_dir = args.stack_dir or engine.ROOT
             try:
-                new = engine.run(args.env, rotation_secrets(args.env, engine.ROOT))
+                new = engine.run(args.env, rotation_secrets(args.env, stack_dir), stack_dir=stack_dir)
             except ConfigError as error:
                 if process is not None:
                     process.kill()

@@ -100,6 +100,12 @@ def base_provisioning(env: str, before) -> dict[str, str]:
     return expected
 
 
+def meta_data_files(result, vm: str) -> list[str]:
+    """A VM's meta-data snippet and its copies on the other nodes it can run on (shared storage)."""
+    return [r["name"] for r in result.resources if r["type"] == "proxmoxve:index/fileLegacy:FileLegacy"
+            and (r["name"] == f"{vm}-meta-data-file" or r["name"].startswith(f"{vm}-meta-data-"))]
+
+
 def provision_scripts(result) -> dict[str, str]:
     return {r["name"]: result.revealed[r["urn"]].get("stdin", "") for r in result.resources
             if r["type"] == "command:remote:Command" and r["name"].endswith("-provision")}
@@ -165,7 +171,8 @@ def test_changing_one_vms_address_reaches_the_guest(env):
     vm = first_agent_vm(env)
     expected = {
         f"{vm}-vm": "update",  # bpg rebuilds the cloud-init drive and reboots the VM
-        f"{vm}-meta-data-file": "replace",  # same path (delete first), new instance-id
+        # same path (delete first), new instance-id; on every node the VM can run on
+        **{name: "replace" for name in meta_data_files(result.after, vm)},
         f"{vm}-ready": "update", f"{vm}-provision": "update",  # they connect to the new address
         f"{env}-agent-{vm}-join": "update", f"{env}-agent-{vm}-sync": "update",
         f"{env}-monitoring-prometheus": "update",  # the node's scrape target
@@ -204,9 +211,13 @@ def test_adding_a_proxmox_node_migrates_only_vms_that_move_to_it(env):
         assert result.after.revealed[vm["urn"]]["nodeName"] == NEW_NODE["name"]
         assert result.after.revealed[vm["urn"]]["migrate"] is True
         assert ops.pop(f"{name}-meta-data-file") == "replace"  # the snippet follows to the new node
-    snippets = {name: op for name, op in ops.items() if name.startswith("user-data-")}
-    assert set(snippets.values()) <= {"create"} and all(NEW_NODE["name"] in n for n in snippets)
-    assert {n: o for n, o in ops.items() if n not in snippets and not n.endswith("-vm")} == {}
+    # Everything else: snippet files created (on the new node, or where a moved VM used to run:
+    # every node a VM can run on holds its snippets), nothing else replaced or touched.
+    files = {r["name"]: r["type"] for r in result.after.resources}
+    rest = {n: o for n, o in ops.items() if not n.endswith("-vm")}
+    assert all(o == "create" and files[n] == "proxmoxve:index/fileLegacy:FileLegacy" for n, o in rest.items()), rest
+    if env == "lothlorien":  # shared storage: the new node gets the snippets of every VM
+        assert any(NEW_NODE["name"] in n for n in rest)
     # Nothing moves between the old nodes (a hash modulo the node count would move most guests).
     px = config(env)["homelab:proxmox"]
     unpinned = [v["name"] for v in px["vms"] if not v.get("node")]
@@ -231,7 +242,8 @@ def test_adding_a_k3s_agent_creates_it_and_touches_no_server(env):
     result = edited(env, "add a k3s agent")
     assert_safe(result.plan)
     new = f"{env}-{NEW_AGENT}"
-    expected = {f"{new}-{part}": "create" for part in ("vm", "meta-data-file", "ready", "provision")}
+    expected = {f"{new}-{part}": "create" for part in ("vm", "ready", "provision")}
+    expected |= {name: "create" for name in meta_data_files(result.after, new)}
     expected |= {f"{env}-agent-{new}-join": "create", f"{env}-agent-{new}-sync": "create",
                  f"{env}-monitoring-prometheus": "update"}  # the new node's scrape target
     for host in config(env).get("homelab:onboard") or []:

@@ -170,6 +170,7 @@ class LinodeHost(pulumi.ComponentResource):
                 create=command,
                 update=command,
                 stdin=args.reprovision_script,
+                add_previous_output_in_env=False,
                 # A new instance is provisioned again; a changed script re-runs as an update.
                 triggers=[self.instance.id],
                 # SSH as the operator works once cloud-init has created the account.
