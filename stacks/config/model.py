@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from . import environment, incus, k3s, linode, monitoring, mtig, onboard, proxmox
+from . import backups, environment, incus, k3s, linode, monitoring, mtig, onboard, proxmox
+from .backups import Backups
 from .base import DeclaredHost, Model, Problem, SecretSpec
 from .environment import Environment
 from .incus import Incus
@@ -31,10 +32,11 @@ class EnvironmentConfig(Model):
     mtig: Mtig | None = None
     monitoring: Monitoring | None = None
     upstream: str | None = Field(default=None, description="stack reference such as organization/homelab/mirkwood")
+    backups: Backups | None = None
 
 
 # Every section module may define checks(cfg), secrets(cfg) and hosts(cfg).
-SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring)
+SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, backups)
 
 
 def declared_hosts(cfg: EnvironmentConfig) -> list[DeclaredHost]:
