@@ -219,8 +219,7 @@ class Cluster(pulumi.ComponentResource):
         """Restore script on the server and the S3 credentials drop-in, credentials on stdin only."""
         script = render.etcd_backup_script(node.name, first, s3=credentials is not None)
         command = render.remote_command(script, node.ssh_user)
-        cleanup = render.remote_command(
-            f"rm -f {render.RESTORE_PATH} {render.S3_CREDENTIALS_FILE}", node.ssh_user)
+        cleanup = render.remote_command(render.etcd_backup_remove_script(node.name), node.ssh_user)
         return remote.Command(
             resource_name,
             connection=node.connection,

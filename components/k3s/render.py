@@ -143,6 +143,11 @@ def etcd_backup_script(node_name: str, first: bool, s3: bool) -> str:
         s3=s3, restore_script=restore)
 
 
+def etcd_backup_remove_script(node_name: str) -> str:
+    return _ENV.get_template("etcd-backup-remove.sh.j2").render(
+        node_name=node_name, restore_path=RESTORE_PATH, credentials_file=S3_CREDENTIALS_FILE)
+
+
 def restore_script(node_name: str, first: bool, snapshot_dir: str = SNAPSHOT_DIR) -> str:
     """The restore of a server from an etcd snapshot (docs.k3s.io/cli/etcd-snapshot, "Restoring
     Snapshots"): the first server runs `k3s server --cluster-reset --cluster-reset-restore-path`,
