@@ -72,6 +72,8 @@ def test_cron_jobs_back_up_both_applications_with_pinned_images(env, synth_resul
     scripts = next(r for r in run.resources if r["type"] == "kubernetes:core/v1:ConfigMap"
                    and r["inputs"]["metadata"]["name"] == apps.SCRIPTS)["inputs"]["data"]
     assert f"readonly TARGET=store/{bucket}/influxdb" in scripts["upload-influxdb.sh"]
+    assert scripts["influx-restore.sh"] == render.influx_restore_script(
+        bucket, "influxdb", run.outputs["endpoints"]["influxdb"], versions.INFLUXDB_IMAGE_TAG)
 
 
 def test_store_alias_url_escapes_any_key():

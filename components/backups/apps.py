@@ -80,9 +80,13 @@ class AppBackups(pulumi.ComponentResource):
                     lambda keys: render.alias_url(args.store_scheme, args.store_endpoint, keys[0], keys[1])))},
             opts=child,
         )
-        scripts = {"grafana-db-backup.py": render.GRAFANA_DB_SCRIPT}
+        scripts: dict[str, pulumi.Input[str]] = {"grafana-db-backup.py": render.GRAFANA_DB_SCRIPT}
         for app in ("influxdb", "grafana"):
             scripts[f"upload-{app}.sh"] = render.upload_script(app, f"{BACKUP_DIR}/{app}", args.bucket, args.retention_days)
+        if args.influxdb is not None:
+            # The restore, kept beside the backups it reads (README "Backups and restore").
+            scripts["influx-restore.sh"] = pulumi.Output.from_input(args.influxdb.url).apply(
+                lambda url: render.influx_restore_script(args.bucket, "influxdb", url, mtig_versions.INFLUXDB_IMAGE_TAG))
         self.scripts = k8s.core.v1.ConfigMap(
             f"{name}-scripts",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=SCRIPTS, namespace=args.namespace, labels=labels),
