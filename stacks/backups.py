@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 
 from components.backups import (AppBackups, AppBackupsArgs, GrafanaSource, Guest, InfluxSource, ProxmoxBackup,
                                 ProxmoxBackupArgs)
+from components.backups.pvemetrics import ProxmoxMetrics, ProxmoxMetricsArgs
 from components.mtig.grafana import DATA_CLAIM as GRAFANA_CLAIM
 from components.mtig.influxdb import AUTH_SECRET as INFLUX_AUTH_SECRET
 
 from .config import backups as bkcfg
+from .config import pvemetrics as pmcfg
 from .config.model import EnvironmentConfig
 from .hosts import Cluster, HostRegistry
 from .secrets import Secrets
@@ -21,6 +24,8 @@ from .secrets import Secrets
 def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry, proxmox_provider: Any,
            cluster: Cluster | None, metrics: Any) -> None:
     """Declare the backups the config asks for."""
+    if cfg.proxmox_metrics is not None and None not in (proxmox_provider, cluster, metrics):
+        _proxmox_metrics(cfg, secrets, proxmox_provider, cluster, metrics)
     backups = cfg.backups
     if backups is None:
         return
@@ -47,6 +52,26 @@ def _proxmox(cfg: EnvironmentConfig, hosts: HostRegistry, provider: Any) -> Prox
             protect=cfg.environment.production,
         ),
         opts=pulumi.ResourceOptions(provider=provider),
+    )
+
+
+def _proxmox_metrics(cfg: EnvironmentConfig, secrets: Secrets, provider: Any, cluster: Cluster,
+                     metrics: Any) -> ProxmoxMetrics:
+    """Proxmox's metrics into the mtig InfluxDB, on the address ServiceLB publishes it (the API's host)."""
+    return ProxmoxMetrics(
+        "proxmox-metrics",
+        ProxmoxMetricsArgs(
+            name=f"homelab-{cfg.environment.name}",
+            namespace=metrics.namespace,
+            address=cluster.api_endpoint.apply(lambda url: urlsplit(url).hostname or ""),
+            port=cfg.proxmox_metrics.port,
+            org=metrics.org,
+            bucket=cfg.proxmox_metrics.bucket_of(cfg),
+            token=secrets.require(pmcfg.TOKEN_KEY),
+            kubernetes=cluster.provider,
+            proxmox=provider,
+            after=(metrics.stack.influxdb.release,),
+        ),
     )
 
 

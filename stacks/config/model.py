@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from . import backups, environment, incus, k3s, linode, monitoring, mtig, onboard, proxmox
+from . import backups, environment, incus, k3s, linode, monitoring, mtig, onboard, proxmox, pvemetrics
 from .backups import Backups
 from .base import DeclaredHost, Model, Problem, SecretSpec
 from .environment import Environment
@@ -18,6 +18,7 @@ from .monitoring import Monitoring
 from .mtig import Mtig
 from .onboard import OnboardHost
 from .proxmox import Proxmox
+from .pvemetrics import ProxmoxMetrics
 
 
 class EnvironmentConfig(Model):
@@ -33,10 +34,11 @@ class EnvironmentConfig(Model):
     monitoring: Monitoring | None = None
     upstream: str | None = Field(default=None, description="stack reference such as organization/homelab/mirkwood")
     backups: Backups | None = None
+    proxmox_metrics: ProxmoxMetrics | None = None
 
 
 # Every section module may define checks(cfg), secrets(cfg) and hosts(cfg).
-SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, backups)
+SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, backups, pvemetrics)
 
 
 def declared_hosts(cfg: EnvironmentConfig) -> list[DeclaredHost]:
