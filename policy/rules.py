@@ -441,6 +441,7 @@ def _cluster_of(resource: Resource, by_urn: Mapping[str, Resource]) -> str:
 PVE_BACKUP_JOB = "proxmoxve:backup/job:Job"
 PVE_POOL = "proxmoxve:index/poolLegacy:PoolLegacy"
 PVE_POOL_MEMBERSHIP = "proxmoxve:pool/membership:Membership"
+MINIO_BUCKET = "minio:index/s3Bucket:S3Bucket"
 K8S_CRON_JOB = "kubernetes:batch/v1:CronJob"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 # Proxmox storages that are the node's own disks by default: a backup there dies with the node.
@@ -470,13 +471,13 @@ def production_backups(resources: Sequence[Resource]) -> Iterable[tuple[str, str
     """In production every stateful thing has a backup off its host: each Proxmox guest is in a
     pool a protected vzdump job covers, writing to a storage that is neither the guest's own nor a
     node-local default; every k3s server copies its etcd snapshots to S3; InfluxDB and Grafana
-    are backed up by CronJobs. Backup jobs and pools are protected."""
+    are backed up by CronJobs. Backup jobs, pools and the backup bucket are protected."""
     if not resources or not environment(resources[0].stack).production:
         return
     env = environment(resources[0].stack).name
     jobs = [r for r in resources if r.type == PVE_BACKUP_JOB]
     for resource in resources:
-        if resource.type in (PVE_BACKUP_JOB, PVE_POOL) and not resource.options.protect:
+        if resource.type in (PVE_BACKUP_JOB, PVE_POOL, MINIO_BUCKET) and not resource.options.protect:
             yield resource.urn, f"{resource.type} '{resource.name}' keeps production backups of '{env}' but is not protected"
     pools: dict[int, set[str]] = {}
     for member in (r for r in resources if r.type == PVE_POOL_MEMBERSHIP):

@@ -10,6 +10,7 @@ import pulumi
 
 from components.backups import (AppBackups, AppBackupsArgs, GrafanaSource, Guest, InfluxSource, ProxmoxBackup,
                                 ProxmoxBackupArgs)
+from components.backups.store import Store, StoreArgs
 from components.backups.pvemetrics import ProxmoxMetrics, ProxmoxMetricsArgs
 from components.mtig.grafana import DATA_CLAIM as GRAFANA_CLAIM
 from components.mtig.influxdb import AUTH_SECRET as INFLUX_AUTH_SECRET
@@ -29,10 +30,21 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry, proxmo
     backups = cfg.backups
     if backups is None:
         return
+    if backups.store is not None:
+        _store(cfg, secrets)
     if backups.proxmox is not None and proxmox_provider is not None:
         _proxmox(cfg, hosts, proxmox_provider)
     if backups.applications is not None and backups.store is not None and cluster is not None and metrics is not None:
         _applications(cfg, secrets, cluster, metrics)
+
+
+def _store(cfg: EnvironmentConfig, secrets: Secrets) -> Store:
+    store = cfg.backups.store
+    return Store("backup-store", StoreArgs(
+        endpoint=store.endpoint, bucket=store.bucket, region=store.region, tls=store.tls,
+        access_key=secrets.require(bkcfg.ACCESS_KEY), secret_key=secrets.require(bkcfg.SECRET_KEY),
+        protect=cfg.environment.production,
+    ))
 
 
 def _proxmox(cfg: EnvironmentConfig, hosts: HostRegistry, provider: Any) -> ProxmoxBackup:

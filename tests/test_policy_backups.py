@@ -70,6 +70,14 @@ def test_an_unprotected_backup_job_is_refused():
         "proxmoxve:backup/job:Job 'backup-job' keeps production backups of 'lothlorien' but is not protected"]
 
 
+def test_an_unprotected_backup_bucket_is_refused():
+    bucket = res(rules.MINIO_BUCKET, "backup-store-bucket", {"bucket": "homelab-lothlorien-backups"})
+    assert found([*covered_stack(), bucket]) == [
+        "minio:index/s3Bucket:S3Bucket 'backup-store-bucket' keeps production backups of 'lothlorien' but is not protected"]
+    kept = res(rules.MINIO_BUCKET, "backup-store-bucket", {"bucket": "homelab-lothlorien-backups"}, protect=True)
+    assert found([*covered_stack(), kept]) == []
+
+
 def test_k3s_servers_must_copy_etcd_snapshots_to_s3():
     assert found(covered_stack(etcd_s3=False)) == [
         "k3s server 'server-0' of production 'lothlorien' does not copy its etcd snapshots to S3 (etcd-s3)"]
