@@ -99,6 +99,7 @@ def _applications(cfg: EnvironmentConfig, secrets: Secrets, cluster: Cluster, me
             namespace=metrics.namespace,
             store_scheme="https" if store.tls else "http",
             store_endpoint=store.endpoint,
+            store_region=store.region,
             bucket=store.bucket,
             access_key=secrets.require(bkcfg.ACCESS_KEY),
             secret_key=secrets.require(bkcfg.SECRET_KEY),

@@ -1,11 +1,12 @@
 """Application backups: InfluxDB and Grafana CronJobs to the off-cluster store (components/backups),
 their scripts run for real (the Grafana copy against a real SQLite database, the upload and the
-InfluxDB restore against recording stand-ins of `mc` and `influx`), and their flags checked
+InfluxDB restore against recording stand-ins of `rclone` and `influx`), and their flags checked
 against what the CLIs document."""
 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -51,9 +52,12 @@ def test_cron_jobs_back_up_both_applications_with_pinned_images(env, synth_resul
             assert image and tag and tag != "latest", container["image"]
             assert set(container["resources"]) == {"requests", "limits"}
         (upload,) = pod["containers"]
-        assert upload["image"] == apps.MC_IMAGE
-        (store_env,) = [e for e in upload["env"] if e["name"] == render.ALIAS_ENV]
-        assert store_env["valueFrom"]["secretKeyRef"] == {"name": apps.STORE_SECRET, "key": render.ALIAS_ENV}
+        assert upload["image"] == apps.RCLONE_IMAGE
+        env_of = {e["name"]: e for e in upload["env"]}
+        assert env_of[render.ACCESS_KEY_ENV]["valueFrom"]["secretKeyRef"] == {"name": apps.STORE_SECRET, "key": "access-key"}
+        assert env_of[render.SECRET_KEY_ENV]["valueFrom"]["secretKeyRef"] == {"name": apps.STORE_SECRET, "key": "secret-key"}
+        assert env_of["RCLONE_CONFIG_STORE_TYPE"]["value"] == "s3"
+        assert env_of["RCLONE_CONFIG_STORE_ENDPOINT"]["value"] == "https://minio.lan:9000"
     influx = pod_spec(crons["influxdb-backup"])["initContainers"][0]
     assert influx["image"] == versions.INFLUXDB_IMAGE
     assert influx["command"][:2] == ["influx", "backup"]
@@ -67,24 +71,22 @@ def test_cron_jobs_back_up_both_applications_with_pinned_images(env, synth_resul
     assert grafana["securityContext"]["runAsUser"] == apps.GRAFANA_UID
     (secret,) = [r for r in run.resources if r["type"] == "kubernetes:core/v1:Secret"
                  and r["inputs"]["metadata"]["name"] == apps.STORE_SECRET]
-    assert secret["inputs"]["stringData"] == MASK  # the whole map is a secret Output
+    assert secret["inputs"]["stringData"] in (MASK, {"access-key": MASK, "secret-key": MASK})
     bucket = f"homelab-{env}-backups"  # the committed stack files
     scripts = next(r for r in run.resources if r["type"] == "kubernetes:core/v1:ConfigMap"
                    and r["inputs"]["metadata"]["name"] == apps.SCRIPTS)["inputs"]["data"]
-    assert f"readonly TARGET=store/{bucket}/influxdb" in scripts["upload-influxdb.sh"]
+    assert f"readonly TARGET=store:{bucket}/influxdb" in scripts["upload-influxdb.sh"]
     assert scripts["influx-restore.sh"] == render.influx_restore_script(
-        bucket, "influxdb", run.outputs["endpoints"]["influxdb"], versions.INFLUXDB_IMAGE_TAG)
-
-
-def test_store_alias_url_escapes_any_key():
-    assert render.alias_url("https", "minio.lan:9000", "ak", "s/e:c@r+t") == "https://ak:s%2Fe%3Ac%40r%2Bt@minio.lan:9000"
+        bucket, "influxdb", run.outputs["endpoints"]["influxdb"], versions.INFLUXDB_IMAGE_TAG,
+        render.remote_env("https", "minio.lan:9000", "us-east-1"))
 
 
 @pytest.mark.system
 def test_scripts_pass_shellcheck(tmp_path: Path):
     require_tool("shellcheck")
     files = {"upload.sh": render.upload_script("influxdb", "/backup/influxdb", "b", 30),
-             "influx-restore.sh": render.influx_restore_script("b", "influxdb", "http://influxdb:80", "2.7.12")}
+             "influx-restore.sh": render.influx_restore_script("b", "influxdb", "http://influxdb:80", "2.7.12",
+                                                               render.remote_env("https", "minio:9000", "us-east-1"))}
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     done = subprocess.run(["shellcheck", "--severity=style", *[str(tmp_path / n) for n in files]],
@@ -114,37 +116,42 @@ def test_upload_copies_under_a_stamp_then_prunes_by_age(tmp_path: Path):
     source = tmp_path / "dump"
     source.mkdir()
     (source / "data.tar").write_text("x")
-    stand_in(tmp_path / "bin", "mc")
+    stand_in(tmp_path / "bin", "rclone")
     text = render.upload_script("influxdb", str(source), "homelab-backups", 30)
-    done = run_script(text, tmp_path, env={render.ALIAS_ENV: "https://a:b@minio:9000"})
+    keys = {render.ACCESS_KEY_ENV: "ak", render.SECRET_KEY_ENV: "sk"}
+    done = run_script(text, tmp_path, env=keys)
     assert done.returncode == 0, done.stderr
-    cp, rm = (tmp_path / "bin/mc.log").read_text().splitlines()
-    assert cp.startswith(f"cp --recursive {source}/ store/homelab-backups/influxdb/") and cp.endswith("Z/")
-    assert rm == "rm --recursive --force --older-than 30d store/homelab-backups/influxdb/"
+    copy, delete = (tmp_path / "bin/rclone.log").read_text().splitlines()
+    assert re.fullmatch(rf"copy {source} store:homelab-backups/influxdb/\d{{8}}T\d{{6}}Z", copy), copy
+    assert delete == "delete --min-age 30d store:homelab-backups/influxdb"
     # Without credentials, or with nothing dumped, nothing reaches the store.
-    (tmp_path / "bin/mc.log").unlink()
-    assert run_script(text, tmp_path, env={}).returncode != 0
+    (tmp_path / "bin/rclone.log").unlink()
+    assert run_script(text, tmp_path, env={render.ACCESS_KEY_ENV: "ak"}).returncode != 0
     (source / "data.tar").unlink()
-    assert run_script(text, tmp_path, env={render.ALIAS_ENV: "https://a:b@minio:9000"}).returncode != 0
-    assert not (tmp_path / "bin/mc.log").exists()
+    assert run_script(text, tmp_path, env=keys).returncode != 0
+    assert not (tmp_path / "bin/rclone.log").exists()
 
 
 def test_influx_restore_uses_only_documented_flags_and_runs_full_or_per_bucket(tmp_path: Path):
-    text = render.influx_restore_script("homelab-backups", "influxdb", "http://influxdb.mtig:80", versions.INFLUXDB_IMAGE_TAG)
+    text = render.influx_restore_script("homelab-backups", "influxdb", "http://influxdb.mtig:80", versions.INFLUXDB_IMAGE_TAG,
+                                        render.remote_env("https", "minio.lan:9000", "us-east-1"))
     restore_lines = [line.split() for line in text.splitlines() if line.strip().startswith("influx restore")]
     assert len(restore_lines) == 2
     for words in restore_lines:
         flags = [w for w in words[2:] if w.startswith("-")]
         assert flags and set(flags) <= INFLUX_RESTORE_FLAGS, flags
-    stand_in(tmp_path / "bin", "mc")
+    stand_in(tmp_path / "bin", "rclone", 'env | grep "^RCLONE_CONFIG_STORE_" | sort >>"$(dirname "$0")/rclone.env"')
     stand_in(tmp_path / "bin", "influx")
-    env = {render.ALIAS_ENV: "https://a:b@minio:9000", "INFLUX_TOKEN": "operator-token"}
+    env = {render.ACCESS_KEY_ENV: "ak", render.SECRET_KEY_ENV: "sk", "INFLUX_TOKEN": "operator-token"}
     assert run_script(text, tmp_path, "20260101T033000Z", env=env).returncode == 0
     assert run_script(text, tmp_path, "20260101T033000Z", "sensors", env=env).returncode == 0
     full, one = (tmp_path / "bin/influx.log").read_text().splitlines()
     assert full.startswith("restore --host http://influxdb.mtig:80 --full /tmp/")
     assert one.startswith("restore --host http://influxdb.mtig:80 --bucket sensors --new-bucket sensors-restored /tmp/")
     assert "operator-token" not in full + one  # the token comes from INFLUX_TOKEN, never argv
+    assert (tmp_path / "bin/rclone.log").read_text().splitlines()[0].startswith(
+        "copy store:homelab-backups/influxdb/20260101T033000Z /tmp/")
+    assert "RCLONE_CONFIG_STORE_ENDPOINT=https://minio.lan:9000" in (tmp_path / "bin/rclone.env").read_text()
     assert run_script(text, tmp_path, env=env).returncode == 2  # no stamp: usage
 
 
@@ -168,7 +175,7 @@ def test_grafana_database_copy_is_consistent_and_leaves_the_source_alone(tmp_pat
     assert missing.returncode != 0
 
 
-def test_retention_days_are_an_mc_duration():
+def test_retention_days_are_an_rclone_duration():
     assert render.retention(30) == "30d"
     with pytest.raises(ValueError):
         render.retention(0)

@@ -1,8 +1,8 @@
 """Application backups on the cluster: InfluxDB and Grafana to the off-cluster store by CronJobs.
 
-Each CronJob dumps into an emptyDir with an init container, then the pinned MinIO client uploads
-the dump under <bucket>/<app>/<UTC stamp>/ and removes that app's backups older than the
-retention. The store's credentials reach the pods only from a Secret (`MC_HOST_store`).
+Each CronJob dumps into an emptyDir with an init container, then the pinned rclone uploads the
+dump under <bucket>/<app>/<UTC stamp>/ and deletes that app's backups older than the retention.
+The store's keys reach the pods only from a Secret (RCLONE_CONFIG_STORE_ACCESS_KEY_ID/_SECRET_ACCESS_KEY).
 - InfluxDB: `influx backup` of the whole instance (operator token from the chart's Secret) with
   the InfluxDB image itself (its CLI matches the server).
 - Grafana: its SQLite database, copied with sqlite3's online backup API from the Grafana volume
@@ -23,11 +23,12 @@ from components.mtig import versions as mtig_versions
 TYPE = "homelab:backups:AppBackups"
 STORE_SECRET = "backup-store"
 SCRIPTS = "backup-scripts"
-# Pinned images (tests/test_backups_apps.py refuses a floating tag).
-MC_IMAGE = "minio/mc:RELEASE.2024-11-21T17-21-54Z"
+# Pinned images (tests/test_backups_apps.py refuses a floating tag; Renovate reads the annotations).
+# renovate: datasource=docker depName=rclone/rclone
+RCLONE_IMAGE = "rclone/rclone:1.68.2"
+# renovate: datasource=docker depName=python
 PYTHON_IMAGE = "python:3.12.8-alpine"
 GRAFANA_UID = 472  # the grafana chart's runAsUser/fsGroup: the owner of grafana.db
-MC_UID = 1000
 INFLUX_UID = 1000
 BACKUP_DIR = "/backup"
 
@@ -51,6 +52,7 @@ class AppBackupsArgs:
     namespace: pulumi.Input[str]
     store_scheme: str
     store_endpoint: str
+    store_region: str
     bucket: str
     access_key: pulumi.Input[str]
     secret_key: pulumi.Input[str]
@@ -75,9 +77,8 @@ class AppBackups(pulumi.ComponentResource):
             f"{name}-store",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=STORE_SECRET, namespace=args.namespace, labels=labels),
             type="Opaque",
-            string_data={render.ALIAS_ENV: pulumi.Output.secret(
-                pulumi.Output.all(args.access_key, args.secret_key).apply(
-                    lambda keys: render.alias_url(args.store_scheme, args.store_endpoint, keys[0], keys[1])))},
+            string_data={"access-key": pulumi.Output.secret(args.access_key),
+                         "secret-key": pulumi.Output.secret(args.secret_key)},
             opts=child,
         )
         scripts: dict[str, pulumi.Input[str]] = {"grafana-db-backup.py": render.GRAFANA_DB_SCRIPT}
@@ -85,8 +86,10 @@ class AppBackups(pulumi.ComponentResource):
             scripts[f"upload-{app}.sh"] = render.upload_script(app, f"{BACKUP_DIR}/{app}", args.bucket, args.retention_days)
         if args.influxdb is not None:
             # The restore, kept beside the backups it reads (README "Backups and restore").
+            remote = render.remote_env(args.store_scheme, args.store_endpoint, args.store_region)
             scripts["influx-restore.sh"] = pulumi.Output.from_input(args.influxdb.url).apply(
-                lambda url: render.influx_restore_script(args.bucket, "influxdb", url, mtig_versions.INFLUXDB_IMAGE_TAG))
+                lambda url: render.influx_restore_script(args.bucket, "influxdb", url, mtig_versions.INFLUXDB_IMAGE_TAG,
+                                                         remote))
         self.scripts = k8s.core.v1.ConfigMap(
             f"{name}-scripts",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=SCRIPTS, namespace=args.namespace, labels=labels),
@@ -141,12 +144,14 @@ class AppBackups(pulumi.ComponentResource):
                   volumes: list, uid: int, affinity, after: tuple[pulumi.Resource, ...]) -> k8s.batch.v1.CronJob:
         upload = k8s.core.v1.ContainerArgs(
             name="upload",
-            image=MC_IMAGE,
+            image=RCLONE_IMAGE,
             command=["/bin/sh", f"/scripts/upload-{app}.sh"],
             env=[
-                k8s.core.v1.EnvVarArgs(name=render.ALIAS_ENV, value_from=k8s.core.v1.EnvVarSourceArgs(
-                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=STORE_SECRET, key=render.ALIAS_ENV))),
-                k8s.core.v1.EnvVarArgs(name="MC_CONFIG_DIR", value=f"{BACKUP_DIR}/.mc"),
+                *[k8s.core.v1.EnvVarArgs(name=key, value=value)
+                  for key, value in render.remote_env(args.store_scheme, args.store_endpoint, args.store_region)],
+                *[k8s.core.v1.EnvVarArgs(name=env, value_from=k8s.core.v1.EnvVarSourceArgs(
+                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=STORE_SECRET, key=key)))
+                  for env, key in ((render.ACCESS_KEY_ENV, "access-key"), (render.SECRET_KEY_ENV, "secret-key"))],
                 k8s.core.v1.EnvVarArgs(name="HOME", value=f"{BACKUP_DIR}/home"),
             ],
             volume_mounts=[

@@ -1,19 +1,20 @@
 """Pure renderers of the backup scripts: the upload to the store, the InfluxDB restore, and the
-store's alias URL (MinIO client). Plain values in, text out; templates in scripts/.
+rclone remote of the store. Plain values in, text out; templates in scripts/.
 
 Tools and their documented interfaces:
 - `influx backup PATH` / `influx restore PATH` (influx CLI 2.x, docs.influxdata.com/influxdb/v2/
   reference/cli/influx/backup and .../restore): `--host` (INFLUX_HOST), `--token`/`-t`
   (INFLUX_TOKEN), `--full`, `--bucket`/`-b`, `--new-bucket`; restore cannot write into an
   existing bucket (use `--new-bucket`, or `--full` to replace everything).
-- `mc cp --recursive`, `mc rm --recursive --force --older-than DURATION`, and the alias given as
-  `MC_HOST_<alias>=https://ACCESS:SECRET@host:port` (min.io/docs/minio/linux/reference/minio-mc).
+- rclone (rclone.org/docs, /s3, /commands/rclone_copy, /commands/rclone_delete): a remote defined
+  wholly by environment variables `RCLONE_CONFIG_<NAME>_<OPTION>` (type s3, provider Minio,
+  endpoint, region, access_key_id, secret_access_key); `rclone copy SRC DST`;
+  `rclone delete --min-age 30d DST` deletes the files older than 30 days (`--min-age`: older than).
 """
 
 from __future__ import annotations
 
 import shlex
-import urllib.parse
 from pathlib import Path
 
 import jinja2
@@ -28,8 +29,10 @@ _ENV = jinja2.Environment(
 )
 _ENV.filters["q"] = lambda value: shlex.quote(str(value))
 
-ALIAS = "store"
-ALIAS_ENV = f"MC_HOST_{ALIAS}"
+REMOTE = "store"
+ENV_PREFIX = f"RCLONE_CONFIG_{REMOTE.upper()}_"
+ACCESS_KEY_ENV = f"{ENV_PREFIX}ACCESS_KEY_ID"
+SECRET_KEY_ENV = f"{ENV_PREFIX}SECRET_ACCESS_KEY"
 GRAFANA_DB_SCRIPT = (SCRIPTS_DIR / "grafana-db-backup.py").read_text()
 
 # The flags the restore uses, exactly as the influx CLI documents them (see module docstring).
@@ -38,18 +41,18 @@ INFLUX_RESTORE_BUCKET = ("--host", '"$INFLUX_HOST"', "--bucket", '"$2"', "--new-
 
 
 def target(bucket: str, prefix: str) -> str:
-    """Where one application's backups live: <alias>/<bucket>/<prefix>."""
-    return f"{ALIAS}/{bucket}/{prefix}"
+    """Where one application's backups live: <remote>:<bucket>/<prefix>."""
+    return f"{REMOTE}:{bucket}/{prefix}"
 
 
-def alias_url(scheme: str, endpoint: str, access_key: str, secret_key: str) -> str:
-    """MC_HOST_store's value; keys are percent-encoded so that any character survives the URL."""
-    quote = lambda value: urllib.parse.quote(value, safe="")  # noqa: E731
-    return f"{scheme}://{quote(access_key)}:{quote(secret_key)}@{endpoint}"
+def remote_env(scheme: str, endpoint: str, region: str) -> list[tuple[str, str]]:
+    """The store as an rclone remote, from the environment; the two keys are added from a Secret."""
+    return [(f"{ENV_PREFIX}TYPE", "s3"), (f"{ENV_PREFIX}PROVIDER", "Minio"),
+            (f"{ENV_PREFIX}ENDPOINT", f"{scheme}://{endpoint}"), (f"{ENV_PREFIX}REGION", region)]
 
 
 def retention(days: int) -> str:
-    """mc's --older-than duration for a number of days (e.g. 30d)."""
+    """rclone's --min-age duration for a number of days (e.g. 30d)."""
     if days < 1:
         raise ValueError("retention must be at least one day")
     return f"{int(days)}d"
@@ -60,7 +63,8 @@ def upload_script(prefix: str, source: str, bucket: str, retention_days: int) ->
         prefix=prefix, source=source, target=target(bucket, prefix), retention=retention(retention_days))
 
 
-def influx_restore_script(bucket: str, prefix: str, influx_host: str, influx_version: str) -> str:
+def influx_restore_script(bucket: str, prefix: str, influx_host: str, influx_version: str,
+                          remote: list[tuple[str, str]]) -> str:
     return _ENV.get_template("influx-restore.sh.j2").render(
         target=target(bucket, prefix), influx_host=influx_host, influx_version=influx_version,
-        full_args=INFLUX_RESTORE_FULL, bucket_args=INFLUX_RESTORE_BUCKET)
+        full_args=INFLUX_RESTORE_FULL, bucket_args=INFLUX_RESTORE_BUCKET, remote_env=remote)
