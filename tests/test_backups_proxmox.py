@@ -20,6 +20,11 @@ def _backup(name: str, guests: list[Guest], protect: bool = False) -> ProxmoxBac
                                                  prune_backups=RETENTION, guests=guests, protect=protect))
 
 
+def _registered(backup: ProxmoxBackup) -> pulumi.Output:
+    """Resolves once every child of the component is registered (registrations are asynchronous)."""
+    return pulumi.Output.all(backup.pool.urn, backup.job.urn, *[m.urn for m in backup.memberships.values()])
+
+
 def _one(name: str, type_: str) -> dict:
     found = [r for r in registered(name, type_) if r["name"] == name]
     assert len(found) == 1, f"{name}: {len(found)} registrations of {type_}"
@@ -46,7 +51,7 @@ def test_job_covers_the_pool_and_each_guest_joins_it():
         assert job["options"]["protect"] and _one("pbt-a-pool", POOL)["options"]["protect"]
         assert not any(m["options"]["protect"] for m in members.values())
 
-    return backup.job.urn.apply(check)
+    return _registered(backup).apply(check)
 
 
 @pulumi.runtime.test
@@ -62,7 +67,7 @@ def test_removing_a_guest_leaves_the_job_and_the_backups_alone():
         for name in ("pbt-two-job", "pbt-two-pool"):
             assert not any("pbt-two-member" in d for d in _one(name, JOB if name.endswith("job") else POOL)["dependencies"])
 
-    return pulumi.Output.all(two.job.urn, one.job.urn).apply(check)
+    return pulumi.Output.all(_registered(two), _registered(one)).apply(check)
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
