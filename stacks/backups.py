@@ -50,7 +50,7 @@ def _store(cfg: EnvironmentConfig, secrets: Secrets) -> Store:
 def _proxmox(cfg: EnvironmentConfig, hosts: HostRegistry, provider: Any) -> ProxmoxBackup:
     px, job = cfg.proxmox, cfg.backups.proxmox
     guests = [Guest(name=g.name, vm_id=g.vm_id, after=tuple(hosts.get(g.name).ready))
-              for g in (*px.vms, *px.containers) if g.name in hosts]
+              for g in (*px.vms, *px.containers)]
     return ProxmoxBackup(
         "backup",
         ProxmoxBackupArgs(

@@ -116,3 +116,12 @@ def test_store_credentials_are_secrets_and_never_plain():
     assert any(line.startswith("homelab:backupS3SecretKey: looks like a credential but is set in plain text")
                for line in caught.value.lines)
     assert "plain-canary" not in str(caught.value)
+
+
+def test_a_backup_of_a_section_the_environment_does_not_have_is_refused():
+    entries, secret_keys, _ = synth_config("mirkwood")
+    for key in ("homelab:mtig", "homelab:monitoring", "homelab:proxmox_metrics"):
+        entries.pop(key)
+    with pytest.raises(loader.ConfigError) as caught:
+        loader.validate(entries, stack="mirkwood", secret_keys=secret_keys)
+    assert "backups.applications: backs up InfluxDB and Grafana, but mtig is not configured (got 'set')" in caught.value.lines

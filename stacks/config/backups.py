@@ -205,8 +205,10 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
         for path, _ in needs_store:
             if backups.store is None:
                 yield Problem(path, "set", "copies to the backup store, but backups.store is not configured")
-        if backups.applications is not None and cfg.mtig is None:
-            yield Problem("backups.applications", "set", "backs up InfluxDB and Grafana, but mtig is not configured")
+        for field, section, what in (("applications", "mtig", "InfluxDB and Grafana"), ("proxmox", "proxmox", "Proxmox guests"),
+                                     ("k3s", "k3s", "the k3s datastore")):
+            if getattr(backups, field) is not None and getattr(cfg, section) is None:
+                yield Problem(f"backups.{field}", "set", f"backs up {what}, but {section} is not configured")
     if cfg.environment.production:
         yield from uncovered(cfg)
 
