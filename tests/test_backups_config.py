@@ -125,3 +125,11 @@ def test_a_backup_of_a_section_the_environment_does_not_have_is_refused():
     with pytest.raises(loader.ConfigError) as caught:
         loader.validate(entries, stack="mirkwood", secret_keys=secret_keys)
     assert "backups.applications: backs up InfluxDB and Grafana, but mtig is not configured (got 'set')" in caught.value.lines
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_registered_backup_job_schedule_is_a_calendar_event(env, synth_result):
+    (job,) = synth_result(env).of_type("proxmoxve:backup/job:Job")
+    done = calendar_ok(job["inputs"]["schedule"])
+    assert done.returncode == 0, done.stderr
