@@ -44,4 +44,5 @@ def provision_spec(cfg: EnvironmentConfig, name: str, distribution: str, platfor
         shell=env.operator.shell,
         hosts_entries=hosts_entries(cfg, exclude=name) if with_hosts_entries else (),
         roles=roles_for_groups(groups),
+        extra_packages=env.packages_for(groups, CATALOG[distribution].family),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import pulumi
 import pulumi_proxmoxve as proxmoxve
@@ -21,6 +22,11 @@ from .hosts import Host, HostRegistry, connection
 
 # Containers get the operator's SSH keys for root (no password); they have no operator user until provisioned.
 LXC_SSH_USER = "root"
+
+
+def package_variant(packages: tuple[str, ...]) -> str:
+    """A short, stable name part for a set of extra packages (snippet names and file names)."""
+    return "pkg" + hashlib.sha256(" ".join(packages).encode()).hexdigest()[:8]
 
 
 def provider(cfg: EnvironmentConfig, secrets: Secrets) -> proxmoxve.Provider:
@@ -48,8 +54,9 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
     env = cfg.environment
     opts = pulumi.ResourceOptions(provider=provider(cfg, secrets))
 
-    def nic(network_name: str | None) -> NetworkArgs:
-        return NetworkArgs(bridge=px.bridge.name, vlan_id=pxcfg.network_of(env, px, network_name).vlan, mtu=px.bridge.mtu)
+    def nic(network_name: str | None, bridge: str | None = None) -> NetworkArgs:
+        return NetworkArgs(bridge=bridge or px.bridge.name, vlan_id=pxcfg.network_of(env, px, network_name).vlan,
+                           mtu=px.bridge.mtu)
 
     def address(ipv4: str, network_name: str | None) -> tuple[str, str | None]:
         if ipv4 == "dhcp":
@@ -82,11 +89,13 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
     # The shared base provisioning, one snippet per distribution, role set and node: nothing
     # host-specific (names come from per-VM meta-data, other hosts from the environment's DNS), so
     # editing one VM never touches the file or the other VMs.
-    user_data_snippets: dict[tuple[str, tuple[str, ...], str], Snippet] = {}
+    user_data_snippets: dict[tuple[str, tuple[str, ...], tuple[str, ...], str], Snippet] = {}
 
     def user_data_on(distribution: str, groups: tuple[str, ...], node: str) -> Snippet:
         roles = roles_for_groups(groups)
-        key = (distribution, roles, node)
+        # The groups' extra packages (environment.packages) make their own snippet variant.
+        extra = env.packages_for(groups, CATALOG[distribution].family)
+        key = (distribution, roles, extra, node)
         if key not in user_data_snippets:
             spec = ProvisionSpec(
                 distribution=CATALOG[distribution],
@@ -95,8 +104,9 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
                 timezone=env.timezone,
                 shell=env.operator.shell,
                 roles=roles,
+                extra_packages=extra,
             )
-            variant = "-".join((distribution, *roles))
+            variant = "-".join((distribution, *roles, *([package_variant(extra)] if extra else [])))
             user_data_snippets[key] = Snippet(
                 f"user-data-{variant}-{node}",
                 SnippetArgs(node_name=node, datastore_id=px.storage.snippets,
@@ -120,10 +130,10 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
                 vm_id=vm.vm_id,
                 template_vm_id=source.vm_id,
                 template_node_name=tpl.node,
-                datastore_id=px.storage.vm,
+                datastore_id=vm.datastore or px.storage.vm,
                 snippets_datastore_id=px.storage.snippets,
                 user_data_file_id=user_data_on(tpl.distribution, vm.groups, node).file_id,
-                network=nic(vm.network),
+                network=nic(vm.network, vm.bridge),
                 ipv4=ipv4,
                 gateway=gateway,
                 dns_domain=env.domain,
@@ -177,8 +187,8 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
                 vm_id=ct.vm_id,
                 template_file_id=lxc_images[(ct.distribution, node)].file_id,
                 os_type=distro.lxc_os_type,
-                datastore_id=px.storage.vm,
-                network=nic(ct.network),
+                datastore_id=ct.datastore or px.storage.vm,
+                network=nic(ct.network, ct.bridge),
                 ssh_authorized_keys=tuple(env.operator.ssh_authorized_keys),
                 ipv4=ipv4,
                 gateway=gateway,
