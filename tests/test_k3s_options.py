@@ -233,12 +233,18 @@ def test_server_with_external_datastore_and_registry_writes_secret_files_from_st
     assert again.returncode == 0, again.stderr
     assert "nothing to do" in again.stdout and len(installer_calls(root)) == 1
 
-    # a new registry password: the file changes, k3s restarts without a download
-    rotated = {**SERVER_FILES, render.REGISTRIES_FILE: REGISTRIES.replace("registry-secret-1", "registry-secret-2")}
-    restart = _run(root, script, render.stdin_payload(TOKEN, rotated))
-    assert restart.returncode == 0, restart.stderr
-    calls = installer_calls(root)
-    assert len(calls) == 2 and calls[1]["INSTALL_K3S_SKIP_DOWNLOAD"] == "true"
+    # a new datastore password, then a new registry password: the file changes, k3s restarts
+    # without a download (each file counts, whatever its place among the files)
+    new_endpoint = ENDPOINT.replace("pw%2Fwith", "rotated")
+    rotated = {**SERVER_FILES, render.DATASTORE_DROP_IN: render.datastore_drop_in(new_endpoint)}
+    for expected_calls, files in ((2, rotated), (3, {**rotated, render.REGISTRIES_FILE: REGISTRIES.replace(
+            "registry-secret-1", "registry-secret-2")})):
+        restart = _run(root, script, render.stdin_payload(TOKEN, files))
+        assert restart.returncode == 0, restart.stderr
+        calls = installer_calls(root)
+        assert len(calls) == expected_calls and calls[-1]["INSTALL_K3S_SKIP_DOWNLOAD"] == "true"
+        assert calls[-1]["INSTALL_K3S_FORCE_RESTART"] == "true"
+    assert new_endpoint in (root / render.DATASTORE_DROP_IN.lstrip("/")).read_text()
     assert "registry-secret-2" in (root / "etc/rancher/k3s/registries.yaml").read_text()
 
     # stdin without the files the script expects: refused, nothing changed
