@@ -159,7 +159,7 @@ CATALOG: dict[str, Distribution] = {
             linode_image="linode/debian12",
             incus_image="images:debian/12/cloud",
             codename="bookworm",
-            cloud_init="22.4",
+            cloud_init="22.4",  # bookworm's cloud-init 22.4.2-1+deb12u4 (apt-cache policy on its suite)
         ),
         Distribution(
             key="debian13",
@@ -192,7 +192,7 @@ CATALOG: dict[str, Distribution] = {
             linode_image="linode/debian13",
             incus_image="images:debian/13/cloud",
             codename="trixie",
-            cloud_init="25.1",
+            cloud_init="25.1",  # trixie's cloud-init 25.1.4-1+deb13u1 (apt-cache policy on its suite)
         ),
         Distribution(
             key="ubuntu2404",
@@ -227,7 +227,7 @@ CATALOG: dict[str, Distribution] = {
             linode_image="linode/ubuntu24.04",
             incus_image="images:ubuntu/24.04/cloud",
             codename="noble",
-            cloud_init="24.1",
+            cloud_init="24.1",  # noble released with cloud-init 24.1.3; stable updates move it up, never below
         ),
     )
 }
