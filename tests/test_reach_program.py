@@ -155,3 +155,13 @@ def test_the_loader_needs_the_datastore_and_registry_passwords_as_secrets():
     lines = "\n".join(caught.value.lines)
     assert "pulumi config set --secret k3sDatastorePassword <value>" in lines
     assert "pulumi config set --secret k3sRegistryPassword-lan <value>" in lines
+
+
+def test_the_policy_pack_passes_the_opted_in_environment(run):
+    from policy import offline
+
+    _, out = run
+    violations = offline.evaluate_with_rules(offline.load(out / "resources.json"))
+    mandatory = [v.line() for v in violations if v.enforcement == "mandatory"]
+    assert mandatory == [], "\n".join(mandatory)
+    assert not [v for v in violations if "k3s" in v.line()]  # two servers, one external datastore
