@@ -208,9 +208,9 @@ CATALOG: dict[str, Distribution] = {
                 url="https://cloud-images.ubuntu.com/releases/noble/release-20260705/"
                     "ubuntu-24.04-server-cloudimg-amd64.img",
                 file_name="ubuntu-24.04-server-cloudimg-amd64-20260705.qcow2",
-                source_file_name="ubuntu-24.04-server-cloudimg-amd64.img",
                 checksum="ffe6203da54deeb6db5d2a98a83f9ec8e55f149d3f7ba622e1abe5fa966ee3d6",
                 checksum_algorithm="sha256",
+                source_file_name="ubuntu-24.04-server-cloudimg-amd64.img",
             ),
             default_vmid=9003,
             tags=("cloudinit", "ubuntu-2404", "ubuntu-template"),
