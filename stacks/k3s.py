@@ -88,6 +88,8 @@ def _registries(spec: ClusterConfig, secrets: Secrets) -> pulumi.Output[str] | N
     if registry is None:
         return None
     names = sorted(registry.logins)
+    if not names:  # mirrors only: nothing secret in it, kept secret all the same like every such file
+        return pulumi.Output.secret(render.registries_yaml(registry.mirrors, {}))
     passwords = [secrets.require(registry_password_key(name)) for name in names]
 
     def text(values: list[str]) -> str:

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import jinja2
+import pulumi
 import pytest
 import yaml
 
@@ -329,3 +330,22 @@ def test_policy_allows_an_even_number_of_servers_only_with_an_external_datastore
     assert list(rules.k3s_odd_servers(cluster(external=True))) == []
     (found,) = rules.k3s_odd_servers(cluster(external=False))
     assert "has 2 servers" in found[1]
+
+
+# --- wiring ----------------------------------------------------------------------------------------
+
+@pulumi.runtime.test
+def test_a_mirror_only_registry_needs_no_password_and_stays_secret():
+    from stacks import k3s as wiring
+    from stacks.config.k3s import K3sCluster
+
+    spec = K3sCluster(name="lab", version=OLD, servers=("s1",),
+                      registry={"mirrors": {"docker.io": ["https://registry.lab.lan:5000"]}})
+    text = wiring._registries(spec, secrets=None)  # no login: no secret is read
+
+    def check(args):
+        value, secret = args
+        assert secret
+        assert yaml.safe_load(value) == {"mirrors": {"docker.io": {"endpoint": ["https://registry.lab.lan:5000"]}}}
+
+    return pulumi.Output.all(text, pulumi.Output.from_input(text).is_secret()).apply(check)

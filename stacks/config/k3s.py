@@ -144,7 +144,7 @@ class Airgap(Model):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/\S*)?$", value):
+        if not _ENDPOINT_URL.match(value):
             raise ValueError("is not an http(s) URL of the mirror folder, e.g. https://mirror.lan/k3s/v1.31.4+k3s1")
         return value
 
