@@ -165,3 +165,25 @@ def test_the_policy_pack_passes_the_opted_in_environment(run):
     mandatory = [v.line() for v in violations if v.enforcement == "mandatory"]
     assert mandatory == [], "\n".join(mandatory)
     assert not [v for v in violations if "k3s" in v.line()]  # two servers, one external datastore
+
+
+def test_incus_instances_take_the_new_distributions_and_their_groups_packages(tmp_path):
+    """Production's stack file with one Incus instance on Ubuntu 24.04 and packages for its group."""
+    doc = yaml.safe_load((ROOT / "Pulumi.lothlorien.yaml").read_text())
+    config = doc["config"]
+    config["homelab:incus"]["instances"]["mosquitto"]["distribution"] = "ubuntu2404"
+    config["homelab:environment"]["packages"] = {"mqtt": ["mosquitto-clients"]}
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    (stacks / "Pulumi.lothlorien.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "synth", "--env", "lothlorien", "--out", str(tmp_path / "build"),
+                           "--stack-dir", str(stacks)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr + done.stdout
+    res = _resources(tmp_path / "build" / "lothlorien")
+    mosquitto = res["incus-mosquitto-instance"]["inputs"]
+    assert mosquitto["image"] == CATALOG["ubuntu2404"].incus_image == "images:ubuntu/24.04/cloud"
+    user_data = yaml.safe_load(mosquitto["config"]["cloud-init.user-data"].removeprefix("#cloud-config\n"))
+    assert "mosquitto-clients" in user_data["packages"] and user_data["users"][0]["groups"] == ["sudo"]
+    coredns = res["incus-coredns-instance"]["inputs"]
+    assert coredns["image"] == "images:debian/12/cloud"
+    assert "mosquitto-clients" not in coredns["config"]["cloud-init.user-data"]
