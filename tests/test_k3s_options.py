@@ -280,6 +280,9 @@ def test_airgapped_install_takes_pinned_binary_images_and_installer_from_the_mir
                                    airgap=airgap)
     first = _run(root, script, TOKEN)
     assert first.returncode == 0, first.stderr
+    # the agent's own options reach its config.yaml (flannel interface, kubelet args, node IP)
+    assert yaml.safe_load((root / "etc/rancher/k3s/config.yaml").read_text()) == render.agent_config(
+        AGENT, "192.168.30.11")
     assert (root / "usr/local/bin/k3s").read_bytes() == binary
     assert (root / "usr/local/bin/k3s").stat().st_mode & 0o777 == 0o755
     assert (root / "var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.zst").read_bytes() == images
