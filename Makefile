@@ -29,7 +29,7 @@ test: venv
 ## debootstrap'd Debian bookworm and trixie (needs root; the rootfs are cached in ~/.cache/homelab/)
 test-hosts: venv
 	$(PY) -m pytest tests/test_cloudinit.py tests/test_cloudinit_schema.py tests/test_cloudinit_script.py \
-	  tests/test_rootfs.py tests/test_linode.py tests/test_onboard.py
+	  tests/test_linode.py tests/test_onboard.py
 
 ## policy-venv: the policy pack's own virtualenv (pulumi-policy pins an older protobuf than .venv)
 POLICY_VENV := .venv-policy
