@@ -173,11 +173,14 @@ case "$url" in file://*) cp "${url#file://}" "$out" ;; *) exit 22 ;; esac
 
 
 def _binary_standin(version: str) -> str:
-    """The k3s binary the mirror serves: the stand-in the installer stand-in would leave."""
-    text = STANDIN.read_text()
-    start = text.index("#!/bin/sh\n# k3s stand-in")
-    body = text[start:text.index("BIN\n", start)].replace("\\$", "$").replace("${INSTALL_K3S_VERSION}", version)
-    return body
+    """The k3s binary the mirror serves: a stand-in that reports its version and answers the
+    readiness query, like the one the installer stand-in leaves."""
+    return ("#!/bin/sh\n"
+            "case \"$1\" in\n"
+            f"  --version) echo \"k3s version {version} (0123abcd)\" ;;\n"
+            "  kubectl) echo \"$*\" >>/var/log/k3s-kubectl-standin.log; echo True ;;\n"
+            "  *) echo \"k3s stand-in: unsupported $*\" >&2; exit 1 ;;\n"
+            "esac\n")
 
 
 def _sha(data: bytes) -> str:
