@@ -16,6 +16,7 @@ under CI=true, see tests/tools.py).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -25,6 +26,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -160,6 +162,25 @@ def _apt_archive_cache(suite: str = SUITE) -> Path:
     return archives
 
 
+@contextlib.contextmanager
+def _private_archives(shared: Path) -> Iterator[Path]:
+    """A run's own .deb directory, hard-linked from the shared cache and linked back after the run:
+    apt locks its archives directory and fails at once when another run (another test process on
+    the machine) holds it, so concurrent runs must not share one."""
+    private = Path(tempfile.mkdtemp(prefix=".run-", dir=shared.parent))
+    try:
+        (private / "partial").mkdir()
+        for deb in shared.glob("*.deb"):
+            with contextlib.suppress(FileExistsError, FileNotFoundError):
+                os.link(deb, private / deb.name)
+        yield private
+    finally:
+        for deb in private.glob("*.deb"):
+            with contextlib.suppress(FileExistsError, FileNotFoundError):
+                os.link(deb, shared / deb.name)
+        shutil.rmtree(private, ignore_errors=True)
+
+
 def run_in_rootfs(
     root: Path,
     script_path_or_text: Path | str,
@@ -168,8 +189,8 @@ def run_in_rootfs(
 ) -> subprocess.CompletedProcess[str]:
     """Run a script (a file or its text) with bash inside the root filesystem as root.
 
-    The chroot gets its own /proc, the machine's /dev and a shared .deb cache, all inside a private
-    mount namespace (gone when the script ends), and its own hostname namespace.
+    The chroot gets its own /proc, the machine's /dev and the shared .deb cache (through a private
+    copy of hard links, see _private_archives), all inside a private mount namespace (gone when the script ends), and its own hostname namespace.
     """
     if isinstance(script_path_or_text, Path):
         text = script_path_or_text.read_text()
@@ -178,7 +199,6 @@ def run_in_rootfs(
     script = root / "tmp" / "homelab-test-script.sh"
     script.write_text(text)
     script.chmod(0o755)
-    archives = _apt_archive_cache(_suite_of(root))
     setup = (
         'set -e; r="$1"; a="$2"; shift 2; '
         'mount -t proc proc "$r/proc"; '
@@ -193,9 +213,10 @@ def run_in_rootfs(
         "DEBIAN_FRONTEND": "noninteractive",
         **(env or {}),
     }
-    return subprocess.run(
-        ["unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--propagation", "private",
-         "sh", "-c", setup, "rootfs-setup", str(root), str(archives),
-         "/bin/bash", "/tmp/homelab-test-script.sh"],
-        input=stdin, capture_output=True, text=True, env=environment, check=False, timeout=900,
-    )
+    with _private_archives(_apt_archive_cache(_suite_of(root))) as archives:
+        return subprocess.run(
+            ["unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--propagation", "private",
+             "sh", "-c", setup, "rootfs-setup", str(root), str(archives),
+             "/bin/bash", "/tmp/homelab-test-script.sh"],
+            input=stdin, capture_output=True, text=True, env=environment, check=False, timeout=900,
+        )
