@@ -355,3 +355,13 @@ def test_a_mirror_only_registry_needs_no_password_and_stays_secret():
         assert yaml.safe_load(value) == {"mirrors": {"docker.io": {"endpoint": ["https://registry.lab.lan:5000"]}}}
 
     return pulumi.Output.all(text, pulumi.Output.from_input(text).is_secret()).apply(check)
+
+
+def test_an_airgapped_install_needs_at_least_one_pinned_binary():
+    import pydantic
+
+    from stacks.config.k3s import Airgap
+
+    with pytest.raises(pydantic.ValidationError, match="binaries"):
+        Airgap(url="https://mirror.lab.lan/k3s", installer_sha256="a" * 64, binaries={})
+    assert Airgap(url="https://mirror.lab.lan/k3s", installer_sha256="a" * 64, binaries={"arm64": "b" * 64})

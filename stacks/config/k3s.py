@@ -137,7 +137,7 @@ class Airgap(Model):
                      examples=["https://mirror.lothlorien.lan/k3s/v1.31.4+k3s1"])
     installer_sha256: str = Field(description="sha256 of the mirror's install.sh")
     binaries: dict[Literal["amd64", "arm64", "arm"], str] = Field(
-        description="architecture -> sha256 of the k3s binary (every node's architecture needs one)")
+        min_length=1, description="architecture -> sha256 of the k3s binary (every node's architecture needs one)")
     images: dict[Literal["amd64", "arm64", "arm"], str] = Field(
         default_factory=dict, description="architecture -> sha256 of k3s-airgap-images-<arch>.tar.zst")
 
