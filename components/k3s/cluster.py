@@ -160,6 +160,7 @@ class Cluster(pulumi.ComponentResource):
             join = remote.Command(
                 f"{name}-agent-{node.name}-join",
                 connection=node.connection,
+                add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
                 create=command,
                 update=NOOP,
                 delete=uninstall,
@@ -177,6 +178,7 @@ class Cluster(pulumi.ComponentResource):
             self.agent_commands[node.name] = remote.Command(
                 f"{name}-agent-{node.name}-sync",
                 connection=node.connection,
+                add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
                 create=command,
                 update=command,
                 stdin=agent_stdin,
@@ -248,6 +250,7 @@ class Cluster(pulumi.ComponentResource):
         return remote.Command(
             resource_name,
             connection=node.connection,
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             # update = create: a new version or changed settings re-run the same idempotent script as
             # an update (the upgrade path), never a replacement.
             create=command,
