@@ -18,6 +18,9 @@ homelab:environment:
     ssh_authorized_keys:           # public keys only (ssh-ed25519, ssh-rsa, ecdsa-...)
       - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP35ehWl7h8whpoPeQXCcXvFzbTLsmk47RVAvbVXNaCr lavender@example
     shell: /bin/bash
+  packages:                        # extra packages per inventory group, on every platform
+    k3s_server: [jq]               # one list for every distribution
+    nfs: {debian: [nfs-common], rhel: [nfs-utils]}   # or one per family when the names differ
 ```
 """
 

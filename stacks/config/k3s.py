@@ -14,34 +14,41 @@ homelab:k3s:
       disable: [traefik]
       node_labels: {pippin: {homelab.io/arch: arm64}}
       node_taints: {pippin: ["homelab.io/pi=true:NoSchedule"]}
-```
-The first cluster is the one the services layers deploy to.
-
-Options real clusters use (each optional; unset, nothing changes on the nodes):
-```yaml
+    # Options real clusters use (each optional; unset, nothing changes on the nodes):
+    - name: lab
+      version: v1.31.4+k3s1
+      servers: [lab-s1, lab-s2]      # two: valid with an external datastore (no etcd quorum)
+      agents: [lab-a1]
       server_args: ["--kube-apiserver-arg=audit-log-maxage=30", "--etcd-expose-metrics"]
       agent_args: ["--kubelet-arg=max-pods=150"]   # k3s flags, checked against k3s's own list
       flannel_backend: wireguard-native            # vxlan (default), host-gw, wireguard-native, none
       flannel_iface: ens18                         # every node, unless node_flannel_iface says
-      node_flannel_iface: {pippin: eth0}
+      node_flannel_iface: {lab-a1: eth0}
       datastore:                                   # external datastore: any number of servers
         type: postgres                             # or mysql
-        host: db.lothlorien.lan
+        host: db.lab.lan
+        port: 5432                                 # default 5432 (postgres) or 3306 (mysql)
         database: k3s
-        user: k3s                                  # password: secret k3sDatastorePassword
+        user: k3s                                  # password: secret k3sDatastorePassword-lab
         params: {sslmode: require}
       registry:                                    # /etc/rancher/k3s/registries.yaml
-        mirrors: {docker.io: ["https://registry.lothlorien.lan:5000"]}
+        mirrors: {docker.io: ["https://registry.lab.lan:5000"]}
         logins:                                    # password: secret k3sRegistryPassword-<name>
-          lan: {host: "registry.lothlorien.lan:5000", username: k3s}
+          lan:
+            host: "registry.lab.lan:5000"
+            username: k3s
+            ca_file: /usr/local/share/ca-certificates/lab-ca.crt
+            insecure_skip_verify: false
       airgap:                                      # binary, images, installer from a local mirror
-        url: https://mirror.lothlorien.lan/k3s/v1.31.4+k3s1
-        installer_sha256: <sha256 of install.sh>
-        binaries: {amd64: <sha256 of k3s>, arm64: <sha256 of k3s-arm64>}
-        images: {amd64: <sha256 of k3s-airgap-images-amd64.tar.zst>}
+        url: https://mirror.lab.lan/k3s/v1.31.4+k3s1
+        # each file's sha256 as the release's sha256sum-<arch>.txt lists it (zeros: placeholders)
+        installer_sha256: "0000000000000000000000000000000000000000000000000000000000000000"
+        binaries: {amd64: "0000000000000000000000000000000000000000000000000000000000000000"}
+        images: {amd64: "0000000000000000000000000000000000000000000000000000000000000000"}
 ```
-Secret keys are per cluster like the token: `k3sDatastorePassword` for the first cluster,
-`k3sDatastorePassword-<cluster>` after it; registry passwords are `k3sRegistryPassword-<login>`.
+The first cluster is the one the services layers deploy to. Secret keys are per cluster like the
+token: `k3sDatastorePassword` for the first cluster, `k3sDatastorePassword-<cluster>` after it;
+registry passwords are `k3sRegistryPassword-<login>`.
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ homelab:proxmox:
       disk_gb: 20
       ipv4: dhcp                  # or an address of the VM's network
       network: staging            # default: the proxmox section's network
+      datastore: fast-nvme        # default: storage.vm
+      bridge: vmbr1               # default: bridge.name
       on_boot: true
       tags: [db]
   containers:
@@ -36,6 +38,8 @@ homelab:proxmox:
       swap_mb: 512
       disk_gb: 8
       ipv4: 10.40.0.10
+      datastore: local-lvm        # default: storage.vm
+      bridge: vmbr0               # default: bridge.name
       unprivileged: true
       nesting: true               # the default for unprivileged containers
       on_boot: true
