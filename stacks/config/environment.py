@@ -169,7 +169,7 @@ class Environment(Model):
                     problems += [f"{where}: {name!r} is not a package name (lowercase letters, digits, + . - _)"
                                  for name in listed if not (isinstance(name, str) and _PACKAGE_RE.match(name))]
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError(f"has entries apt or dnf would refuse: {'; '.join(problems)}")
         return value
 
     def packages_for(self, groups: Iterable[str], family: str) -> tuple[str, ...]:
