@@ -7,7 +7,9 @@ import pulumi
 from components.k3s import Cluster as K3sCluster
 from components.k3s import ClusterArgs, K3sNode
 from components.k3s import render
+from components.k3s.render import EtcdS3, EtcdSnapshots
 
+from .config import backups as bkcfg
 from .config.k3s import K3sCluster as ClusterConfig
 from .config.k3s import datastore_password_key, registry_password_key, token_key
 from .config.model import EnvironmentConfig
@@ -61,6 +63,7 @@ def _cluster(cfg: EnvironmentConfig, spec: ClusterConfig, secrets: Secrets, host
             datastore_endpoint=_datastore_endpoint(cfg, spec, secrets),
             registries=_registries(spec, secrets),
             airgap=_airgap(spec),
+            **_snapshots(cfg, spec, secrets),
         ),
     )
     return Cluster(
@@ -108,3 +111,17 @@ def _airgap(spec: ClusterConfig) -> render.Airgap | None:
         return None
     mirror = spec.airgap
     return render.Airgap(mirror.url, mirror.installer_sha256, dict(mirror.binaries), dict(mirror.images))
+def _snapshots(cfg: EnvironmentConfig, spec: ClusterConfig, secrets: Secrets) -> dict:
+    """The cluster's etcd snapshot settings from the backups section (k3s defaults without it)."""
+    snaps = cfg.backups.k3s if cfg.backups is not None else None
+    if snaps is None:
+        return {}
+    store = cfg.backups.store
+    s3 = None
+    if snaps.s3 and store is not None:
+        s3 = EtcdS3(endpoint=store.endpoint, bucket=store.bucket, folder=f"k3s/{spec.name}",
+                    region=store.region, insecure=not store.tls)
+    extra: dict = {"snapshots": EtcdSnapshots(schedule_cron=snaps.schedule, retention=snaps.retention, s3=s3)}
+    if s3 is not None:
+        extra.update(s3_access_key=secrets.require(bkcfg.ACCESS_KEY), s3_secret_key=secrets.require(bkcfg.SECRET_KEY))
+    return extra

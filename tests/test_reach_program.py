@@ -41,6 +41,8 @@ def reach_stack() -> dict:
     config["homelab:linode"]["instances"].append(
         {"name": "estel", "region": "us-central", "type": "g6-nanode-1", "distribution": "debian13",
          "provision": "ssh", "groups": ["web"]})
+    # The state moves to an external datastore: etcd snapshots (backups.k3s) have nothing to snapshot.
+    config.get("homelab:backups", {}).pop("k3s", None)
     cluster = config["homelab:k3s"]["clusters"][0]
     cluster["servers"] = ["mirkwood-k3s-s1", "mirkwood-k3s-s2"]  # two: valid with an external datastore
     cluster.update({
@@ -67,7 +69,7 @@ def run(tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], Path]:
     secrets = base / "secrets.json"
     secrets.write_text(json.dumps({"k3sDatastorePassword": CANARY_DB, "k3sRegistryPassword-lan": CANARY_REGISTRY}))
     done = subprocess.run([sys.executable, "-m", "synth", "--env", "mirkwood", "--out", str(base / "build"),
-                           "--stack-dir", str(base / "stacks"), "--secrets-file", str(secrets)],
+                           "--stack-dir", str(base / "stacks"), "--secrets-file", str(secrets), "--placeholders"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     return done, base / "build" / "mirkwood"
 
@@ -187,3 +189,12 @@ def test_incus_instances_take_the_new_distributions_and_their_groups_packages(tm
     coredns = res["incus-coredns-instance"]["inputs"]
     assert coredns["image"] == "images:debian/12/cloud"
     assert "mosquitto-clients" not in coredns["config"]["cloud-init.user-data"]
+
+
+def test_an_external_datastore_leaves_etcd_snapshots_nothing_to_snapshot():
+    doc = reach_stack()
+    doc["config"]["homelab:backups"]["k3s"] = {"schedule": "0 */12 * * *", "retention": 5, "s3": True}
+    with pytest.raises(loader.ConfigError) as caught:
+        loader.validate(doc["config"], stack="mirkwood", secret_keys=set())
+    assert ("k3s.clusters[0].datastore: keeps the cluster's state outside etcd, so backups.k3s (etcd snapshots) has "
+            "nothing to snapshot: back the database up instead, or drop one of them (got 'postgres')") in caught.value.lines

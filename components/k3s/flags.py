@@ -93,6 +93,15 @@ OWNED: Mapping[str, str] = {
     "flannel-iface": "flannel_iface / node_flannel_iface",
     "private-registry": "registry",
     "datastore-endpoint": "datastore",
+    # etcd snapshots and their S3 copy: the backups section (components/k3s/render.py snapshot_keys)
+    "etcd-snapshot-schedule-cron": "backups.k3s",
+    "etcd-snapshot-retention": "backups.k3s",
+    "etcd-s3": "backups.k3s",
+    "etcd-s3-endpoint": "backups.k3s and backups.store",
+    "etcd-s3-bucket": "backups.store",
+    "etcd-s3-folder": "backups.store",
+    "etcd-s3-region": "backups.store",
+    "etcd-s3-insecure": "backups.store",
 }
 # Flags whose value is a credential: never in config.yaml (it travels in a plain command string).
 CREDENTIALS: frozenset[str] = frozenset({

@@ -302,6 +302,11 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
                 if node not in cluster.nodes():
                     yield Problem(f"{path}.{field}.{node}", node, "is not a server or agent of this cluster")
         yield from _options(path, cluster)
+        backups = getattr(cfg, "backups", None)
+        if cluster.datastore is not None and backups is not None and backups.k3s is not None:
+            yield Problem(f"{path}.datastore", cluster.datastore.type,
+                          "keeps the cluster's state outside etcd, so backups.k3s (etcd snapshots) has nothing to "
+                          "snapshot: back the database up instead, or drop one of them")
         if cluster.vip is not None and cluster.vip not in cluster.tls_san:
             yield Problem(f"{path}.tls_san", list(cluster.tls_san),
                           f"must include the VIP {cluster.vip} so the API certificate is valid for it")
