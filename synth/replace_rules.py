@@ -32,6 +32,7 @@ LINODE = "linode/terraform-provider-linode@v3.13.0"
 INCUS = "lxc/terraform-provider-incus@v1.1.1"
 COMMAND = "pulumi/pulumi-command@v1.2.1"
 K8S = "pulumi/pulumi-kubernetes"
+MINIO = "aminueza/terraform-provider-minio@v3.40"  # the upstream pulumi-minio bridges (newest stored snapshot)
 
 Inputs = dict[str, Any]
 
@@ -122,6 +123,17 @@ FORCE_NEW: dict[str, tuple[Rule, ...]] = {
     "kubernetes:batch/v1:Job": (*_K8S_METADATA, *_rules(
         K8S_DIFF, "spec.completions", "spec.parallelism", "spec.selector", "spec.template")),
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": (*_K8S_METADATA, *_rules(K8S_DIFF, "roleRef")),
+    # diff.go has no CronJob entry: only the metadata every kind has (a changed jobTemplate updates).
+    "kubernetes:batch/v1:CronJob": _K8S_METADATA,
+    "proxmoxve:index/poolLegacy:PoolLegacy": _rules(f"{BPG} proxmoxtf/resource/pool/pool.go", "poolId"),
+    "proxmoxve:pool/membership:Membership": _rules(
+        f"{BPG} fwprovider/pools/pool_membership.go", "poolId", "storageId", "vmId"),
+    "proxmoxve:backup/job:Job": _rules(f"{BPG} fwprovider/cluster/backup/resource.go", "resourceId"),
+    "proxmoxve:metrics/server:Server": _rules(
+        f"{BPG} fwprovider/cluster/metrics/resource_metrics_server.go", "name", "type"),
+    "minio:index/s3Bucket:S3Bucket": _rules(f"{MINIO} minio/resource_minio_s3_bucket.go", "bucket", "bucketPrefix"),
+    "minio:index/s3BucketVersioning:S3BucketVersioning": _rules(
+        f"{MINIO} minio/resource_minio_s3_bucket_versioning.go", "bucket"),
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": (*_K8S_METADATA, *_rules(K8S_DIFF, "roleRef")),
 }
 
