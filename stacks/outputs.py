@@ -79,7 +79,20 @@ def endpoints(metrics, mon) -> dict:
     return out
 
 
-def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None, metrics: Any, mon: Any) -> None:
+def dns(lab_dns) -> Optional[pulumi.Output[dict]]:
+    """The lab DNS: its servers (resolvers for the hosts) and every record of its zone by FQDN."""
+    if lab_dns is None:
+        return None
+    return pulumi.Output.all(lab_dns.servers, lab_dns.zone).apply(lambda values: {
+        "domain": lab_dns.domain,
+        "servers": list(values[0]),
+        "records": {(lab_dns.domain if r.name == "@" else f"{r.name}.{lab_dns.domain}"): r.address
+                    for r in values[1].records},
+    })
+
+
+def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None, metrics: Any, mon: Any,
+           lab_dns: Any = None) -> None:
     env = cfg.environment
     pulumi.export("contract_version", CONTRACT_VERSION)
     pulumi.export(
@@ -89,6 +102,7 @@ def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None,
     pulumi.export("inventory", inventory(hosts))
     pulumi.export("k3s", k3s(cluster))
     pulumi.export("endpoints", endpoints(metrics, mon))
+    pulumi.export("dns", dns(lab_dns))
     if metrics is not None:
         # The metrics stack's own details (namespace, InfluxDB org and bucket); no credentials.
         pulumi.export("metrics", metrics.outputs())

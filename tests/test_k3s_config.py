@@ -19,6 +19,9 @@ def declared(monkeypatch):
     """The hosts the proxmox and onboard sections would declare (VMs and a Raspberry Pi, mixed)."""
     hosts = [DeclaredHost(name, "onboard" if name == "merry" else "proxmox-vm", f"hosts[{i}]")
              for i, name in enumerate(HOSTS)]
+    # The lab DNS that serves the published API names (stacks/config/names.py).
+    hosts.append(DeclaredHost("mk-dns", "proxmox-lxc", f"hosts[{len(hosts)}]", address="10.40.0.10",
+                              distribution="debian12", groups=("dns",)))
     monkeypatch.setattr(model, "declared_hosts", lambda cfg: hosts)
     return hosts
 

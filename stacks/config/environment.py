@@ -100,6 +100,10 @@ class Environment(Model):
     networks: dict[str, Network] = Field(min_length=1)
     default_network: str | None = None
     operator: Operator
+    # Where the lab DNS (hosts of group `dns`, components/dns) forwards names outside `domain`;
+    # default: the default network's gateway. Hosts resolve through the lab DNS first, then
+    # through their network's dns_servers (stacks/config/names.py: resolvers).
+    dns_forwarders: tuple[ipaddress.IPv4Address, ...] = ()
 
     _check_name = field_validator("name")(lambda cls, v: check_hostname(v))
 
@@ -123,6 +127,8 @@ class Environment(Model):
             object.__setattr__(self, "default_network", sorted(self.networks)[0])
         elif self.default_network not in self.networks:
             raise ValueError(f"default_network {self.default_network!r} is not one of the networks {sorted(self.networks)}")
+        if not self.dns_forwarders:
+            object.__setattr__(self, "dns_forwarders", (self.networks[self.default_network].gateway,))
         return self
 
     @property

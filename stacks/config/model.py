@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from . import environment, incus, k3s, linode, monitoring, mtig, onboard, proxmox
+from . import environment, incus, k3s, linode, monitoring, mtig, names, onboard, proxmox
 from .base import DeclaredHost, Model, Problem, SecretSpec
 from .environment import Environment
 from .incus import Incus
@@ -34,7 +34,7 @@ class EnvironmentConfig(Model):
 
 
 # Every section module may define checks(cfg), secrets(cfg) and hosts(cfg).
-SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring)
+SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, names)
 
 
 def declared_hosts(cfg: EnvironmentConfig) -> list[DeclaredHost]:

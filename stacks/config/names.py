@@ -1,0 +1,180 @@
+"""Names and addresses the program publishes, and what serves them: the lab DNS (hosts of group
+`dns`, components/dns), the k3s front address (VIP or single server), the ingress class and
+LoadBalancers of the cluster the services run on.
+
+Checks (every problem at once, like every section):
+- a published name (k3s `tls_san` names, Grafana's hostname) lies in the environment's domain and
+  some host of group `dns` serves that zone; it is not another host's FQDN;
+- `dns_forwarders` does not point back at a `dns` host (a forwarding loop). Hosts resolve
+  through the lab DNS: `resolvers()` puts the `dns` hosts of a network before its dns_servers;
+- an ingress class is one the cluster runs (k3s's packaged Traefik answers class `traefik`
+  unless `disable: [traefik]`), and a LoadBalancer Service has k3s's ServiceLB to serve it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .base import DeclaredHost, Problem, SecretSpec
+
+if TYPE_CHECKING:
+    from .model import EnvironmentConfig
+
+DNS_GROUP = "dns"
+#: Ingress classes each packaged k3s component answers (docs.k3s.io/networking: Traefik is
+#: deployed with IngressClass `traefik`; ServiceLB (klipper-lb) serves `type: LoadBalancer`).
+PACKAGED_INGRESS = {"traefik": "traefik"}
+SERVICE_LB = "servicelb"
+
+
+@dataclass(frozen=True)
+class PublishedName:
+    """A DNS name the program hands out, where it is configured and the cluster it points at."""
+
+    path: str
+    name: str
+    cluster: str  # the k3s cluster whose front address the name resolves to
+
+
+def dns_hosts(hosts: Iterable[DeclaredHost]) -> list[DeclaredHost]:
+    return [host for host in hosts if DNS_GROUP in host.groups]
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def published_names(cfg: "EnvironmentConfig") -> list[PublishedName]:
+    """Every DNS name (not address) the config publishes, in config order."""
+    found: list[PublishedName] = []
+    clusters = cfg.k3s.clusters if cfg.k3s is not None else ()
+    for index, cluster in enumerate(clusters):
+        for position, san in enumerate(cluster.tls_san):
+            if not _is_address(san):
+                found.append(PublishedName(f"k3s.clusters[{index}].tls_san[{position}]", san, cluster.name))
+        if cluster.vip is not None and not _is_address(cluster.vip):
+            found.append(PublishedName(f"k3s.clusters[{index}].vip", cluster.vip, cluster.name))
+    if cfg.mtig is not None and cfg.mtig.grafana.hostname and clusters:
+        found.append(PublishedName("mtig.grafana.hostname", cfg.mtig.grafana.hostname, clusters[0].name))
+    return found
+
+
+def front_address(cfg: "EnvironmentConfig", cluster_name: str) -> str | None:
+    """Where a cluster answers from outside (API, ServiceLB, ingress): its VIP, else its first
+    server's configured address (None when that is given by DHCP)."""
+    from .model import declared_hosts
+
+    cluster = next(c for c in cfg.k3s.clusters if c.name == cluster_name)
+    if cluster.vip is not None:
+        return cluster.vip
+    hosts = {host.name: host for host in declared_hosts(cfg)}
+    first = hosts.get(cluster.servers[0]) if cluster.servers else None
+    return first.address if first is not None else None
+
+
+def relative(name: str, domain: str) -> str | None:
+    """`name` relative to `domain` (`@` for the apex), or None when it lies outside it."""
+    name, domain = name.rstrip(".").lower(), domain.rstrip(".").lower()
+    if name == domain:
+        return "@"
+    return name[: -len(domain) - 1] if name.endswith("." + domain) else None
+
+
+def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
+    from .model import declared_hosts
+
+    if dns_hosts(declared_hosts(cfg)):
+        yield SecretSpec("sshPrivateKey", "SSH private key of the operator, to set up the lab DNS over SSH")
+
+
+def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
+    from .model import declared_hosts
+
+    hosts = declared_hosts(cfg)
+    for host in dns_hosts(hosts):
+        if host.distribution is None:
+            yield Problem(f"{host.path}.groups", list(host.groups),
+                          f"group {DNS_GROUP!r} needs a system host with a distribution (BIND is installed from it)")
+    yield from _names(cfg, hosts)
+    yield from _resolvers(cfg, hosts)
+    yield from _served(cfg)
+
+
+def _names(cfg: "EnvironmentConfig", hosts: list[DeclaredHost]) -> Iterable[Problem]:
+    domain = cfg.environment.domain
+    servers = dns_hosts(hosts)
+    fqdns = {cfg.environment.fqdn(host.name): host for host in hosts}
+    for published in published_names(cfg):
+        if relative(published.name, domain) is None:
+            yield Problem(published.path, published.name,
+                          f"is outside the environment's domain {domain}: no record of the lab DNS serves it")
+        elif not servers:
+            yield Problem(published.path, published.name,
+                          f"no host of group {DNS_GROUP!r} serves the zone {domain}; add the group to a host")
+        elif published.name in fqdns:
+            yield Problem(published.path, published.name,
+                          f"is the FQDN of host {fqdns[published.name].name} ({fqdns[published.name].path})")
+
+
+def _resolvers(cfg: "EnvironmentConfig", hosts: list[DeclaredHost]) -> Iterable[Problem]:
+    servers = {host.address: host for host in dns_hosts(hosts) if host.address}
+    for index, forwarder in enumerate(cfg.environment.dns_forwarders):
+        if str(forwarder) in servers:
+            yield Problem(f"environment.dns_forwarders[{index}]", str(forwarder),
+                          f"is the lab DNS host {servers[str(forwarder)].name} itself: a forwarding loop")
+
+
+def resolvers(cfg: "EnvironmentConfig", network: str, host: str,
+              servers: list[DeclaredHost] | None = None) -> tuple[str, ...]:
+    """The name servers of a host on `network`: the lab DNS hosts on that network first (not the
+    host itself: a DNS host resolves through the others and the upstream until BIND is up), then
+    the network's own dns_servers, which keep first boots working before the lab DNS is up."""
+    from .model import declared_hosts
+
+    net = cfg.environment.networks[network]
+    found: dict[str, None] = {}
+    for server in servers if servers is not None else dns_hosts(declared_hosts(cfg)):
+        if server.name == host or not server.address:
+            continue
+        try:
+            address = ipaddress.IPv4Address(server.address.split("/")[0])
+        except ValueError:
+            continue
+        if address in net.cidr:
+            found.setdefault(str(address), None)
+    for address in net.dns_servers:
+        found.setdefault(str(address), None)
+    return tuple(found)
+
+
+def _served(cfg: "EnvironmentConfig") -> Iterable[Problem]:
+    """Ingress classes and LoadBalancers of the services' cluster have something that serves them."""
+    if cfg.k3s is None or not cfg.k3s.clusters:
+        return
+    cluster = cfg.k3s.clusters[0]
+    disabled = set(cluster.disable)
+    runs = {cls for cls, component in PACKAGED_INGRESS.items() if component not in disabled}
+    if cfg.mtig is not None and cfg.mtig.grafana.hostname:
+        wanted = cfg.mtig.grafana.ingress_class
+        if wanted is None and not runs:
+            yield Problem("mtig.grafana.ingress_class", None,
+                          f"no ingress controller runs on cluster {cluster.name} (k3s disable: {sorted(disabled)})")
+        elif wanted is not None and wanted not in runs:
+            served = ", ".join(sorted(runs)) or f"none (k3s disable: {sorted(disabled)})"
+            yield Problem("mtig.grafana.ingress_class", wanted,
+                          f"no ingress controller of cluster {cluster.name} serves this class; it runs: {served}")
+    if SERVICE_LB in disabled:
+        if cfg.mtig is not None and cfg.mtig.mosquitto.expose == "loadbalancer":
+            yield Problem("mtig.mosquitto.expose", "loadbalancer",
+                          f"cluster {cluster.name} disables servicelb: nothing would give the Service an address")
+        if cfg.monitoring is not None and cfg.monitoring.enabled:
+            yield Problem(f"k3s.clusters[0].disable", sorted(disabled),
+                          "monitoring publishes Prometheus, Alertmanager and Loki as LoadBalancer Services: "
+                          "servicelb must run")
