@@ -105,6 +105,7 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     yield from _names(cfg, hosts)
     yield from _resolvers(cfg, hosts)
     yield from _served(cfg)
+    yield from _vips(cfg, hosts)
 
 
 def _names(cfg: "EnvironmentConfig", hosts: list[DeclaredHost]) -> Iterable[Problem]:
@@ -178,3 +179,67 @@ def _served(cfg: "EnvironmentConfig") -> Iterable[Problem]:
             yield Problem(f"k3s.clusters[0].disable", sorted(disabled),
                           "monitoring publishes Prometheus, Alertmanager and Loki as LoadBalancer Services: "
                           "servicelb must run")
+
+
+def known_addresses(cfg: "EnvironmentConfig", hosts: list[DeclaredHost]) -> dict[str, str]:
+    """Every IPv4 address the config gives to something else, with the field path that holds it."""
+    env = cfg.environment
+    found: dict[str, str] = {}
+
+    def add(address: object, path: str) -> None:
+        if address is not None:
+            found.setdefault(str(address).split("/")[0], path)
+
+    for name, network in sorted(env.networks.items()):
+        add(network.gateway, f"environment.networks.{name}.gateway")
+        for index, server in enumerate(network.dns_servers):
+            add(server, f"environment.networks.{name}.dns_servers[{index}]")
+    for index, forwarder in enumerate(env.dns_forwarders):
+        add(forwarder, f"environment.dns_forwarders[{index}]")
+    for host in hosts:
+        add(host.address, host.path)
+    if cfg.proxmox is not None:
+        for index, node in enumerate(cfg.proxmox.nodes):
+            add(node.address, f"proxmox.nodes[{index}].address")
+    if cfg.incus is not None:
+        for name, remote in sorted(cfg.incus.remotes.items()):
+            host = remote.address.removeprefix("https://").split(":")[0]
+            add(host if _is_address(host) else None, f"incus.remotes.{name}.address")
+    return found
+
+
+def _vips(cfg: "EnvironmentConfig", hosts: list[DeclaredHost]) -> Iterable[Problem]:
+    """A VIP is an unused address of the network its servers are on, for an HA cluster only."""
+    if cfg.k3s is None:
+        return
+    known = known_addresses(cfg, hosts)
+    by_name = {host.name: host for host in hosts}
+    for index, cluster in enumerate(cfg.k3s.clusters):
+        if cluster.vip is None:
+            continue
+        path = f"k3s.clusters[{index}].vip"
+        if len(cluster.servers) < 2:
+            yield Problem(path, cluster.vip, "a single-server cluster is reached at its server's address; "
+                                             "a VIP needs several servers to move between")
+            continue
+        try:
+            vip = ipaddress.IPv4Address(cluster.vip)
+        except ValueError:
+            yield Problem(path, cluster.vip, "must be an IPv4 address: kube-vip announces it by ARP")
+            continue
+        if str(vip) in known:
+            yield Problem(path, cluster.vip, f"is already the address of {known[str(vip)]}")
+        networks = [(name, net) for name, net in sorted(cfg.environment.networks.items()) if net.contains(vip)]
+        if not networks:
+            yield Problem(path, cluster.vip, "is in none of the environment's networks: ARP reaches only the servers' own")
+            continue
+        net_name, net = networks[0]
+        for position, server in enumerate(cluster.servers):
+            address = by_name[server].address if server in by_name else None
+            try:
+                inside = address is not None and ipaddress.IPv4Address(address.split("/")[0]) in net.cidr
+            except ValueError:
+                inside = False
+            if address is not None and not inside:
+                yield Problem(f"k3s.clusters[{index}].servers[{position}]", server,
+                              f"is not on network {net_name} ({net.cidr}) of the VIP {vip}: it cannot announce it")
