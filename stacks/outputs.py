@@ -30,6 +30,7 @@ def host_entry(host, primary: Optional[str], private: Optional[str]) -> dict:
         "distribution": host.distribution,
         "groups": sorted(host.groups),
         "ssh_user": host.ssh_user,
+        **({"connection": {"type": "incus", "remote": host.incus_remote}} if host.incus_remote else {}),
     }
 
 

@@ -35,13 +35,18 @@ def test_every_instance_gets_base_plus_exactly_one_network_profile_never_default
     profiles = {name: r["inputs"]["profiles"] for name, r in _instances(run).items()}
     assert profiles == {
         "atlantis": ["homelab-base", "homelab-gitops"],
-        "coredns": ["homelab-base", "homelab-production"],
+        "coredns": ["homelab-base", "homelab-lan"],
         "mosquitto": ["homelab-base", "homelab-production"],
         "prometheus": ["homelab-base", "homelab-management"],
     }
-    names = sorted({r["inputs"]["name"] for r in run.of_type(PROFILE)})
-    assert names == ["homelab-base", "homelab-gitops", "homelab-management", "homelab-production"]
-    assert len(run.of_type(PROFILE)) == 8  # four on each remote
+    by_remote: dict[str, set[str]] = {}
+    for r in run.of_type(PROFILE):
+        by_remote.setdefault(r["provider"].rsplit("::", 1)[-1], set()).add(r["inputs"]["name"])
+    # Each remote gets the networks (and their profiles) its own instances use, not every network.
+    assert by_remote == {
+        "incus-iapetus": {"homelab-base", "homelab-gitops"},
+        "incus-cluster01": {"homelab-base", "homelab-lan", "homelab-management", "homelab-production"},
+    }
 
 
 def test_mosquitto_exposes_mqtt_through_a_proxy_device_and_keeps_its_data(synth_result):
@@ -84,6 +89,7 @@ def test_system_containers_get_the_shared_cloud_init_and_oci_does_not(synth_resu
     run = synth_result("lothlorien")
     files = run.artifacts
     assert sorted(p for p in files if p.startswith("incus/")) == [
+        "incus/incus-coredns-instance.network-config.yaml",
         "incus/incus-coredns-instance.user-data.yaml", "incus/incus-mosquitto-instance.user-data.yaml",
         "incus/incus-prometheus-instance.user-data.yaml"]
     doc = yaml.safe_load(files["incus/incus-mosquitto-instance.user-data.yaml"])
@@ -98,8 +104,11 @@ def test_incus_instances_join_the_inventory(synth_result):
     run = synth_result("lothlorien")
     inventory = {h["name"]: h for h in run.outputs["inventory"] if h["platform"] == "incus"}
     assert {name: h["addresses"]["primary"] for name, h in inventory.items()} == {
-        "atlantis": "10.30.0.10", "coredns": "10.10.0.53", "mosquitto": "10.10.0.10", "prometheus": "10.20.0.10"}
+        "atlantis": "10.30.0.10", "coredns": "10.50.0.53", "mosquitto": "10.10.0.10", "prometheus": "10.20.0.10"}
     assert "incus-cluster01" in inventory["mosquitto"]["groups"]
+    # On the LAN (macvlan) SSH reaches the instance; behind a NAT bridge only `incus exec` does.
+    assert "connection" not in inventory["coredns"]
+    assert inventory["mosquitto"]["connection"] == {"type": "incus", "remote": "cluster01"}
 
 
 def test_mirkwood_has_no_incus(synth_result):
@@ -133,7 +142,7 @@ def test_synthesized_incus_inputs_conform_to_the_provider_schema_as_documented(s
             assert device["type"] in schema.DEVICE_TYPES
             assert all(isinstance(v, str) and v for v in device["properties"].values())  # non-empty strings
         assert all(isinstance(v, str) for v in res["inputs"].get("config", {}).values())  # a map of strings
-    assert checked == 4 + 8 + 3 + 15
+    assert checked == 4 + 6 + 3 + 13  # instances, profiles, volumes, networks (pending members too)
     remote_block = schema.block_properties(schema.PROVIDER)["remotes"]
     for provider in run.of_type(PROVIDER):
         assert set(provider["inputs"]) <= set(schema.pulumi_properties(schema.PROVIDER))

@@ -99,6 +99,12 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
 
     hosts = declared_hosts(cfg)
     for host in dns_hosts(hosts):
+        inst = cfg.incus.instances.get(host.name) if cfg.incus is not None and host.platform == "incus" else None
+        net = cfg.incus.networks.get(inst.network) if inst is not None else None
+        if net is not None and net.type == "bridge":
+            yield Problem(f"{host.path}.network", inst.network,
+                          f"is a NAT bridge: the program sets up the lab DNS over SSH and the LAN asks it, "
+                          "neither reaches an instance there; use a macvlan network")
         if host.distribution is None:
             yield Problem(f"{host.path}.groups", list(host.groups),
                           f"group {DNS_GROUP!r} needs a system host with a distribution (BIND is installed from it)")
@@ -106,6 +112,7 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     yield from _resolvers(cfg, hosts)
     yield from _served(cfg)
     yield from _vips(cfg, hosts)
+    yield from _incus_ports(cfg)
 
 
 def _names(cfg: "EnvironmentConfig", hosts: list[DeclaredHost]) -> Iterable[Problem]:
@@ -243,3 +250,53 @@ def _vips(cfg: "EnvironmentConfig", hosts: list[DeclaredHost]) -> Iterable[Probl
             if address is not None and not inside:
                 yield Problem(f"k3s.clusters[{index}].servers[{position}]", server,
                               f"is not on network {net_name} ({net.cidr}) of the VIP {vip}: it cannot announce it")
+
+
+#: Ports Incus itself listens on, on the host of a remote: dnsmasq on every managed bridge (DNS,
+#: DHCP), started with `--bind-interfaces --interface=<bridge> --listen-address=<bridge address>`
+#: (lxc/incus internal/server/network/driver_bridge.go), and the API (core.https_address).
+INCUS_DNSMASQ_PORTS = {("tcp", 53): "DNS", ("udp", 53): "DNS", ("udp", 67): "DHCP"}
+WILDCARDS = ("0.0.0.0", "[::]", "::")
+
+
+def _listen(value: str) -> tuple[str, str, int, int] | None:
+    """(protocol, address, first port, last port) of a tcp/udp proxy endpoint."""
+    protocol, _, rest = value.partition(":")
+    if protocol not in ("tcp", "udp"):
+        return None
+    address, _, ports = rest.rpartition(":")
+    first, _, last = ports.partition("-")
+    return protocol, address, int(first), int(last or first)
+
+
+def _incus_ports(cfg: "EnvironmentConfig") -> Iterable[Problem]:
+    """A proxy device must not listen where Incus itself does on that host."""
+    incus = cfg.incus
+    if incus is None:
+        return
+    bridges = {str(next(net.cidr.hosts())): name for name, net in incus.networks.items()}
+    for host, inst in sorted(incus.instances.items()):
+        remote = incus.remotes.get(inst.remote)
+        api = remote.address.removeprefix("https://") if remote is not None else ""
+        api_host, _, api_port = api.partition(":")
+        for key, proxy in sorted(inst.proxies.items()):
+            parsed = _listen(proxy.listen)
+            if parsed is None:
+                continue
+            protocol, address, first, last = parsed
+            path = f"incus.instances.{host}.proxies.{key}.listen"
+            for (proto, port), what in sorted(INCUS_DNSMASQ_PORTS.items()):
+                if proto != protocol or not first <= port <= last:
+                    continue
+                if address in WILDCARDS:
+                    yield Problem(path, proxy.listen,
+                                  f"listens on every address of {inst.remote}'s host on {protocol} port {port}, "
+                                  f"where Incus runs dnsmasq ({what}) on each managed bridge; "
+                                  "listen on one address of the host")
+                elif address in bridges:
+                    yield Problem(path, proxy.listen,
+                                  f"is the address of Incus network {bridges[address]}, whose dnsmasq serves "
+                                  f"{what} on {protocol} port {port}")
+            port = int(api_port or 8443)
+            if protocol == "tcp" and first <= port <= last and (address in WILDCARDS or address == api_host):
+                yield Problem(path, proxy.listen, f"collides with the Incus API of {inst.remote} ({remote.address})")
