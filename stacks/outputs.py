@@ -92,8 +92,15 @@ def dns(lab_dns) -> Optional[pulumi.Output[dict]]:
     })
 
 
+def ca(lab_ca) -> Optional[dict]:
+    """The lab CA's root (public: hosts and browsers trust it) and the issuer that uses it."""
+    if lab_ca is None:
+        return None
+    return {"root_pem": lab_ca.root_pem, "issuer": lab_ca.issuer_name}
+
+
 def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None, metrics: Any, mon: Any,
-           lab_dns: Any = None) -> None:
+           lab_dns: Any = None, lab_ca: Any = None) -> None:
     env = cfg.environment
     pulumi.export("contract_version", CONTRACT_VERSION)
     pulumi.export(
@@ -104,6 +111,7 @@ def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None,
     pulumi.export("k3s", k3s(cluster))
     pulumi.export("endpoints", endpoints(metrics, mon))
     pulumi.export("dns", dns(lab_dns))
+    pulumi.export("ca", ca(lab_ca))
     if metrics is not None:
         # The metrics stack's own details (namespace, InfluxDB org and bucket); no credentials.
         pulumi.export("metrics", metrics.outputs())

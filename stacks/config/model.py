@@ -7,8 +7,9 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from . import environment, incus, k3s, linode, monitoring, mtig, names, onboard, proxmox
+from . import ca, environment, incus, k3s, linode, monitoring, mtig, names, onboard, proxmox
 from .base import DeclaredHost, Model, Problem, SecretSpec
+from .ca import CertificateAuthority
 from .environment import Environment
 from .incus import Incus
 from .k3s import K3s
@@ -30,11 +31,12 @@ class EnvironmentConfig(Model):
     k3s: K3s | None = None
     mtig: Mtig | None = None
     monitoring: Monitoring | None = None
+    ca: CertificateAuthority | None = None
     upstream: str | None = Field(default=None, description="stack reference such as organization/homelab/mirkwood")
 
 
 # Every section module may define checks(cfg), secrets(cfg) and hosts(cfg).
-SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, names)
+SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, names, ca)
 
 
 def declared_hosts(cfg: EnvironmentConfig) -> list[DeclaredHost]:

@@ -1,0 +1,5 @@
+"""The lab's internal certificate authority and cert-manager on k3s."""
+
+from .component import CLUSTER_ISSUER_ANNOTATION, InternalCa, InternalCaArgs
+
+__all__ = ["CLUSTER_ISSUER_ANNOTATION", "InternalCa", "InternalCaArgs"]
