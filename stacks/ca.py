@@ -11,7 +11,8 @@ from .hosts import Cluster
 
 
 def deploy(cfg: EnvironmentConfig, cluster: Cluster | None) -> InternalCa | None:
-    if cfg.ca is None or cluster is None:
+    """The root always; cert-manager and its ClusterIssuer when there is a cluster to run them."""
+    if cfg.ca is None:
         return None
     env = cfg.environment
     return InternalCa(
@@ -22,6 +23,7 @@ def deploy(cfg: EnvironmentConfig, cluster: Cluster | None) -> InternalCa | None
             issuer_name=cfg.ca.issuer_name,
             validity_days=cfg.ca.validity_days,
             protect=env.production,
+            cert_manager=cluster is not None,
         ),
-        opts=pulumi.ResourceOptions(providers=[cluster.provider]),
+        opts=pulumi.ResourceOptions(providers=[cluster.provider]) if cluster is not None else None,
     )

@@ -17,7 +17,7 @@ from .hosts import Cluster, HostRegistry
 
 CONTRACT_VERSION = "1"
 
-ENDPOINT_KEYS = ("alertmanager", "grafana", "influxdb", "loki", "loki_push", "mqtt", "prometheus")
+ENDPOINT_KEYS = ("alertmanager", "grafana", "influxdb", "loki", "loki_push", "mqtt", "mqtt_edge", "prometheus")
 
 
 def host_entry(host, primary: Optional[str], private: Optional[str]) -> dict:
@@ -65,9 +65,11 @@ def _mqtt(metrics) -> Any:
     return metrics.mqtt_url
 
 
-def endpoints(metrics, mon) -> dict:
+def endpoints(metrics, mon, edge_brokers: list[str] | None = None) -> dict:
     """Every service endpoint; ``None`` for a layer the environment does not run."""
     out: dict[str, Any] = {key: None for key in ENDPOINT_KEYS}
+    if edge_brokers:
+        out["mqtt_edge"] = list(edge_brokers)
     if metrics is not None:
         out.update(mqtt=_mqtt(metrics), grafana=metrics.grafana_url, influxdb=metrics.influxdb_url)
     if mon is not None:
@@ -100,7 +102,7 @@ def ca(lab_ca) -> Optional[dict]:
 
 
 def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None, metrics: Any, mon: Any,
-           lab_dns: Any = None, lab_ca: Any = None) -> None:
+           lab_dns: Any = None, lab_ca: Any = None, edge_brokers: list[str] | None = None) -> None:
     env = cfg.environment
     pulumi.export("contract_version", CONTRACT_VERSION)
     pulumi.export(
@@ -109,7 +111,7 @@ def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None,
     )
     pulumi.export("inventory", inventory(hosts))
     pulumi.export("k3s", k3s(cluster))
-    pulumi.export("endpoints", endpoints(metrics, mon))
+    pulumi.export("endpoints", endpoints(metrics, mon, edge_brokers))
     pulumi.export("dns", dns(lab_dns))
     pulumi.export("ca", ca(lab_ca))
     if metrics is not None:

@@ -272,3 +272,11 @@ def _tls_self_signed_cert(inputs: dict[str, Any], name: str) -> dict[str, Any]:
 
 OUTPUTS["tls:index/privateKey:PrivateKey"] = _tls_private_key
 OUTPUTS["tls:index/selfSignedCert:SelfSignedCert"] = _tls_self_signed_cert
+
+
+def _tls_cert_request(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"certRequestPem": _pem("CERTIFICATE REQUEST", "tls", name)}
+
+
+OUTPUTS["tls:index/certRequest:CertRequest"] = _tls_cert_request
+OUTPUTS["tls:index/locallySignedCert:LocallySignedCert"] = _tls_self_signed_cert

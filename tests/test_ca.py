@@ -4,16 +4,14 @@ the root an output."""
 
 from __future__ import annotations
 
-import copy
-
+import pulumi
 import pytest
 
+from components.ca import InternalCa, InternalCaArgs
 from components.ca import component as ca
-from stacks.config import loader
 from synth import conformance
-from synth.engine import synth_config
 from synth.wire import MASK
-from tests.conftest import ENVIRONMENTS
+from tests.conftest import ENVIRONMENTS, registered
 
 
 def _by_type(run, token: str) -> list[dict]:
@@ -23,7 +21,7 @@ def _by_type(run, token: str) -> list[dict]:
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_cert_manager_issues_from_the_programs_root(env, synth_result):
     run = synth_result(env)
-    (key,) = _by_type(run, "tls:index/privateKey:PrivateKey")
+    (key,) = [r for r in _by_type(run, "tls:index/privateKey:PrivateKey") if r["name"] == f"{env}-ca-root-key"]
     (root,) = _by_type(run, "tls:index/selfSignedCert:SelfSignedCert")
     assert key["inputs"]["algorithm"] == "ECDSA" and key["inputs"]["ecdsaCurve"] == "P256"
     assert root["inputs"]["isCaCertificate"] is True and "cert_signing" in root["inputs"]["allowedUses"]
@@ -70,12 +68,14 @@ def test_conformance_catches_a_misspelt_cluster_issuer_key():
     assert any("spec.ca.secretName: required property" in p for p in problems), problems
 
 
-def test_a_ca_needs_a_cluster_to_issue_from():
-    entries, secret_keys, _ = synth_config("mirkwood")
-    entries = copy.deepcopy(entries)
-    for key in ("homelab:k3s", "homelab:mtig", "homelab:monitoring"):
-        entries.pop(key)
-    with pytest.raises(loader.ConfigError) as caught:
-        loader.validate(entries, stack="mirkwood", secret_keys=secret_keys)
-    assert "ca: cert-manager issues from the CA on the k3s cluster; this environment has none (got 'ca')" \
-        in caught.value.lines
+@pulumi.runtime.test
+def test_without_a_cluster_the_root_still_exists_and_nothing_runs_cert_manager():
+    lab = InternalCa("cax-solo", InternalCaArgs(common_name="solo root", organization="homelab", cert_manager=False))
+
+    def check(_):
+        types = sorted(r["type"] for r in registered("cax-solo"))
+        assert types == ["homelab:ca:InternalCa", "tls:index/privateKey:PrivateKey",
+                         "tls:index/selfSignedCert:SelfSignedCert"]
+        assert lab.issuer_name is None
+
+    return pulumi.Output.all(lab.root_pem, lab.urn).apply(check)

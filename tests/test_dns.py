@@ -143,7 +143,9 @@ def test_a_real_server_answers_for_every_name_in_the_inventory(env, synth_result
         records = outputs["dns"]["records"]
         for fqdn, address in records.items():
             assert server.query(fqdn) == [address], fqdn
-        published = [urlsplit(url).hostname for url in outputs["endpoints"].values() if url]
+        urls = [u for value in outputs["endpoints"].values() if value
+                for u in (value if isinstance(value, list) else [value])]
+        published = [urlsplit(url).hostname for url in urls]
         published.append(urlsplit(outputs["k3s"]["api_endpoint"]).hostname)
         in_domain = [name for name in published if name.endswith("." + domain)]
         assert f"grafana.{domain}" in in_domain
@@ -161,8 +163,11 @@ def test_a_real_server_answers_for_every_name_in_the_inventory(env, synth_result
 def test_every_published_endpoint_host_is_an_address_a_record_or_in_cluster(env, synth_result):
     outputs = synth_result(env).outputs
     records, domain = outputs["dns"]["records"], outputs["environment"]["domain"]
-    for key, url in outputs["endpoints"].items():
-        host = urlsplit(url).hostname if url else None
+    urls = [(key, u) for key, value in outputs["endpoints"].items() if value
+            for u in (value if isinstance(value, list) else [value])]
+    assert urls
+    for key, url in urls:
+        host = urlsplit(url).hostname
         if host is None or re.fullmatch(r"[\d.]+", host) or host.endswith(".svc.cluster.local"):
             continue
         assert host in records, f"endpoints.{key} {url}: {host} has no record in the zone of {domain}"

@@ -100,18 +100,17 @@ def test_macvlan_networks_and_their_instances_are_checked():
         incus["networks"]["wan"] = {"type": "macvlan", "cidr": "10.50.0.0/24", "parent": "eno1", "vlan": 51}
         incus["instances"]["atlantis"]["network"] = "wan"
         incus["instances"]["mosquitto"].update(network="wan", address=None, proxies={})
-        incus["instances"]["prometheus"]["network"] = "wan"
-        incus["instances"]["prometheus"]["address"] = "10.50.0.1"
+        incus["instances"]["extra"] = {"remote": "cluster01", "network": "wan", "address": "10.50.0.1"}
         incus["instances"]["coredns"]["network"] = "production"
         incus["instances"]["coredns"]["address"] = "10.10.0.53"
     assert _problems(bad) == [
         "incus.instances.atlantis.network: is a macvlan network: an OCI container cannot get its address there "
         "(no cloud-init) (got 'wan')",
-        "incus.instances.coredns.network: is a NAT bridge: the program sets up the lab DNS over SSH and the LAN "
-        "asks it, neither reaches an instance there; use a macvlan network (got 'production')",
+        "incus.instances.coredns.network: is a NAT bridge: the program sets up the lab DNS (BIND) over SSH and the "
+        "LAN uses it, neither reaches an instance there; use a macvlan network (got 'production')",
         "incus.instances.mosquitto.address: an instance on the macvlan network wan needs a fixed address of "
         "10.50.0.0/24 (set by cloud-init) (got None)",
-        "incus.instances.prometheus.address: is the network, broadcast or bridge address of wan 10.50.0.0/24 "
+        "incus.instances.extra.address: is the network, broadcast or bridge address of wan 10.50.0.0/24 "
         "(got '10.50.0.1')",
         "incus.networks.lan.cidr: a macvlan network is one of the environment's networks (production 10.50.0.0/24) "
         "(got '10.60.0.0/24')",

@@ -45,6 +45,7 @@ class InternalCaArgs:
     namespace: str = "cert-manager"
     validity_days: int = 3650
     protect: bool = False  # production: a new root would have to be trusted again everywhere
+    cert_manager: bool = True  # False: the root only (a lab without k3s signs host certificates with it)
 
 
 def chart_values() -> dict:
@@ -58,7 +59,8 @@ def chart_values() -> dict:
 
 class InternalCa(pulumi.ComponentResource):
     root_pem: pulumi.Output[str]
-    issuer_name: str
+    key_pem: pulumi.Output[str]  # secret: signs host certificates (ServerCertificate)
+    issuer_name: str | None
     ready: list[pulumi.Resource]
 
     def __init__(self, name: str, args: InternalCaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -75,8 +77,14 @@ class InternalCa(pulumi.ComponentResource):
             opts=keep,
         )
         self.root_pem = root.cert_pem
-        self.issuer_name = args.issuer_name
+        self.key_pem = pulumi.Output.secret(key.private_key_pem)
+        self.issuer_name = args.issuer_name if args.cert_manager else None
+        self.ready = []
+        if args.cert_manager:
+            self._cert_manager(name, args)
+        self.register_outputs({"root_pem": self.root_pem, "issuer_name": self.issuer_name})
 
+    def _cert_manager(self, name: str, args: InternalCaArgs) -> None:
         release = k8s.helm.v3.Release(
             f"{name}-cert-manager",
             name=CHART,
@@ -94,7 +102,7 @@ class InternalCa(pulumi.ComponentResource):
             f"{name}-root-secret",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=ROOT_SECRET, namespace=args.namespace),
             type="kubernetes.io/tls",
-            string_data={"tls.crt": root.cert_pem, "tls.key": pulumi.Output.secret(key.private_key_pem)},
+            string_data={"tls.crt": self.root_pem, "tls.key": self.key_pem},
             # The namespace is the release's (create_namespace): it exists once the release does.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[release]),
         )
@@ -106,4 +114,37 @@ class InternalCa(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[release, secret]),
         )
         self.ready = [release, secret, issuer]
-        self.register_outputs({"root_pem": self.root_pem, "issuer_name": self.issuer_name})
+
+
+@dataclass(frozen=True)
+class ServerCertificateArgs:
+    ca_key_pem: pulumi.Input[str]  # secret
+    ca_cert_pem: pulumi.Input[str]
+    common_name: str
+    dns_names: tuple[str, ...] = ()
+    ip_addresses: tuple[str, ...] = ()
+    validity_days: int = 397
+
+
+class ServerCertificate(pulumi.ComponentResource):
+    """A TLS server certificate signed by the lab CA, for a service on a host (not on k3s)."""
+
+    key_pem: pulumi.Output[str]  # secret
+    cert_pem: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ServerCertificateArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("homelab:ca:ServerCertificate", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        key = tls.PrivateKey(f"{name}-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
+        self.key_pem = pulumi.Output.secret(key.private_key_pem)
+        request = tls.CertRequest(
+            f"{name}-request", private_key_pem=self.key_pem,
+            subject=tls.CertRequestSubjectArgs(common_name=args.common_name),
+            dns_names=list(args.dns_names), ip_addresses=list(args.ip_addresses), opts=child)
+        cert = tls.LocallySignedCert(
+            f"{name}-cert", cert_request_pem=request.cert_request_pem,
+            ca_private_key_pem=pulumi.Output.secret(args.ca_key_pem), ca_cert_pem=args.ca_cert_pem,
+            validity_period_hours=args.validity_days * 24, early_renewal_hours=30 * 24,
+            allowed_uses=["digital_signature", "key_encipherment", "server_auth"], opts=child)
+        self.cert_pem = cert.cert_pem
+        self.register_outputs({"cert_pem": self.cert_pem})

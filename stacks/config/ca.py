@@ -1,5 +1,6 @@
 """The lab's internal certificate authority (components/ca): a root the program makes, and
-cert-manager on the services' k3s cluster issuing from it (Grafana's ingress over HTTPS).
+cert-manager on the services' k3s cluster issuing from it (Grafana's ingress over HTTPS). Without
+a cluster the root still signs host certificates (the edge MQTT broker's).
 
 ```yaml
 homelab:ca:
@@ -13,15 +14,10 @@ homelab:ca:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
 
-from .base import Model, Problem
-
-if TYPE_CHECKING:
-    from .model import EnvironmentConfig
+from .base import Model
 
 
 class CertificateAuthority(Model):
@@ -36,8 +32,3 @@ class CertificateAuthority(Model):
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
             raise ValueError("is not a Kubernetes object name (lowercase letters, digits and '-')")
         return value
-
-
-def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
-    if cfg.ca is not None and (cfg.k3s is None or not cfg.k3s.clusters):
-        yield Problem("ca", "ca", "cert-manager issues from the CA on the k3s cluster; this environment has none")

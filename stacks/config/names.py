@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .model import EnvironmentConfig
 
 DNS_GROUP = "dns"
+MQTT_GROUP = "mqtt"  # an edge Mosquitto broker (components/mtig/edge.py)
 #: Ingress classes each packaged k3s component answers (docs.k3s.io/networking: Traefik is
 #: deployed with IngressClass `traefik`; ServiceLB (klipper-lb) serves `type: LoadBalancer`).
 PACKAGED_INGRESS = {"traefik": "traefik"}
@@ -90,29 +91,42 @@ def relative(name: str, domain: str) -> str | None:
 def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
     from .model import declared_hosts
 
-    if dns_hosts(declared_hosts(cfg)):
-        yield SecretSpec("sshPrivateKey", "SSH private key of the operator, to set up the lab DNS over SSH")
+    hosts = declared_hosts(cfg)
+    if dns_hosts(hosts) or any(MQTT_GROUP in h.groups for h in hosts):
+        yield SecretSpec("sshPrivateKey", "SSH private key of the operator, to set up the lab DNS and brokers over SSH")
 
 
 def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     from .model import declared_hosts
 
     hosts = declared_hosts(cfg)
-    for host in dns_hosts(hosts):
-        inst = cfg.incus.instances.get(host.name) if cfg.incus is not None and host.platform == "incus" else None
-        net = cfg.incus.networks.get(inst.network) if inst is not None else None
-        if net is not None and net.type == "bridge":
-            yield Problem(f"{host.path}.network", inst.network,
-                          f"is a NAT bridge: the program sets up the lab DNS over SSH and the LAN asks it, "
-                          "neither reaches an instance there; use a macvlan network")
-        if host.distribution is None:
-            yield Problem(f"{host.path}.groups", list(host.groups),
-                          f"group {DNS_GROUP!r} needs a system host with a distribution (BIND is installed from it)")
+    yield from _roles(cfg, hosts)
     yield from _names(cfg, hosts)
     yield from _resolvers(cfg, hosts)
     yield from _served(cfg)
     yield from _vips(cfg, hosts)
     yield from _incus_ports(cfg)
+
+
+def _roles(cfg: "EnvironmentConfig", hosts: list[DeclaredHost]) -> Iterable[Problem]:
+    """A role (dns: BIND; mqtt: edge broker) works on any platform the program reaches over SSH
+    and the LAN reaches, with a distribution to install from."""
+    services = {DNS_GROUP: "the lab DNS (BIND)", MQTT_GROUP: "an edge MQTT broker"}
+    for host in hosts:
+        for group in (g for g in (DNS_GROUP, MQTT_GROUP) if g in host.groups):
+            inst = cfg.incus.instances.get(host.name) if cfg.incus is not None and host.platform == "incus" else None
+            net = cfg.incus.networks.get(inst.network) if inst is not None else None
+            if net is not None and net.type == "bridge":
+                yield Problem(f"{host.path}.network", inst.network,
+                              f"is a NAT bridge: the program sets up {services[group]} over SSH and the LAN "
+                              "uses it, neither reaches an instance there; use a macvlan network")
+            if host.distribution is None:
+                yield Problem(f"{host.path}.groups", list(host.groups),
+                              f"group {group!r} needs a system host with a distribution (its packages come from it)")
+            if group == MQTT_GROUP and (cfg.mtig is None or cfg.ca is None):
+                yield Problem(f"{host.path}.groups", list(host.groups),
+                              "group 'mqtt' (edge broker) takes its users and ACL from homelab:mtig and its "
+                              "certificate from homelab:ca; configure both")
 
 
 def _names(cfg: "EnvironmentConfig", hosts: list[DeclaredHost]) -> Iterable[Problem]:
