@@ -103,7 +103,7 @@ def test_macvlan_networks_and_their_instances_are_checked():
         incus["instances"]["extra"] = {"remote": "cluster01", "network": "wan", "address": "10.50.0.1"}
         incus["instances"]["coredns"]["network"] = "production"
         incus["instances"]["coredns"]["address"] = "10.10.0.53"
-    assert _problems(bad) == [
+    assert _problems(bad) == sorted([
         "incus.instances.atlantis.network: is a macvlan network: an OCI container cannot get its address there "
         "(no cloud-init) (got 'wan')",
         "incus.instances.coredns.network: is a NAT bridge: the program sets up the lab DNS (BIND) over SSH and the "
@@ -116,7 +116,7 @@ def test_macvlan_networks_and_their_instances_are_checked():
         "(got '10.60.0.0/24')",
         "incus.networks.lan.parents.cluster09: is neither an Incus remote nor a cluster member (got 'cluster09')",
         "incus.networks.wan.vlan: differs from the VLAN 50 of its environment network (got 51)",
-    ]
+    ])
     with pytest.raises(ValueError, match="needs parent"):
         from stacks.config.incus import IncusNetwork
         IncusNetwork(type="macvlan", cidr="10.50.0.0/24")
