@@ -251,3 +251,51 @@ def test_an_ingress_class_or_load_balancer_nothing_runs_is_refused(env):
     assert _problems(env, no_service_lb) == [
         "k3s.clusters[0].disable: monitoring publishes Prometheus, Alertmanager and Loki as LoadBalancer "
         "Services: servicelb must run (got ['servicelb'])"]
+
+
+# --- the install script for real, twice, in a Debian bookworm root filesystem ------------------------
+
+SYSTEMCTL_STUB = """#!/bin/sh
+# Records what the script asks of systemd; a restart makes the unit active.
+echo "$*" >> /var/log/systemctl.log
+case "$1" in
+  is-active) [ -f /run/named.active ] ;;
+  restart) touch /run/named.active ;;
+  *) exit 0 ;;
+esac
+"""
+
+
+@pytest.mark.system
+def test_install_script_installs_bind_once_and_a_second_run_changes_nothing(tmp_path):
+    from tests.rootfs import make_rootfs, run_in_rootfs
+
+    root = make_rootfs(tmp_path)
+    stub = root / "usr/local/bin/systemctl"
+    stub.write_text(SYSTEMCTL_STUB)
+    stub.chmod(0o755)
+    layout = render.LAYOUTS["debian"]
+    script = render.install_script(SPEC, layout)
+
+    first = run_in_rootfs(root, "exec bash -s", stdin=script)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert (root / "etc/bind/named.conf").read_text() == render.named_conf(SPEC, layout)
+    assert (root / "var/lib/bind/db.example.lan").read_text() == render.zone_file(SPEC)
+    log = root / "var/log/systemctl.log"
+    assert log.read_text().splitlines().count("restart named") == 1
+
+    second = run_in_rootfs(root, "exec bash -s", stdin=script)
+    assert second.returncode == 0, second.stderr
+    assert "zone and config unchanged: nothing to do" in second.stdout
+    assert log.read_text().splitlines().count("restart named") == 1  # nothing restarted
+
+    moved = ZoneSpec(domain="example.lan", records=(*SPEC.records, Record("b", "10.0.0.5")),
+                     nameservers=("ns1",), forwarders=("10.0.0.1",))
+    third = run_in_rootfs(root, "exec bash -s", stdin=render.install_script(moved, layout))
+    assert third.returncode == 0, third.stderr
+    assert log.read_text().splitlines().count("restart named") == 2  # a new record: new zone, restart
+
+    broken = render.install_script(moved, layout).replace("IN A 10.0.0.5", "IN A 10.0.0.500")
+    refused = run_in_rootfs(root, "exec bash -s", stdin=broken)
+    assert refused.returncode != 0 and "does not pass named-checkzone" in refused.stderr
+    assert (root / "var/lib/bind/db.example.lan").read_text() == render.zone_file(moved)  # kept
