@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv synth test test-hosts clean policy-venv policy bench critical-path graph
+.PHONY: venv synth test test-hosts clean policy-venv policy bench critical-path graph bump-image
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,3 +60,8 @@ graph: synth
 
 clean:
 	rm -rf build .pytest_cache
+
+## bump-image: move the catalog entry DIST (e.g. debian12) to its publisher's newest build and
+## checksum (needs network; see README "Keeping pins current")
+bump-image: venv
+	$(PY) -m pins.bump_image --dist $(DIST)

@@ -22,11 +22,13 @@ from pulumi.runtime import register_package
 PACKAGE = "incus"
 #: The lxc/incus Terraform provider release this binding is written against.
 PROVIDER_SOURCE = "lxc/incus"
+# renovate: datasource=terraform-provider depName=lxc/incus
 PROVIDER_VERSION = "1.1.1"
 #: Where the bridge resolves `lxc/incus` (OpenTofu's registry is its default registry).
 PROVIDER_URL = "registry.opentofu.org/lxc/incus"
 #: The base provider serving every parameterized Terraform package, and its pinned release.
 BASE_PROVIDER = "terraform-provider"
+# renovate: datasource=github-releases depName=pulumi/pulumi-terraform-provider extractVersion=^v(?<version>.+)$
 BASE_PROVIDER_VERSION = "1.4.0"
 
 
