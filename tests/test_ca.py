@@ -30,7 +30,7 @@ def test_cert_manager_issues_from_the_programs_root(env, synth_result):
     assert key["options"]["protect"] is root["options"]["protect"] is (env == "lothlorien")
     release = next(r for r in _by_type(run, "kubernetes:helm.sh/v3:Release") if r["inputs"]["chart"] == "cert-manager")
     assert release["inputs"]["version"] == "v1.19.6"
-    assert release["inputs"]["repositoryOpts"] == {"repo": "https://charts.jetstack.io"}
+    assert release["inputs"]["repositoryOpts"] == {"repo": "https://charts.jetstack.io/"}
     assert release["inputs"]["values"]["crds"]["enabled"] is True
     namespace = release["inputs"]["namespace"]
     secret = next(r for r in _by_type(run, "kubernetes:core/v1:Secret") if r["inputs"]["metadata"]["name"] == ca.ROOT_SECRET)

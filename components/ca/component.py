@@ -31,8 +31,9 @@ from components.ca.crd import ClusterIssuer
 
 TYPE = "homelab:ca:InternalCa"
 CHART = "cert-manager"
+CHART_REPO = "https://charts.jetstack.io/"  # as Renovate normalises it (tests/test_renovate.py)
+# renovate: datasource=helm depName=cert-manager registryUrl=https://charts.jetstack.io/
 CHART_VERSION = "v1.19.6"
-CHART_REPO = "https://charts.jetstack.io"
 CLUSTER_ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
 ROOT_SECRET = "homelab-ca"
 

@@ -23,6 +23,7 @@ import yaml
 
 from components.k3s.render import API_PORT, MANIFESTS_DIR
 
+# renovate: datasource=docker depName=ghcr.io/kube-vip/kube-vip
 VERSION = "v1.0.4"
 IMAGE = f"ghcr.io/kube-vip/kube-vip:{VERSION}"
 NAMESPACE = "kube-system"
