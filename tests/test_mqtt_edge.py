@@ -166,3 +166,35 @@ def test_an_edge_broker_needs_the_mtig_users_and_the_ca():
     assert caught.value.lines == [
         "incus.instances.mosquitto.groups: group 'mqtt' (edge broker) takes its users and ACL from homelab:mtig "
         "and its certificate from homelab:ca; configure both (got ['mqtt'])"]
+
+
+def test_an_incus_only_lab_runs_dns_and_mqtt_without_k3s(tmp_path):
+    """The seeds' Incus-only lab: no Proxmox, no k3s; its Incus instances are the DNS and the broker."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.conftest import ROOT, SynthRun
+
+    base = yaml.safe_load((ROOT / "Pulumi.lothlorien.yaml").read_text())["config"]
+    environment = {**base["homelab:environment"], "name": "incuslab", "domain": "incuslab.lan"}
+    incus = copy.deepcopy(base["homelab:incus"])
+    config = {"homelab:environment": environment, "homelab:incus": incus, "homelab:ca": base["homelab:ca"],
+              "homelab:mtig": base["homelab:mtig"]}
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    (stacks / "Pulumi.incuslab.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=True))
+    out = tmp_path / "build"
+    done = subprocess.run([sys.executable, "-m", "synth", "--env", "incuslab", "--out", str(out),
+                           "--stack-dir", str(stacks)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr + done.stdout
+    run = SynthRun("incuslab", out / "incuslab", done.returncode, done.stdout, done.stderr)
+    types = {r["type"] for r in run.resources}
+    assert not any(t.startswith(("kubernetes:", "proxmoxve:")) for t in types)  # no k3s, no Proxmox
+    commands = {r["name"] for r in run.of_type("command:remote:Command")}
+    assert {"coredns-dns-bind", "mosquitto-edge-mosquitto"} <= commands
+    assert run.outputs["dns"]["records"]["mosquitto.incuslab.lan"] == "10.50.0.54"
+    assert run.outputs["endpoints"]["mqtt_edge"] == ["mqtts://mosquitto.incuslab.lan:8883"]
+    assert run.outputs["ca"]["root_pem"].startswith("-----BEGIN CERTIFICATE-----")
+    assert run.outputs["k3s"] is None
