@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from .base import DeclaredHost, Problem, SecretSpec
 
 if TYPE_CHECKING:
-    from .model import EnvironmentConfig
+    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 DNS_GROUP = "dns"
 MQTT_GROUP = "mqtt"  # an edge Mosquitto broker (components/mtig/edge.py)
@@ -70,12 +70,10 @@ def published_names(cfg: "EnvironmentConfig") -> list[PublishedName]:
 def front_address(cfg: "EnvironmentConfig", cluster_name: str) -> str | None:
     """Where a cluster answers from outside (API, ServiceLB, ingress): its VIP, else its first
     server's configured address (None when that is given by DHCP)."""
-    from .model import declared_hosts
-
     cluster = next(c for c in cfg.k3s.clusters if c.name == cluster_name)
     if cluster.vip is not None:
         return cluster.vip
-    hosts = {host.name: host for host in declared_hosts(cfg)}
+    hosts = {host.name: host for host in cfg.declared_hosts()}
     first = hosts.get(cluster.servers[0]) if cluster.servers else None
     return first.address if first is not None else None
 
@@ -89,17 +87,13 @@ def relative(name: str, domain: str) -> str | None:
 
 
 def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
-    from .model import declared_hosts
-
-    hosts = declared_hosts(cfg)
+    hosts = cfg.declared_hosts()
     if dns_hosts(hosts) or any(MQTT_GROUP in h.groups for h in hosts):
         yield SecretSpec("sshPrivateKey", "SSH private key of the operator, to set up the lab DNS and brokers over SSH")
 
 
 def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
-    from .model import declared_hosts
-
-    hosts = declared_hosts(cfg)
+    hosts = cfg.declared_hosts()
     yield from _roles(cfg, hosts)
     yield from _names(cfg, hosts)
     yield from _resolvers(cfg, hosts)
@@ -158,11 +152,9 @@ def resolvers(cfg: "EnvironmentConfig", network: str, host: str,
     """The name servers of a host on `network`: the lab DNS hosts on that network first (not the
     host itself: a DNS host resolves through the others and the upstream until BIND is up), then
     the network's own dns_servers, which keep first boots working before the lab DNS is up."""
-    from .model import declared_hosts
-
     net = cfg.environment.networks[network]
     found: dict[str, None] = {}
-    for server in servers if servers is not None else dns_hosts(declared_hosts(cfg)):
+    for server in servers if servers is not None else dns_hosts(cfg.declared_hosts()):
         if server.name == host or not server.address:
             continue
         try:
