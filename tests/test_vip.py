@@ -47,10 +47,11 @@ def _problems(env: str, **cluster) -> list[str]:
 
 
 @pytest.mark.parametrize("address, expected", [
-    ("10.50.0.31", "is already the address of proxmox.vms[3]"),
+    ("10.50.0.31", "is the address of proxmox.vms[3].ipv4 (lothlorien-k3s-a1); the VIP must be a free address of the network"),
     ("10.50.0.1", "is already the address of environment.networks.production.gateway"),
     ("10.50.0.40", "is already the address of incus.remotes.iapetus.address"),
-    ("10.50.0.10", "is already the address of proxmox.containers[0]"),
+    ("10.50.0.10", "is the address of proxmox.containers[0].ipv4 (lothlorien-dns); the VIP must be a free address "
+                   "of the network"),
     ("10.60.0.20", "is in none of the environment's networks: ARP reaches only the servers' own"),
 ])
 def test_a_vip_is_checked_against_every_known_address(address, expected):

@@ -240,7 +240,8 @@ def _vips(cfg: "EnvironmentConfig", hosts: list[DeclaredHost]) -> Iterable[Probl
         except ValueError:
             yield Problem(path, cluster.vip, "must be an IPv4 address: kube-vip announces it by ARP")
             continue
-        if str(vip) in known:
+        host_owner = next((h for h in hosts if h.address and h.address.split("/")[0] == str(vip)), None)
+        if str(vip) in known and host_owner is None:  # a host's address: k3s.host_checks says so
             yield Problem(path, cluster.vip, f"is already the address of {known[str(vip)]}")
         networks = [(name, net) for name, net in sorted(cfg.environment.networks.items()) if net.contains(vip)]
         if not networks:
