@@ -12,7 +12,8 @@ homelab:environment:
       cidr: 10.50.0.0/24           # the network address itself, no host bits
       vlan: 50                     # optional, 1-4094, unique across networks
       gateway: 10.50.0.1           # default: the first host address
-      dns_servers: [10.50.0.1]     # default: the gateway
+      dns_servers: [10.50.0.1]     # default: the gateway; hosts ask the lab DNS (group dns) first
+  dns_forwarders: [10.50.0.1]      # where the lab DNS forwards other names; default: the gateway
   operator:                        # the account created on every host: sudo, SSH keys only
     name: lavender                 # default lavender; never root
     ssh_authorized_keys:           # public keys only (ssh-ed25519, ssh-rsa, ecdsa-...)

@@ -16,9 +16,15 @@ homelab:incus:
       members: [cluster01-n1, cluster01-n2, cluster01-n3]
       storage_pool: ceph
       shared_storage: true                 # volumes follow their instance to any member
-  networks:                                # one bridge and one profile each (default: the seed's three)
-    production: {cidr: 10.10.0.0/24}
+  networks:                                # one network and one profile each (default: the seed's three)
+    production: {cidr: 10.10.0.0/24}       # type bridge (default): a private NAT bridge
     gitops: {cidr: 10.30.0.0/24, nat: true}
+    lan:                                   # on the LAN: an environment network, its VLAN by default
+      type: macvlan
+      cidr: 10.50.0.0/24
+      parent: eno1                         # the hosts' uplink
+      parents: {cluster01-n3: bond0}       # where a remote or member differs
+      vlan: 50
   profiles:                                # extra profiles: Incus config keys
     big: {limits.cpu: "4"}
   oci_registries:
@@ -27,15 +33,15 @@ homelab:incus:
     mosquitto:                             # the key is the hostname
       remote: cluster01
       target: cluster01-n2                 # a member; default: Incus places it
-      network: production                  # exactly one network per instance
+      network: production                  # exactly one network per instance (macvlan: LAN address)
       address: 10.10.0.10                  # inside the network, not .0, .1 or broadcast
       distribution: debian12               # system containers: a catalog distribution
       cpu: 1
       memory: 512MiB
       root_size: 8GiB
       profiles: [big]
-      proxies:
-        mqtt: {listen: "tcp:0.0.0.0:1883", connect: "tcp:127.0.0.1:1883"}
+      proxies:                             # never where Incus listens (dnsmasq 53/67, the API port)
+        mqtt: {listen: "tcp:10.50.0.41:1883", connect: "tcp:127.0.0.1:1883"}
       data:
         size: 5GiB
         path: /var/lib/mosquitto

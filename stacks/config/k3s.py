@@ -8,6 +8,7 @@ homelab:k3s:
       servers: [lothlorien-k3s-s1, lothlorien-k3s-s2, lothlorien-k3s-s3]   # the first initialises
       agents: [lothlorien-k3s-a1, pippin]
       vip: 10.50.0.20                # HA only: kube-vip announces it; must be in tls_san
+      vip_interface: eth0            # optional: default the interface of the default route
       tls_san: [10.50.0.20, k3s.lothlorien.lan]
       cluster_cidr: 10.42.0.0/16
       service_cidr: 10.43.0.0/16

@@ -88,8 +88,12 @@ def relative(name: str, domain: str) -> str | None:
 
 def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
     hosts = cfg.declared_hosts()
-    if dns_hosts(hosts) or any(MQTT_GROUP in h.groups for h in hosts):
+    brokers = any(MQTT_GROUP in h.groups for h in hosts)
+    if dns_hosts(hosts) or brokers:
         yield SecretSpec("sshPrivateKey", "SSH private key of the operator, to set up the lab DNS and brokers over SSH")
+    if brokers and cfg.mtig is not None:  # the edge brokers' users are the cluster broker's (homelab:mtig)
+        for user in sorted(set(cfg.mtig.mosquitto.users)):
+            yield SecretSpec(f"mqttPassword-{user}", f"MQTT password of the Mosquitto user {user}")
 
 
 def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
