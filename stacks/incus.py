@@ -39,7 +39,8 @@ def container_args(cfg: EnvironmentConfig, name: str, inst: Instance, site: Site
         image = image or distro.incus_image
         provisioning = user_data(ProvisionSpec(
             distribution=distro, user=env.operator.name, ssh_authorized_keys=env.operator.ssh_authorized_keys,
-            timezone=env.timezone, hostname=name, fqdn=env.fqdn(name), guest_agent=False, shell=env.operator.shell))
+            timezone=env.timezone, hostname=name, fqdn=env.fqdn(name), guest_agent=False, shell=env.operator.shell,
+            extra_packages=env.packages_for(inst.groups, distro.family)))
     network_config = None
     net = cfg.incus.networks[inst.network]
     if net.type == "macvlan" and inst.kind == "system" and inst.address is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import ca, dns, edge, incus, k3s, linode, monitoring, mtig, onboard, outputs, proxmox
+from . import backups, ca, dns, edge, incus, k3s, linode, monitoring, mtig, onboard, outputs, proxmox
 from .config.model import EnvironmentConfig
 from .secrets import Secrets
 from .hosts import HostRegistry
@@ -11,7 +11,7 @@ from .hosts import HostRegistry
 def main(cfg: EnvironmentConfig, secrets: Secrets) -> None:
     """Hypervisors and cloud -> hosts -> clusters -> services -> outputs."""
     hosts = HostRegistry()
-    proxmox.deploy(cfg, secrets, hosts)
+    proxmox_provider = proxmox.deploy(cfg, secrets, hosts)
     linode.deploy(cfg, secrets, hosts)
     incus.deploy(cfg, secrets, hosts)
     onboard.deploy(cfg, secrets, hosts)
@@ -21,4 +21,5 @@ def main(cfg: EnvironmentConfig, secrets: Secrets) -> None:
     edge_brokers = edge.deploy(cfg, secrets, hosts, lab_ca)  # hosts of group mqtt: Mosquitto with TLS
     metrics = mtig.deploy(cfg, secrets, cluster)  # with the monitoring layer's Grafana datasources
     mon = monitoring.deploy(cfg, secrets, cluster, metrics, hosts)
+    backups.deploy(cfg, secrets, hosts, proxmox_provider, cluster, metrics)
     outputs.export(cfg, hosts, cluster, metrics, mon, lab_dns, lab_ca, edge_brokers)
