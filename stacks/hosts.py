@@ -24,6 +24,9 @@ class Host:
     machine: tuple[pulumi.CustomResource, ...] = ()
     groups: tuple[str, ...] = ()
     private_address: pulumi.Input[str] | None = None
+    # An Incus instance on a NAT bridge: the LAN cannot reach its address; `incus exec` on this
+    # remote can (Ansible: community.general.incus). None: SSH to `address` works.
+    incus_remote: str | None = None
 
 
 @dataclass

@@ -55,6 +55,7 @@ def _cluster(cfg: EnvironmentConfig, spec: ClusterConfig, secrets: Secrets, host
             disable=spec.disable,
             tls_san=spec.tls_san,
             vip=spec.vip,
+            vip_interface=spec.vip_interface,
             token=secrets.get(token_key(cfg, spec)),
             # Servers hold etcd: in production removing one must be a deliberate act.
             protect_servers=cfg.environment.production,

@@ -15,8 +15,9 @@ from components.proxmox import (Image, ImageArgs, Lxc, LxcArgs, NetworkArgs, Sni
                                 TemplateArgs, Vm, VmArgs)
 from components.proxmox.metadata import shared_user_data
 
+from .config import names
 from .config import proxmox as pxcfg
-from .config.model import EnvironmentConfig
+from .config.model import EnvironmentConfig, declared_hosts
 from .provision import host_roles, provision_spec
 from .secrets import Secrets
 from .hosts import Host, HostRegistry, connection
@@ -66,8 +67,11 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
         net = pxcfg.network_of(env, px, network_name)
         return f"{ipv4}/{net.cidr.prefixlen}", str(net.gateway)
 
-    def dns(network_name: str | None) -> tuple[str, ...]:
-        return tuple(str(server) for server in pxcfg.network_of(env, px, network_name).dns_servers)
+    lab_dns = names.dns_hosts(declared_hosts(cfg))
+
+    def dns(network_name: str | None, host: str) -> tuple[str, ...]:
+        # The lab DNS first (components/dns), then the network's own resolvers.
+        return names.resolvers(cfg, network_name or px.network or env.default_network, host, lab_dns)
 
     templates: dict[tuple[str, str], Template] = {}
     for tpl in px.templates:
@@ -147,7 +151,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
                 ipv4=ipv4,
                 gateway=gateway,
                 dns_domain=env.domain,
-                dns_servers=dns(vm.network),
+                dns_servers=dns(vm.network, vm.name),
                 cores=vm.cores,
                 memory_mb=vm.memory_mb,
                 disk_gb=vm.disk_gb,
@@ -209,7 +213,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
                 ipv4=ipv4,
                 gateway=gateway,
                 dns_domain=env.domain,
-                dns_servers=dns(ct.network),
+                dns_servers=dns(ct.network, ct.name),
                 cores=ct.cores,
                 memory_mb=ct.memory_mb,
                 swap_mb=ct.swap_mb,

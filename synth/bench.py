@@ -106,6 +106,12 @@ def generate(hosts: int, base: dict[str, Any] | None = None) -> dict[str, Any]:
     for key in ("homelab:mtig", "homelab:monitoring"):
         if key in cfg:
             out[key] = cfg[key]
+    if "homelab:mtig" in out:
+        # A published name needs a host of group dns to serve it (stacks/config/names.py); the
+        # generated environment has VMs only, so Grafana is published without one.
+        out["homelab:mtig"] = copy.deepcopy(out["homelab:mtig"])
+        for key in ("hostname", "ingress_class"):
+            (out["homelab:mtig"].get("grafana") or {}).pop(key, None)
     return {"config": out}
 
 
@@ -143,6 +149,9 @@ def _k3s(k3s: dict[str, Any], names: list[str], addresses: list[str]) -> dict[st
     _set_nodes(target, "agents", agents)
     for per_node in ("node_labels", "node_taints"):  # keyed by the base's host names
         target.pop(per_node, None)
+    # Names of the base's domain are not served here (no dns host): keep the addresses only.
+    target["tls_san"] = [san for san in target.get("tls_san") or [] if not any(c.isalpha() for c in san)]
+    target.pop("vip", None)
     return k3s
 
 

@@ -264,3 +264,24 @@ def _remote_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
 OUTPUTS["linode:index/instance:Instance"] = _linode_instance
 OUTPUTS["linode:index/firewall:Firewall"] = _linode_firewall
 OUTPUTS.setdefault("command:remote:Command", _remote_command)
+
+# ---- tls (components/ca): what the tls provider computes --------------------------------------------
+
+def _tls_private_key(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"privateKeyPem": _pem("EC PRIVATE KEY", "tls", name), "publicKeyPem": _pem("PUBLIC KEY", "tls", name)}
+
+
+def _tls_self_signed_cert(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"certPem": _pem("CERTIFICATE", "tls", name)}
+
+
+OUTPUTS["tls:index/privateKey:PrivateKey"] = _tls_private_key
+OUTPUTS["tls:index/selfSignedCert:SelfSignedCert"] = _tls_self_signed_cert
+
+
+def _tls_cert_request(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"certRequestPem": _pem("CERTIFICATE REQUEST", "tls", name)}
+
+
+OUTPUTS["tls:index/certRequest:CertRequest"] = _tls_cert_request
+OUTPUTS["tls:index/locallySignedCert:LocallySignedCert"] = _tls_self_signed_cert

@@ -24,7 +24,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pulumi_command import remote
 
-from components.k3s import render
+from components.k3s import render, vip as kube_vip
 
 TYPE = "homelab:k3s:Cluster"
 # Runs when an agent's join command changes: the `-sync` command does the converging.
@@ -59,7 +59,8 @@ class ClusterArgs:
     service_cidr: str = "10.43.0.0/16"
     disable: Sequence[str] = ()
     tls_san: Sequence[str] = ()
-    vip: str | None = None
+    vip: str | None = None  # announced by kube-vip (ARP) on the servers; joins and the kubeconfig use it
+    vip_interface: str | None = None  # default: the interface of the servers' default route
     token: pulumi.Input[str] | None = None  # secret; generated once and kept in state when None
     protect_servers: bool = False  # production: a server (etcd member) is not removed by accident
     snapshots: render.EtcdSnapshots | None = None  # scheduled etcd snapshots (and their S3 copy)
@@ -121,7 +122,10 @@ class Cluster(pulumi.ComponentResource):
             *[addr for node in args.servers for addr in (node.inner_address(), node.address)]
         )
         first = args.servers[0]
-        join_address = pulumi.Output.from_input(first.inner_address())
+        # With a VIP every join goes through it (k3s's fixed registration address), so losing the
+        # first server does not strand the others; without one, through the first server.
+        join_address = pulumi.Output.from_input(args.vip if args.vip else first.inner_address())
+        manifests = {kube_vip.MANIFEST_FILE: kube_vip.manifest(args.vip, args.vip_interface)} if args.vip else {}
 
         self.server_commands = {}
         previous: remote.Command | None = None
@@ -135,6 +139,8 @@ class Cluster(pulumi.ComponentResource):
                     args.version,
                     render.server_config(n, settings, values[0], None if init else values[1]),
                     args.ready_timeout,
+                    manifests=manifests,
+                    wait_address=args.vip,
                     secret_files=tuple(server_files),
                     airgap=args.airgap,
                 )
@@ -215,9 +221,9 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 additional_secret_outputs=["stdout"],
-                # k3s.yaml exists once the first server is installed; waiting for every node makes
-                # all that is built with this kubeconfig (the provider below) wait for a whole cluster.
-                depends_on=self.ready,
+                # k3s.yaml exists once the first server is installed (and, with a VIP, once the VIP
+                # answers): the provider built from it need not wait for other servers or agents.
+                depends_on=[first_server],
             ),
         )
         endpoint = pulumi.Output.from_input(args.vip if args.vip else first.address)

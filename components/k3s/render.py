@@ -36,6 +36,9 @@ API_PORT = 6443
 TOKEN_FILE = "/etc/rancher/k3s/cluster-token"
 KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml"
 CONFIG_DELIMITER = "HOMELAB_K3S_CONFIG"
+MANIFEST_DELIMITER = "HOMELAB_K3S_MANIFEST"
+#: k3s applies every manifest in this directory on each server (docs.k3s.io: auto-deploying manifests).
+MANIFESTS_DIR = "/var/lib/rancher/k3s/server/manifests"
 DEFAULT_READY_TIMEOUT = 600
 # Files whose content may hold a credential: written from stdin, never from the script's text.
 DATASTORE_DROP_IN = "/etc/rancher/k3s/config.yaml.d/50-homelab-datastore.yaml"
@@ -344,17 +347,25 @@ def install_script(
     version: str,
     config: Mapping[str, object],
     ready_timeout: int = DEFAULT_READY_TIMEOUT,
+    manifests: Mapping[str, str] | None = None,
+    wait_address: str | None = None,
     secret_files: Sequence[str] = (),
     airgap: Airgap | None = None,
 ) -> str:
-    """The node's install script. `secret_files`: paths whose content comes on stdin after the token
-    (stdin_payload), written 0600; a change restarts k3s like a config change. `airgap`: binary,
-    images and installer from the mirror, verified, never from the internet."""
+    """The node's install script. `manifests` (file name -> YAML, servers only) go to k3s's
+    auto-deploy directory before k3s starts; `wait_address` (the VIP) must answer on the API port at
+    the end. `secret_files`: paths whose content comes on stdin after the token (stdin_payload),
+    written 0600; a change restarts k3s like a config change. `airgap`: binary, images and installer
+    from the mirror, verified, never from the internet."""
     if not is_release_tag(version):
         raise ValueError(f"k3s version {version!r} is not a release tag such as v1.31.4+k3s1")
     text = config_yaml(config).rstrip("\n")
     if CONFIG_DELIMITER in text:
         raise ValueError(f"config.yaml of {node.name} contains the heredoc delimiter {CONFIG_DELIMITER}")
+    files = sorted((manifests or {}).items())
+    for file_name, body in files:
+        if MANIFEST_DELIMITER in body or not re.fullmatch(r"[a-z0-9][a-z0-9.-]*\.yaml", file_name):
+            raise ValueError(f"manifest {file_name!r} of {node.name} has an unsafe name or the heredoc delimiter")
     return _ENV.get_template("install.sh.j2").render(
         role=node.role,
         node_name=node.name,
@@ -363,6 +374,10 @@ def install_script(
         ready_timeout=int(ready_timeout),
         token_file=TOKEN_FILE,
         config_yaml=text,
+        manifests=[(name, body.rstrip("\n")) for name, body in files],
+        manifests_dir=MANIFESTS_DIR,
+        wait_address=wait_address,
+        api_port=API_PORT,
         secret_files=sorted(secret_files),
         airgap=airgap,
     )

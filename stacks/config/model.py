@@ -7,9 +7,10 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from . import backups, environment, incus, k3s, linode, monitoring, mtig, onboard, overlap, proxmox, pvemetrics
+from . import backups, ca, environment, incus, k3s, linode, monitoring, mtig, names, onboard, overlap, proxmox, pvemetrics
 from .backups import Backups
 from .base import DeclaredHost, Model, Problem, SecretSpec
+from .ca import CertificateAuthority
 from .environment import Environment
 from .incus import Incus
 from .k3s import K3s
@@ -32,6 +33,7 @@ class EnvironmentConfig(Model):
     k3s: K3s | None = None
     mtig: Mtig | None = None
     monitoring: Monitoring | None = None
+    ca: CertificateAuthority | None = None
     upstream: str | None = Field(default=None, description="stack reference such as organization/homelab/mirkwood")
     backups: Backups | None = None
     proxmox_metrics: ProxmoxMetrics | None = None
@@ -44,7 +46,7 @@ class EnvironmentConfig(Model):
 # Every section module may define checks(cfg), secrets(cfg), hosts(cfg) and host_checks(cfg, hosts)
 # (checks that need every section's hosts). Sections import only `base`, never this module: the
 # package imports one way, base <- sections <- model <- loader.
-SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, backups, pvemetrics, overlap)
+SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, backups, pvemetrics, overlap, names, ca)
 
 
 def declared_hosts(cfg: EnvironmentConfig) -> list[DeclaredHost]:
