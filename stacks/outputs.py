@@ -15,7 +15,10 @@ import pulumi
 from .config.model import EnvironmentConfig
 from .hosts import Cluster, HostRegistry
 
-CONTRACT_VERSION = "1"
+# 2: the kubeconfig moved from `k3s.kubeconfig` to the top-level secret output `kubeconfig`: tools
+# such as pulumi/actions mask only top-level secret outputs (src/main.ts: core.setSecret on
+# outExport.secret) and hand every other output, nested secrets included, to the job in clear.
+CONTRACT_VERSION = "2"
 
 ENDPOINT_KEYS = ("alertmanager", "grafana", "influxdb", "loki", "loki_push", "mqtt", "prometheus")
 
@@ -49,9 +52,12 @@ def k3s(cluster) -> Optional[dict]:
         "name": cluster.name,
         "api_endpoint": cluster.api_endpoint,
         "version": cluster.version,
-        # Cluster admin: kept secret in state and in `pulumi stack output` (shown as [secret]).
-        "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
     }
+
+
+def kubeconfig(cluster) -> Optional[pulumi.Output]:
+    """Cluster admin, as a top-level secret output of its own (never nested inside a map)."""
+    return None if cluster is None else pulumi.Output.secret(cluster.kubeconfig)
 
 
 def _mqtt(metrics) -> Any:
@@ -88,6 +94,7 @@ def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None,
     )
     pulumi.export("inventory", inventory(hosts))
     pulumi.export("k3s", k3s(cluster))
+    pulumi.export("kubeconfig", kubeconfig(cluster))
     pulumi.export("endpoints", endpoints(metrics, mon))
     if metrics is not None:
         # The metrics stack's own details (namespace, InfluxDB org and bucket); no credentials.
