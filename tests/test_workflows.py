@@ -466,3 +466,38 @@ def test_policy_pack_uses_its_own_pinned_virtualenv():
                     if line.strip() and not line.startswith("#")]
     assert requirements and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", r) for r in requirements), requirements
     assert any(r.startswith("pulumi-policy==") for r in requirements)
+
+
+# --- state credentials: one MinIO user per stack (.github/minio/state-<stack>.json) -------------------
+
+MINIO = ROOT / ".github" / "minio"
+STATE_PREFIXES = (".pulumi/stacks/{project}/{stack}.json*", ".pulumi/history/{project}/{stack}/*",
+                  ".pulumi/backups/{project}/{stack}/*", ".pulumi/locks/organization/{project}/{stack}/*")
+
+
+def _grants(stack: str) -> dict[str, set[str]]:
+    """action -> resources (bucket-relative keys) the stack's MinIO policy allows."""
+    document = json.loads((MINIO / f"state-{stack}.json").read_text())
+    grants: dict[str, set[str]] = {}
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow" and "NotResource" not in statement and "NotAction" not in statement
+        for action in statement["Action"]:
+            assert "*" not in action, f"{stack}: wildcard action {action}"
+            grants.setdefault(action, set()).update(r.split(":::", 1)[1].partition("/")[2] for r in statement["Resource"])
+    return grants
+
+
+def test_each_stacks_state_credentials_reach_only_its_own_state():
+    """Pull requests hold mirkwood's state keys: they can write mirkwood's state and nothing else.
+    Production's keys write production's state and read mirkwood's outputs (the monitoring
+    federation's StackReference), never the other way round."""
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
+    own = lambda stack: {p.format(project=project, stack=stack) for p in STATE_PREFIXES}  # noqa: E731
+    mirkwood, lothlorien = _grants("mirkwood"), _grants("lothlorien")
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        assert mirkwood[action] == own("mirkwood"), mirkwood[action]
+        assert lothlorien[action] == own("lothlorien"), lothlorien[action]
+    assert mirkwood["s3:GetObject"] == own("mirkwood") | {".pulumi/meta.yaml"}
+    assert lothlorien["s3:GetObject"] == own("lothlorien") | {".pulumi/meta.yaml", f".pulumi/stacks/{project}/mirkwood.json*"}
+    assert not any("lothlorien" in key for keys in mirkwood.values() for key in keys)
+    assert mirkwood["s3:ListBucket"] == lothlorien["s3:ListBucket"] == {""}  # names only, the bucket itself

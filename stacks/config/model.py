@@ -7,8 +7,9 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from . import environment, incus, k3s, linode, monitoring, mtig, onboard, proxmox
+from . import ci_runner, environment, incus, k3s, linode, monitoring, mtig, onboard, proxmox
 from .base import DeclaredHost, Model, Problem, SecretSpec
+from .ci_runner import CiRunner
 from .environment import Environment
 from .incus import Incus
 from .k3s import K3s
@@ -30,11 +31,12 @@ class EnvironmentConfig(Model):
     k3s: K3s | None = None
     mtig: Mtig | None = None
     monitoring: Monitoring | None = None
+    ci_runner: CiRunner | None = None
     upstream: str | None = Field(default=None, description="stack reference such as organization/homelab/mirkwood")
 
 
 # Every section module may define checks(cfg), secrets(cfg) and hosts(cfg).
-SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring)
+SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, ci_runner)
 
 
 def declared_hosts(cfg: EnvironmentConfig) -> list[DeclaredHost]:
@@ -56,6 +58,7 @@ def problems(cfg: EnvironmentConfig) -> list[Problem]:
     """Every cross-field problem of the whole config."""
     found = [problem for section in SECTIONS if hasattr(section, "checks") for problem in section.checks(cfg)]
     found.extend(_duplicate_hostnames(declared_hosts(cfg)))
+    found.extend(ci_runner.host_problems(cfg, declared_hosts(cfg)))
     return found
 
 
