@@ -216,6 +216,8 @@ PRODUCTION_SECRETS = {
     "STACK_SECRETS_LOTHLORIEN",
     "PULUMI_BACKEND_ACCESS_KEY_ID_LOTHLORIEN",
     "PULUMI_BACKEND_SECRET_ACCESS_KEY_LOTHLORIEN",
+    "INCUS_CLIENT_CERTIFICATE_LOTHLORIEN",  # a client certificate Incus already trusts (not a token)
+    "INCUS_CLIENT_KEY_LOTHLORIEN",
 }
 PULL_REQUEST_EVENTS = {"pull_request", "pull_request_target"}
 SECRET_NAME = re.compile(r"\bsecrets\.([A-Za-z_][A-Za-z0-9_]*)")
@@ -370,6 +372,10 @@ def test_each_secret_reaches_only_the_steps_that_need_it(path):
                 assert names == {"PULUMI_BACKEND_URL", f"PULUMI_CONFIG_PASSPHRASE_{env}",
                                  *(s.format(env) for s in STATE_SECRETS)}, f"{where}: {sorted(names)}"
                 assert set(step["env"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PULUMI_CONFIG_PASSPHRASE"}, where
+            elif step.get("run") == "bash .github/scripts/incus-client.sh install":
+                env = "LOTHLORIEN"
+                assert names == {f"INCUS_CLIENT_CERTIFICATE_{env}", f"INCUS_CLIENT_KEY_{env}"}, where
+                assert set(step["env"]) == {"INCUS_CLIENT_CERTIFICATE", "INCUS_CLIENT_KEY"}, where
             else:
                 pytest.fail(f"{where}: {uses or 'a run step'} gets secrets {sorted(names)}")
 
@@ -501,3 +507,27 @@ def test_each_stacks_state_credentials_reach_only_its_own_state():
     assert lothlorien["s3:GetObject"] == own("lothlorien") | {".pulumi/meta.yaml", f".pulumi/stacks/{project}/mirkwood.json*"}
     assert not any("lothlorien" in key for keys in mirkwood.values() for key in keys)
     assert mirkwood["s3:ListBucket"] == lothlorien["s3:ListBucket"] == {""}  # names only, the bucket itself
+
+
+def test_incus_client_certificate_is_written_privately_and_removed(tmp_path):
+    script = ROOT / ".github" / "scripts" / "incus-client.sh"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "INCUS_CLIENT_CERTIFICATE": "-----BEGIN CERTIFICATE-----",
+           "INCUS_CLIENT_KEY": "-----BEGIN PRIVATE KEY-----"}
+    done = subprocess.run(["bash", str(script), "install"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    key = tmp_path / ".config" / "incus" / "client.key"
+    assert key.read_text() == "-----BEGIN PRIVATE KEY-----\n"
+    assert key.stat().st_mode & 0o077 == 0 and (key.parent / "client.crt").stat().st_mode & 0o077 == 0
+    done = subprocess.run(["bash", str(script), "remove"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and not key.exists()
+    empty = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(["bash", str(script), "install"], env=empty, capture_output=True, text=True)
+    assert done.returncode == 2 and "must be set" in done.stderr
+    # The job removes it whatever happened, after the up.
+    steps = _jobs("deploy.yml")["up-lothlorien"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    install = runs.index("bash .github/scripts/incus-client.sh install")
+    remove = next(i for i, r in enumerate(runs) if "incus-client.sh remove" in r)
+    assert install < remove and steps[remove]["if"] == "always()"
+    ops = [i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("pulumi/actions@")]
+    assert install < min(ops) and max(ops) < remove
