@@ -22,4 +22,6 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Run
                               sha256=spec.sha256, arch=spec.arch, allow_pull_requests=not env.production)
     return Runner(f"{env.name}-ci-runner", RunnerArgs(
         settings=settings, connection=connection(host, secrets.require("sshPrivateKey")), ssh_user=host.ssh_user,
-        registration_token=secrets.require(TOKEN_KEY), depends_on=host.ready))
+        registration_token=secrets.require(TOKEN_KEY),
+        # The container must be provisioned (user, sudo, curl): its address is known before that.
+        depends_on=host.ready))
