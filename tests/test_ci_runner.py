@@ -140,7 +140,7 @@ def test_program_registers_the_runner_over_ssh_with_the_token_on_stdin(tmp_path)
     secrets = tmp_path / "secrets.json"
     secrets.write_text(json.dumps({"githubRunnerToken": "runner-token-canary"}))
     done = subprocess.run([sys.executable, "-m", "synth", "--env", "mirkwood", "--out", str(tmp_path / "build"),
-                           "--stack-dir", str(stacks), "--secrets-file", str(secrets)],
+                           "--stack-dir", str(stacks), "--secrets-file", str(secrets), "--placeholders"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr + done.stdout
     resources = json.loads((tmp_path / "build" / "mirkwood" / "resources.json").read_text())

@@ -65,7 +65,7 @@ class CiRunner(Model):
         return value
 
 
-def host_problems(cfg: "EnvironmentConfig", declared: Sequence[DeclaredHost]) -> Iterable[Problem]:
+def host_checks(cfg: "EnvironmentConfig", declared: Sequence[DeclaredHost]) -> Iterable[Problem]:
     """The runner's host is a container this config declares."""
     if cfg.ci_runner is None:
         return
