@@ -5,7 +5,9 @@ homelab:ci_runner:
   host: mirkwood-ci            # a container this config declares (Incus instance or Proxmox LXC)
   repository: owner/homelab    # the repository whose workflows it runs
   version: 2.336.0             # actions/runner release
-  sha256: <64 hex>             # of actions-runner-linux-x64-2.336.0.tar.gz, from the release notes
+  # sha256 of actions-runner-linux-x64-2.336.0.tar.gz as the release notes give it (replace these zeros)
+  sha256: "0000000000000000000000000000000000000000000000000000000000000000"
+  arch: x64                    # or arm64
 ```
 
 Registered with the secret `githubRunnerToken` (a registration token, valid for one hour:
@@ -26,7 +28,7 @@ from components.ci_runner.render import REPOSITORY, SHA256, VERSION
 from .base import DeclaredHost, Model, Problem, SecretSpec
 
 if TYPE_CHECKING:
-    from .model import EnvironmentConfig
+    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 TOKEN_KEY = "githubRunnerToken"
 # A runner runs whatever the repository's workflows say: on a container of its own, never on a VM
