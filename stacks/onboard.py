@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloudinit.render import provision_script
+from cloudinit.render import pi_kernel_args, provision_script
 from components.onboard import OnboardedHost, OnboardedHostArgs
 
 from .config.model import EnvironmentConfig
@@ -27,6 +27,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
                 operator_user=env.operator.name,
                 provision_script=provision_script(spec, disable_root=host.ssh_user != "root"),
                 private_key=private_key,
+                kernel_args=pi_kernel_args(spec),
             ),
         )
         hosts.add(Host(

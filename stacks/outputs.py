@@ -12,12 +12,14 @@ from typing import Any, Optional
 
 import pulumi
 
+from . import backups
 from .config.model import EnvironmentConfig
 from .hosts import Cluster, HostRegistry
 
-# 2: the kubeconfig moved from `k3s.kubeconfig` to the top-level secret output `kubeconfig`: tools
-# such as pulumi/actions mask only top-level secret outputs (src/main.ts: core.setSecret on
-# outExport.secret) and hand every other output, nested secrets included, to the job in clear.
+# 1.1 added `backups`; 2: the kubeconfig moved from `k3s.kubeconfig` to the top-level secret output
+# `kubeconfig`: tools such as pulumi/actions mask only top-level secret outputs (src/main.ts:
+# core.setSecret on outExport.secret) and hand every other output, nested secrets included, to the
+# job in clear.
 CONTRACT_VERSION = "2"
 
 ENDPOINT_KEYS = ("alertmanager", "grafana", "influxdb", "loki", "loki_push", "mqtt", "prometheus")
@@ -96,6 +98,8 @@ def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None,
     pulumi.export("k3s", k3s(cluster))
     pulumi.export("kubeconfig", kubeconfig(cluster))
     pulumi.export("endpoints", endpoints(metrics, mon))
+    # What is backed up where (1.1): kinds, targets, schedules, retention; never a credential.
+    pulumi.export("backups", backups.contract(cfg))
     if metrics is not None:
         # The metrics stack's own details (namespace, InfluxDB org and bucket); no credentials.
         pulumi.export("metrics", metrics.outputs())

@@ -41,6 +41,7 @@ class K3sNode:
     ready: Sequence[pulumi.Resource] = ()  # the host is provisioned once these exist
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: Sequence[str] = ()
+    flannel_iface: str | None = None  # the interface flannel uses on this node (default: k3s picks)
 
     def inner_address(self) -> pulumi.Input[str]:
         return self.cluster_address if self.cluster_address is not None else self.address
@@ -58,7 +59,18 @@ class ClusterArgs:
     vip: str | None = None
     token: pulumi.Input[str] | None = None  # secret; generated once and kept in state when None
     protect_servers: bool = False  # production: a server (etcd member) is not removed by accident
+    snapshots: render.EtcdSnapshots | None = None  # scheduled etcd snapshots (and their S3 copy)
+    s3_access_key: pulumi.Input[str] | None = None  # secret; needed when snapshots.s3 is set
+    s3_secret_key: pulumi.Input[str] | None = None  # secret
     ready_timeout: int = render.DEFAULT_READY_TIMEOUT
+    server_args: Sequence[str] = ()  # extra `k3s server` flags (flags.arg_problem), on every server
+    agent_args: Sequence[str] = ()  # extra `k3s agent` flags, on every agent
+    flannel_backend: str | None = None
+    # Secret: postgres://... or mysql://... (render.datastore_endpoint). Set: every server uses the
+    # external datastore (no embedded etcd, no cluster-init), any number of servers.
+    datastore_endpoint: pulumi.Input[str] | None = None
+    registries: pulumi.Input[str] | None = None  # secret registries.yaml text (render.registries_yaml)
+    airgap: render.Airgap | None = None
 
 
 class Cluster(pulumi.ComponentResource):
@@ -90,7 +102,17 @@ class Cluster(pulumi.ComponentResource):
             service_cidr=args.service_cidr,
             disable=tuple(args.disable),
             tls_san=tuple(args.tls_san),
+            flannel_backend=args.flannel_backend,
+            external_datastore=args.datastore_endpoint is not None,
+            extra_args=tuple(args.server_args),
+            snapshots=args.snapshots,
         )
+        credentials = self._s3_credentials(name, args)
+        # Files that may hold credentials reach the nodes on stdin with the token, never in a script.
+        server_files = self._secret_files(args, server=True)
+        agent_files = self._secret_files(args, server=False)
+        server_stdin = self._stdin(token, server_files)
+        agent_stdin = self._stdin(token, agent_files)
         # Every server answers on its SSH address and on its address inside the cluster network.
         san_addresses = pulumi.Output.all(
             *[addr for node in args.servers for addr in (node.inner_address(), node.address)]
@@ -101,7 +123,8 @@ class Cluster(pulumi.ComponentResource):
         self.server_commands = {}
         previous: remote.Command | None = None
         for index, node in enumerate(args.servers):
-            settings_node = render.NodeSettings(node.name, "server", dict(node.labels), tuple(node.taints))
+            settings_node = render.NodeSettings(node.name, "server", dict(node.labels), tuple(node.taints),
+                                                flannel_iface=node.flannel_iface)
             is_first = index == 0
             script = pulumi.Output.all(san_addresses, join_address).apply(
                 lambda values, n=settings_node, init=is_first: render.install_script(
@@ -109,17 +132,23 @@ class Cluster(pulumi.ComponentResource):
                     args.version,
                     render.server_config(n, settings, values[0], None if init else values[1]),
                     args.ready_timeout,
+                    secret_files=tuple(server_files),
+                    airgap=args.airgap,
                 )
             )
             # The host must be provisioned first (data does not say so); a joining server waits for
             # the previous one so etcd grows one member at a time and upgrades go server by server.
             depends = [*node.ready, *([previous] if previous is not None else [])]
+            if args.snapshots is not None:
+                # The S3 credentials drop-in must exist before k3s starts with etcd-s3 set.
+                depends.append(self._etcd_backup(f"{name}-server-{node.name}-etcd-backup", node, is_first,
+                                                 credentials))
             previous = self._node_command(
                 f"{name}-server-{node.name}",
                 node,
                 settings_node,
                 script,
-                token,
+                server_stdin,
                 pulumi.ResourceOptions(parent=self, depends_on=depends, protect=args.protect_servers),
             )
             self.server_commands[node.name] = previous
@@ -128,20 +157,23 @@ class Cluster(pulumi.ComponentResource):
 
         self.agent_commands = {}
         for node in args.agents:
-            settings_node = render.NodeSettings(node.name, "agent", dict(node.labels), tuple(node.taints))
+            settings_node = render.NodeSettings(node.name, "agent", dict(node.labels), tuple(node.taints),
+                                                flannel_iface=node.flannel_iface, extra_args=tuple(args.agent_args))
             command = join_address.apply(
                 lambda address, n=settings_node, u=node.ssh_user: render.remote_command(
-                    render.install_script(n, args.version, render.agent_config(n, address), args.ready_timeout), u
+                    render.install_script(n, args.version, render.agent_config(n, address), args.ready_timeout,
+                                          secret_files=tuple(agent_files), airgap=args.airgap), u
                 )
             )
             uninstall = render.remote_command(render.uninstall_script(settings_node), node.ssh_user)
             join = remote.Command(
                 f"{name}-agent-{node.name}-join",
                 connection=node.connection,
+                add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
                 create=command,
                 update=NOOP,
                 delete=uninstall,
-                stdin=token,
+                stdin=agent_stdin,
                 # Joins once at the version of the day; later versions and settings reach the agent
                 # through its -sync command, after every server.
                 opts=pulumi.ResourceOptions(
@@ -155,9 +187,10 @@ class Cluster(pulumi.ComponentResource):
             self.agent_commands[node.name] = remote.Command(
                 f"{name}-agent-{node.name}-sync",
                 connection=node.connection,
+                add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
                 create=command,
                 update=command,
-                stdin=token,
+                stdin=agent_stdin,
                 # After its own join, and after the last server so that a version change upgrades
                 # every server before any agent (k3s upgrade order).
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[join, last_server]),
@@ -193,6 +226,55 @@ class Cluster(pulumi.ComponentResource):
             {"api_endpoint": self.api_endpoint, "kubeconfig": self.kubeconfig, "version": self.version}
         )
 
+    @staticmethod
+    def _secret_files(args: ClusterArgs, server: bool) -> dict[str, pulumi.Input[str]]:
+        """Path -> (secret) content of the files a node of this role gets on stdin."""
+        files: dict[str, pulumi.Input[str]] = {}
+        if server and args.datastore_endpoint is not None:
+            files[render.DATASTORE_DROP_IN] = pulumi.Output.from_input(args.datastore_endpoint).apply(
+                render.datastore_drop_in)
+        if args.registries is not None:
+            files[render.REGISTRIES_FILE] = args.registries
+        return files
+
+    @staticmethod
+    def _stdin(token: pulumi.Output[str], files: dict[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+        """The token alone, or the token and the secret files (render.stdin_payload), as a secret."""
+        if not files:
+            return token
+        paths = sorted(files)
+        return pulumi.Output.secret(pulumi.Output.all(token, *[files[p] for p in paths]).apply(
+            lambda values: render.stdin_payload(values[0], dict(zip(paths, values[1:])))))
+
+    @staticmethod
+    def _s3_credentials(name: str, args: ClusterArgs) -> pulumi.Output[str] | None:
+        if args.snapshots is None or args.snapshots.s3 is None:
+            return None
+        if args.s3_access_key is None or args.s3_secret_key is None:
+            raise ValueError(f"k3s cluster {name}: etcd snapshots go to S3 but the S3 credentials are missing")
+        return pulumi.Output.secret(
+            pulumi.Output.all(args.s3_access_key, args.s3_secret_key).apply(
+                lambda keys: render.s3_credentials_yaml(keys[0], keys[1])
+            )
+        )
+
+    def _etcd_backup(self, resource_name: str, node: K3sNode, first: bool,
+                     credentials: pulumi.Output[str] | None) -> remote.Command:
+        """Restore script on the server and the S3 credentials drop-in, credentials on stdin only."""
+        script = render.etcd_backup_script(node.name, first, s3=credentials is not None)
+        command = render.remote_command(script, node.ssh_user)
+        cleanup = render.remote_command(render.etcd_backup_remove_script(node.name), node.ssh_user)
+        return remote.Command(
+            resource_name,
+            connection=node.connection,
+            create=command,
+            update=command,
+            delete=cleanup,
+            stdin=credentials,
+            # The host must be provisioned first; nothing in the data says so.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(node.ready)),
+        )
+
     def _node_command(
         self,
         resource_name: str,
@@ -206,6 +288,7 @@ class Cluster(pulumi.ComponentResource):
         return remote.Command(
             resource_name,
             connection=node.connection,
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             # update = create: a new version or changed settings re-run the same idempotent script as
             # an update (the upgrade path), never a replacement.
             create=command,

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from . import ci_runner, environment, incus, k3s, linode, monitoring, mtig, onboard, proxmox
+from . import backups, ci_runner, environment, incus, k3s, linode, monitoring, mtig, onboard, overlap, proxmox, pvemetrics
+from .backups import Backups
 from .base import DeclaredHost, Model, Problem, SecretSpec
 from .ci_runner import CiRunner
 from .environment import Environment
@@ -18,6 +19,7 @@ from .monitoring import Monitoring
 from .mtig import Mtig
 from .onboard import OnboardHost
 from .proxmox import Proxmox
+from .pvemetrics import ProxmoxMetrics
 
 
 class EnvironmentConfig(Model):
@@ -31,8 +33,10 @@ class EnvironmentConfig(Model):
     k3s: K3s | None = None
     mtig: Mtig | None = None
     monitoring: Monitoring | None = None
-    ci_runner: CiRunner | None = None
     upstream: str | None = Field(default=None, description="stack reference such as organization/homelab/mirkwood")
+    backups: Backups | None = None
+    proxmox_metrics: ProxmoxMetrics | None = None
+    ci_runner: CiRunner | None = None
 
     def declared_hosts(self) -> list[DeclaredHost]:
         """Every host any section declares (sections call this instead of importing this module)."""
@@ -42,7 +46,7 @@ class EnvironmentConfig(Model):
 # Every section module may define checks(cfg), secrets(cfg), hosts(cfg) and host_checks(cfg, hosts)
 # (checks that need every section's hosts). Sections import only `base`, never this module: the
 # package imports one way, base <- sections <- model <- loader.
-SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, ci_runner)
+SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, backups, pvemetrics, overlap, ci_runner)
 
 
 def declared_hosts(cfg: EnvironmentConfig) -> list[DeclaredHost]:

@@ -238,12 +238,25 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
             yield Problem(f"mtig.grafana.datasources[{i}].uid", d.uid, "duplicate Grafana datasource uid")
 
 
+# InfluxDB 2.7 refuses the initial user's password outside 8..72 characters ("passwords must be
+# between 8 and 72 characters long", influxdata/influxdb tenant password check; influxdb#25261):
+# the chart's setup fails and the release never becomes ready.
+INFLUXDB_PASSWORD = {"pattern": r"(?s).{8,72}", "form": "a password of 8 to 72 characters (InfluxDB's limits)"}
+# Telegraf substitutes ${VAR} into its config text before parsing the TOML (influxdata/telegraf
+# docs/CONFIGURATION.md, "Environment Variables": "Replacement occurs before file parsing"), and the
+# password sits inside a basic string: a quote, a backslash or a control character breaks or
+# changes it.
+TELEGRAF_SAFE = {"pattern": r'[^"\\\x00-\x1f\x7f]+',
+                 "form": "a password without quotes, backslashes or control characters (Telegraf's TOML)"}
+
+
 def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
     m = cfg.mtig
     if m is None or not has_cluster(cfg):  # nothing is deployed without a cluster
         return
     for user in sorted(set(m.mosquitto.users)):
-        yield SecretSpec(password_key(user), f"MQTT password of the Mosquitto user {user}")
-    yield SecretSpec("influxdbAdminPassword", "InfluxDB admin user's password")
+        extra = TELEGRAF_SAFE if user == m.telegraf.mqtt_user else {}
+        yield SecretSpec(password_key(user), f"MQTT password of the Mosquitto user {user}", **extra)
+    yield SecretSpec("influxdbAdminPassword", "InfluxDB admin user's password", **INFLUXDB_PASSWORD)
     yield SecretSpec("influxdbOperatorToken", "InfluxDB operator (all-access) token, kept in the cluster")
     yield SecretSpec("grafanaAdminPassword", "Grafana admin password")

@@ -24,6 +24,8 @@ homelab:proxmox:
       disk_gb: 20
       ipv4: dhcp                  # or an address of the VM's network
       network: staging            # default: the proxmox section's network
+      datastore: fast-nvme        # default: storage.vm
+      bridge: vmbr1               # default: bridge.name
       on_boot: true
       tags: [db]
   containers:
@@ -36,11 +38,16 @@ homelab:proxmox:
       swap_mb: 512
       disk_gb: 8
       ipv4: 10.40.0.10
+      datastore: local-lvm        # default: storage.vm
+      bridge: vmbr0               # default: bridge.name
       unprivileged: true
-      nesting: false
+      nesting: true               # the default for unprivileged containers
       on_boot: true
       tags: [dns]
 ```
+Placement per guest, without code: `datastore` (a VM's or container's disks on another storage than
+`storage.vm`, e.g. `{datastore: fast-nvme}`), `network` (another environment network: its VLAN,
+gateway and DNS) and `bridge` (another Linux bridge than `bridge.name`, e.g. `vmbr1`).
 On the Proxmox side: `images` storage allows the `Import` content type (cloud images) and
 `vztmpl`; `snippets` storage allows `Snippets`; the API token (secret `proxmoxApiToken`,
 `USER@REALM!TOKENID=SECRET`) may manage VMs, storage and downloads (`Sys.Audit`, `Sys.Modify`).
@@ -50,12 +57,13 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 
-from components.catalog import CATALOG
+from components.catalog import CATALOG, Image
 
 from .base import API_TOKEN, DeclaredHost, Model, Problem, SecretSpec, check_hostname
 
@@ -64,6 +72,7 @@ if TYPE_CHECKING:
     from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 PLATFORM_VM = "proxmox-vm"
+TEMPLATE_DISK_GB = 8  # a template's disk unless the image is larger
 PLATFORM_LXC = "proxmox-lxc"
 
 
@@ -81,6 +90,15 @@ def _ipv4_or_dhcp(value: object) -> object:
     except ValueError:
         raise ValueError("must be 'dhcp' or an IPv4 address without prefix, e.g. 10.40.0.21") from None
     return str(value)
+
+
+_STORAGE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")  # Proxmox storage/bridge identifiers
+
+
+def _storage_id(value: str | None) -> str | None:
+    if value is not None and not _STORAGE_ID.match(value):
+        raise ValueError("is not a Proxmox identifier (a letter, then letters, digits, '-', '_', '.')")
+    return value
 
 
 class Node(Model):
@@ -133,7 +151,9 @@ class Template(Model):
     vm_id: int | None = None  # defaults to the catalog's VMID for the distribution
     cores: int = Field(default=4, ge=1, le=128)
     memory_mb: int = Field(default=4096, ge=256)
-    disk_gb: int = Field(default=8, ge=4)
+    # Defaults to 8 GiB or the image's virtual size if larger (Rocky GenericCloud: 10); smaller than
+    # the image is refused by checks() below (a shrink, which Proxmox refuses: bpg issue #1351).
+    disk_gb: int | None = Field(default=None, ge=1)
 
     _distribution = field_validator("distribution")(lambda cls, v: _known_distribution(v))
 
@@ -143,6 +163,9 @@ class Template(Model):
             object.__setattr__(self, "name", self.distribution)
         if self.vm_id is None:
             object.__setattr__(self, "vm_id", CATALOG[self.distribution].default_vmid)
+        if self.disk_gb is None:
+            size = max(TEMPLATE_DISK_GB, CATALOG[self.distribution].image.virtual_size_gb)
+            object.__setattr__(self, "disk_gb", size)
         return self
 
 
@@ -155,15 +178,20 @@ class Vm(Model):
     node: str | None = None  # None: spread over the nodes that hold the template
     cores: int = Field(default=2, ge=1, le=128)
     memory_mb: int = Field(default=2048, ge=256)
-    disk_gb: int = Field(default=20, ge=4)
+    disk_gb: int = Field(default=20, ge=1)  # at least the template's disk (checks())
     ipv4: str = "dhcp"
     network: str | None = None  # an environment network; defaults to the proxmox section's
+    datastore: str | None = Field(default=None, description="storage for this guest's disks (default: storage.vm)",
+                                  examples=["fast-nvme"])
+    bridge: str | None = Field(default=None, description="Linux bridge of this guest's NIC (default: bridge.name)",
+                               examples=["vmbr1"])
     on_boot: bool = True
     tags: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
 
     _name = field_validator("name")(lambda cls, v: check_hostname(v))
     _ip = field_validator("ipv4", mode="before")(lambda cls, v: _ipv4_or_dhcp(v))
+    _placement = field_validator("datastore", "bridge")(lambda cls, v: _storage_id(v))
 
 
 class Container(Model):
@@ -176,17 +204,31 @@ class Container(Model):
     cores: int = Field(default=1, ge=1, le=128)
     memory_mb: int = Field(default=512, ge=64)
     swap_mb: int = Field(default=512, ge=0)
-    disk_gb: int = Field(default=8, ge=1)
+    disk_gb: int = Field(default=8, ge=1)  # at least the template unpacked (checks())
     ipv4: str = "dhcp"
     network: str | None = None
+    datastore: str | None = Field(default=None, description="storage for this guest's disks (default: storage.vm)",
+                                  examples=["fast-nvme"])
+    bridge: str | None = Field(default=None, description="Linux bridge of this guest's NIC (default: bridge.name)",
+                               examples=["vmbr1"])
     unprivileged: bool = True
-    nesting: bool = False
+    # Defaults to `unprivileged`: systemd units of current distributions (Debian 12: credentials,
+    # private mounts) fail in an unprivileged container without it; Proxmox's own create wizard
+    # ticks "Nesting" for unprivileged containers (pve-docs pct.adoc, "nesting" feature).
+    nesting: bool | None = None
     on_boot: bool = True
     tags: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
 
     _name = field_validator("name")(lambda cls, v: check_hostname(v))
     _ip = field_validator("ipv4", mode="before")(lambda cls, v: _ipv4_or_dhcp(v))
+    _placement = field_validator("datastore", "bridge")(lambda cls, v: _storage_id(v))
+
+    @model_validator(mode="after")
+    def _nesting_default(self) -> "Container":
+        if self.nesting is None:
+            object.__setattr__(self, "nesting", self.unprivileged)
+        return self
 
     @field_validator("distribution")
     @classmethod
@@ -303,6 +345,8 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
         first = seen_templates.setdefault((template.name, template.node), path)
         if first != path:
             yield Problem(f"{path}.name", template.name, f"template is already on node {template.node} ({first})")
+        yield from _disk_fits(f"{path}.disk_gb", template.disk_gb, CATALOG[template.distribution].image,
+                              f"the {template.distribution} image")
 
     template_names = sorted({t.name for t in px.templates})
     for i, vm in enumerate(px.vms):
@@ -316,12 +360,33 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
                           "add one there or use shared storage")
         if vm.node is not None and vm.node not in nodes:
             yield Problem(f"{path}.node", vm.node, f"is not a Proxmox node ({', '.join(sorted(nodes))})")
+        yield from _clone_fits(px, path, vm)
         yield from _address_problems(env, px, path, vm.network, vm.ipv4)
     for i, container in enumerate(px.containers):
         path = f"proxmox.containers[{i}]"
         if container.node is not None and container.node not in nodes:
             yield Problem(f"{path}.node", container.node, f"is not a Proxmox node ({', '.join(sorted(nodes))})")
+        template = CATALOG[container.distribution].lxc_template
+        if template is not None:
+            yield from _disk_fits(f"{path}.disk_gb", container.disk_gb, template,
+                                  f"the {container.distribution} container template")
         yield from _address_problems(env, px, path, container.network, container.ipv4)
+
+
+def _disk_fits(path: str, disk_gb: int, image: "Image", what: str) -> Iterator[Problem]:
+    """bpg resizes an imported disk to the configured size; smaller is a shrink, which Proxmox
+    refuses ("shrinking disks is not supported", bpg/terraform-provider-proxmox issue #1351)."""
+    if disk_gb < image.virtual_size_gb:
+        yield Problem(path, disk_gb, f"is smaller than {what} ({image.virtual_size_gb} GiB, {image.file_name}); "
+                                     f"use {image.virtual_size_gb} or more")
+
+
+def _clone_fits(px: Proxmox, path: str, vm: Vm) -> Iterator[Problem]:
+    """A full clone starts with its template's disk; resizing it below that is a shrink too."""
+    largest = max((t.disk_gb for t in px.templates if t.name == vm.template), default=0)
+    if vm.disk_gb < largest:
+        yield Problem(f"{path}.disk_gb", vm.disk_gb,
+                      f"is smaller than the disk of template {vm.template} ({largest} GiB); use {largest} or more")
 
 
 def _address_problems(env: "Environment", px: Proxmox, path: str, network: str | None, ipv4: str) -> Iterator[Problem]:
