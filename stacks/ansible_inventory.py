@@ -26,7 +26,7 @@ import subprocess
 import sys
 from typing import Any, Iterable, Mapping
 
-SUPPORTED_MAJOR = 1
+SUPPORTED_MAJOR = 2
 # pulumi.runtime.rpc's envelope for secrets, as found in raw mock/synth dumps.
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"

@@ -16,7 +16,11 @@ from . import backups
 from .config.model import EnvironmentConfig
 from .hosts import Cluster, HostRegistry
 
-CONTRACT_VERSION = "1.1"  # 1.1: `backups`
+# 1.1 added `backups`; 2: the kubeconfig moved from `k3s.kubeconfig` to the top-level secret output
+# `kubeconfig`: tools such as pulumi/actions mask only top-level secret outputs (src/main.ts:
+# core.setSecret on outExport.secret) and hand every other output, nested secrets included, to the
+# job in clear.
+CONTRACT_VERSION = "2"
 
 ENDPOINT_KEYS = ("alertmanager", "grafana", "influxdb", "loki", "loki_push", "mqtt", "mqtt_edge", "prometheus")
 
@@ -51,9 +55,12 @@ def k3s(cluster) -> Optional[dict]:
         "name": cluster.name,
         "api_endpoint": cluster.api_endpoint,
         "version": cluster.version,
-        # Cluster admin: kept secret in state and in `pulumi stack output` (shown as [secret]).
-        "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
     }
+
+
+def kubeconfig(cluster) -> Optional[pulumi.Output]:
+    """Cluster admin, as a top-level secret output of its own (never nested inside a map)."""
+    return None if cluster is None else pulumi.Output.secret(cluster.kubeconfig)
 
 
 def _mqtt(metrics) -> Any:
@@ -112,6 +119,7 @@ def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None,
     )
     pulumi.export("inventory", inventory(hosts))
     pulumi.export("k3s", k3s(cluster))
+    pulumi.export("kubeconfig", kubeconfig(cluster))
     pulumi.export("endpoints", endpoints(metrics, mon, edge_brokers))
     pulumi.export("dns", dns(lab_dns))
     pulumi.export("ca", ca(lab_ca))

@@ -124,7 +124,9 @@ class Environment(Model):
 
     name: str
     domain: str
-    production: bool = False
+    # Whether this is a production stack is decided by policy/stacks.yaml (shared with the policy
+    # pack); left out, the loader fills it in from there, and a value that disagrees is an error.
+    production: bool | None = None
     timezone: str = "UTC"
     networks: dict[str, Network] = Field(min_length=1)
     default_network: str | None = None
