@@ -40,6 +40,7 @@ class DnsServer(pulumi.ComponentResource):
         self.command = remote.Command(
             f"{name}-bind",
             connection=args.connection,
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=command,
             update=command,
             delete=stop,

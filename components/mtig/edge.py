@@ -97,6 +97,7 @@ class EdgeBroker(pulumi.ComponentResource):
         self.command = remote.Command(
             f"{name}-mosquitto",
             connection=args.connection,
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=command,
             update=command,
             delete=shlex.join([*argv[:-2], "systemctl", "disable", "--now", "mosquitto"]),
