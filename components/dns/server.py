@@ -44,6 +44,8 @@ class DnsServer(pulumi.ComponentResource):
             update=command,
             delete=stop,
             stdin=self.script,
+            # sshd's default AcceptEnv refuses PULUMI_COMMAND_STDOUT: send no previous output.
+            add_previous_output_in_env=False,
             # The host must be provisioned (cloud-init done, operator account present) first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.ready)),
         )
