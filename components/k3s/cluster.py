@@ -284,7 +284,6 @@ class Cluster(pulumi.ComponentResource):
             update=command,
             delete=cleanup,
             stdin=credentials,
-            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             # The host must be provisioned first; nothing in the data says so.
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(node.ready)),
         )
