@@ -103,7 +103,7 @@ def test_unknown_distribution_user_and_duplicates_are_reported_together():
                         stack="lothlorien", secret_keys={"homelab:sshPrivateKey"})
     assert caught.value.lines == [
         "onboard[1].name: hostname is already used by onboard[0].name (onboard) (got 'pippin')",
-        "onboard[2].name: address is already used by onboard[0].name (got '10.50.0.31')",
+        "onboard[2].address: address is already used by onboard[0].address (got '10.50.0.31')",
     ]
 
 

@@ -115,8 +115,8 @@ def test_addresses_outside_the_network_on_the_gateway_or_duplicated():
                                               "ipv4": "10.40.0.10"})
     entries["homelab:proxmox"]["containers"].append({"name": "mirkwood-mqtt", "vm_id": 7202, "ipv4": "10.40.0.255"})
     assert _lines(entries) == [
-        "proxmox.containers[0]: address is already used by proxmox.vms[2] (got '10.40.0.10')",
-        "proxmox.containers[1].ipv4: is outside the network staging 10.40.0.0/24 (got '10.40.0.255')",
+        "proxmox.containers[0].ipv4: address is already used by proxmox.vms[2].ipv4 (got '10.40.0.10')",
+        "proxmox.containers[1].ipv4: is the broadcast address of staging 10.40.0.0/24, not a host address (got '10.40.0.255')",
         "proxmox.vms[0].ipv4: is outside the network staging 10.40.0.0/24 (got '10.41.0.21')",
         "proxmox.vms[1].ipv4: is the gateway of the network staging (got '10.40.0.1')",
     ]

@@ -32,8 +32,14 @@ class EnvironmentConfig(Model):
     monitoring: Monitoring | None = None
     upstream: str | None = Field(default=None, description="stack reference such as organization/homelab/mirkwood")
 
+    def declared_hosts(self) -> list[DeclaredHost]:
+        """Every host any section declares (sections call this instead of importing this module)."""
+        return declared_hosts(self)
 
-# Every section module may define checks(cfg), secrets(cfg) and hosts(cfg).
+
+# Every section module may define checks(cfg), secrets(cfg), hosts(cfg) and host_checks(cfg, hosts)
+# (checks that need every section's hosts). Sections import only `base`, never this module: the
+# package imports one way, base <- sections <- model <- loader.
 SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, overlap)
 
 
@@ -55,7 +61,10 @@ def needed_secrets(cfg: EnvironmentConfig) -> list[SecretSpec]:
 def problems(cfg: EnvironmentConfig) -> list[Problem]:
     """Every cross-field problem of the whole config."""
     found = [problem for section in SECTIONS if hasattr(section, "checks") for problem in section.checks(cfg)]
-    found.extend(_duplicate_hostnames(declared_hosts(cfg)))
+    hosts = declared_hosts(cfg)
+    found.extend(problem for section in SECTIONS if hasattr(section, "host_checks")
+                 for problem in section.host_checks(cfg, hosts))
+    found.extend(_duplicate_hostnames(hosts))
     return found
 
 
@@ -71,4 +80,5 @@ def _duplicate_hostnames(hosts: Iterable[DeclaredHost]) -> Iterable[Problem]:
             addresses[host.address].append(host)
     for address, owners in addresses.items():
         for other in owners[1:]:
-            yield Problem(other.path, address, f"address is already used by {owners[0].path}")
+            yield Problem(other.address_path or other.path, address,
+                          f"address is already used by {owners[0].address_path or owners[0].path}")

@@ -3,6 +3,7 @@
 ```yaml
 homelab:proxmox:
   endpoint: https://iluvatar.mirkwood.lan:8006/
+  insecure: false                 # true accepts a self-signed API certificate
   ssh_user: root                  # the provider uploads snippets over SSH (key: secret sshPrivateKey)
   nodes: [{name: iluvatar, address: 10.20.0.11}]
   storage: {vm: local-lvm, images: local, snippets: local, shared: false}
@@ -11,10 +12,34 @@ homelab:proxmox:
   vmid_range: {first: 7000, last: 9099}
   templates:                      # vm_id defaults to the catalog (rocky9 7000, rocky10 7001, debian12 9001)
     - {distribution: rocky9}      # node defaults to the first node; name to the distribution
+    - {distribution: debian12, name: debian, node: iluvatar, vm_id: 7002, cores: 4, memory_mb: 4096, disk_gb: 8}
   vms:                            # node: explicit, or spread over the nodes holding the template
     - {name: mirkwood-k3s-s1, vm_id: 7101, template: rocky9, ipv4: 10.40.0.21, groups: [k3s, k3s_server]}
+    - name: mirkwood-db
+      vm_id: 7102
+      template: debian
+      node: iluvatar
+      cores: 2
+      memory_mb: 2048
+      disk_gb: 20
+      ipv4: dhcp                  # or an address of the VM's network
+      network: staging            # default: the proxmox section's network
+      on_boot: true
+      tags: [db]
   containers:
-    - {name: mirkwood-dns, vm_id: 7201, distribution: debian12, ipv4: 10.40.0.10}  # nesting: unprivileged
+    - name: mirkwood-dns
+      vm_id: 7201
+      distribution: debian12      # a catalog distribution with an LXC template
+      node: iluvatar
+      cores: 1
+      memory_mb: 512
+      swap_mb: 512
+      disk_gb: 8
+      ipv4: 10.40.0.10
+      unprivileged: true
+      nesting: true               # default: on for unprivileged containers
+      on_boot: true
+      tags: [dns]
 ```
 On the Proxmox side: `images` storage allows the `Import` content type (cloud images) and
 `vztmpl`; `snippets` storage allows `Snippets`; the API token (secret `proxmoxApiToken`,
@@ -36,7 +61,7 @@ from .base import API_TOKEN, DeclaredHost, Model, Problem, SecretSpec, check_hos
 
 if TYPE_CHECKING:
     from .environment import Environment, Network
-    from .model import EnvironmentConfig
+    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 PLATFORM_VM = "proxmox-vm"
 TEMPLATE_DISK_GB = 8  # a template's disk unless the image is larger
@@ -267,6 +292,12 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     yield from _duplicates([(f"proxmox.nodes[{i}].name", n.name) for i, n in enumerate(px.nodes)],
                            "node name is already used by")
 
+    guests = {g.ipv4: f"proxmox.{kind}[{i}].ipv4" for kind in ("vms", "containers")
+              for i, g in enumerate(getattr(px, kind)) if g.ipv4 != "dhcp"}
+    for i, node in enumerate(px.nodes):
+        if node.address in guests:
+            yield Problem(f"proxmox.nodes[{i}].address", node.address, f"address is already used by {guests[node.address]}")
+
     if px.network is not None and px.network not in env.networks:
         yield Problem("proxmox.network", px.network, f"is not a network of the environment ({', '.join(sorted(env.networks))})")
 
@@ -341,7 +372,11 @@ def _address_problems(env: "Environment", px: Proxmox, path: str, network: str |
         return
     net = env.networks[name]
     address = ipaddress.IPv4Address(ipv4)
-    if not net.contains(address):
+    if address == net.cidr.network_address:
+        yield Problem(f"{path}.ipv4", ipv4, f"is the network address of {name} {net.cidr}, not a host address")
+    elif address == net.cidr.broadcast_address:
+        yield Problem(f"{path}.ipv4", ipv4, f"is the broadcast address of {name} {net.cidr}, not a host address")
+    elif not net.contains(address):
         yield Problem(f"{path}.ipv4", ipv4, f"is outside the network {name} {net.cidr}")
     elif address == net.gateway:
         yield Problem(f"{path}.ipv4", ipv4, f"is the gateway of the network {name}")
@@ -369,11 +404,13 @@ def hosts(cfg: "EnvironmentConfig") -> Iterable[DeclaredHost]:
         template = next((t for t in cfg.proxmox.templates if t.name == vm.template), None)
         yield DeclaredHost(name=vm.name, platform=PLATFORM_VM, path=f"proxmox.vms[{i}]",
                            address=None if vm.ipv4 == "dhcp" else vm.ipv4,
-                           distribution=template.distribution if template else None, groups=vm.groups)
+                           distribution=template.distribution if template else None, groups=vm.groups,
+                           address_path=f"proxmox.vms[{i}].ipv4")
     for i, container in enumerate(cfg.proxmox.containers):
         yield DeclaredHost(name=container.name, platform=PLATFORM_LXC, path=f"proxmox.containers[{i}]",
                            address=None if container.ipv4 == "dhcp" else container.ipv4,
-                           distribution=container.distribution, groups=container.groups)
+                           distribution=container.distribution, groups=container.groups,
+                           address_path=f"proxmox.containers[{i}].ipv4")
 
 
 
