@@ -37,7 +37,7 @@ homelab:proxmox:
       disk_gb: 8
       ipv4: 10.40.0.10
       unprivileged: true
-      nesting: true               # default: on for unprivileged containers
+      nesting: true               # the default for unprivileged containers
       on_boot: true
       tags: [dns]
 ```
@@ -134,8 +134,8 @@ class Template(Model):
     vm_id: int | None = None  # defaults to the catalog's VMID for the distribution
     cores: int = Field(default=4, ge=1, le=128)
     memory_mb: int = Field(default=4096, ge=256)
-    # Defaults to 8 GiB or the image's virtual size if larger (Rocky GenericCloud: 10); a disk smaller
-    # than the image is a config error (a shrink, which Proxmox refuses: bpg issue #1351).
+    # Defaults to 8 GiB or the image's virtual size if larger (Rocky GenericCloud: 10); smaller than
+    # the image is refused by checks() below (a shrink, which Proxmox refuses: bpg issue #1351).
     disk_gb: int | None = Field(default=None, ge=1)
 
     _distribution = field_validator("distribution")(lambda cls, v: _known_distribution(v))
@@ -161,7 +161,7 @@ class Vm(Model):
     node: str | None = None  # None: spread over the nodes that hold the template
     cores: int = Field(default=2, ge=1, le=128)
     memory_mb: int = Field(default=2048, ge=256)
-    disk_gb: int = Field(default=20, ge=1)  # at least the template's disk
+    disk_gb: int = Field(default=20, ge=1)  # at least the template's disk (checks())
     ipv4: str = "dhcp"
     network: str | None = None  # an environment network; defaults to the proxmox section's
     on_boot: bool = True
@@ -182,12 +182,13 @@ class Container(Model):
     cores: int = Field(default=1, ge=1, le=128)
     memory_mb: int = Field(default=512, ge=64)
     swap_mb: int = Field(default=512, ge=0)
-    disk_gb: int = Field(default=8, ge=1)  # at least the unpacked container template
+    disk_gb: int = Field(default=8, ge=1)  # at least the template unpacked (checks())
     ipv4: str = "dhcp"
     network: str | None = None
     unprivileged: bool = True
     # Defaults to `unprivileged`: systemd units of current distributions (Debian 12: credentials,
-    # private mounts) fail in an unprivileged container without the `nesting` feature.
+    # private mounts) fail in an unprivileged container without it; Proxmox's own create wizard
+    # ticks "Nesting" for unprivileged containers (pve-docs pct.adoc, "nesting" feature).
     nesting: bool | None = None
     on_boot: bool = True
     tags: tuple[str, ...] = ()
