@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from .base import Problem
 
 if TYPE_CHECKING:
-    from .model import EnvironmentConfig
+    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 Created = tuple[str, ipaddress.IPv4Network]
 Known = tuple[str, ipaddress.IPv4Address]
