@@ -41,11 +41,12 @@ def provider(cfg: EnvironmentConfig, secrets: Secrets) -> proxmoxve.Provider:
     )
 
 
-def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> None:
-    """Declare the templates, VMs and containers, and add each guest to the host registry."""
+def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> proxmoxve.Provider | None:
+    """Declare the templates, VMs and containers, and add each guest to the host registry; return
+    the provider for the layers that manage more on the same cluster (backups)."""
     px = cfg.proxmox
     if px is None:
-        return
+        return None
     env = cfg.environment
     opts = pulumi.ResourceOptions(provider=provider(cfg, secrets))
 
@@ -214,3 +215,4 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             ready=(guest.container,),
             groups=ct.groups,
         ))
+    return opts.provider

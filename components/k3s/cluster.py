@@ -58,6 +58,9 @@ class ClusterArgs:
     vip: str | None = None
     token: pulumi.Input[str] | None = None  # secret; generated once and kept in state when None
     protect_servers: bool = False  # production: a server (etcd member) is not removed by accident
+    snapshots: render.EtcdSnapshots | None = None  # scheduled etcd snapshots (and their S3 copy)
+    s3_access_key: pulumi.Input[str] | None = None  # secret; needed when snapshots.s3 is set
+    s3_secret_key: pulumi.Input[str] | None = None  # secret
     ready_timeout: int = render.DEFAULT_READY_TIMEOUT
 
 
@@ -90,7 +93,9 @@ class Cluster(pulumi.ComponentResource):
             service_cidr=args.service_cidr,
             disable=tuple(args.disable),
             tls_san=tuple(args.tls_san),
+            snapshots=args.snapshots,
         )
+        credentials = self._s3_credentials(name, args)
         # Every server answers on its SSH address and on its address inside the cluster network.
         san_addresses = pulumi.Output.all(
             *[addr for node in args.servers for addr in (node.inner_address(), node.address)]
@@ -114,6 +119,10 @@ class Cluster(pulumi.ComponentResource):
             # The host must be provisioned first (data does not say so); a joining server waits for
             # the previous one so etcd grows one member at a time and upgrades go server by server.
             depends = [*node.ready, *([previous] if previous is not None else [])]
+            if args.snapshots is not None:
+                # The S3 credentials drop-in must exist before k3s starts with etcd-s3 set.
+                depends.append(self._etcd_backup(f"{name}-server-{node.name}-etcd-backup", node, is_first,
+                                                 credentials))
             previous = self._node_command(
                 f"{name}-server-{node.name}",
                 node,
@@ -193,6 +202,35 @@ class Cluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(f"{name}-provider", kubeconfig=self.kubeconfig, opts=child)
         self.register_outputs(
             {"api_endpoint": self.api_endpoint, "kubeconfig": self.kubeconfig, "version": self.version}
+        )
+
+    @staticmethod
+    def _s3_credentials(name: str, args: ClusterArgs) -> pulumi.Output[str] | None:
+        if args.snapshots is None or args.snapshots.s3 is None:
+            return None
+        if args.s3_access_key is None or args.s3_secret_key is None:
+            raise ValueError(f"k3s cluster {name}: etcd snapshots go to S3 but the S3 credentials are missing")
+        return pulumi.Output.secret(
+            pulumi.Output.all(args.s3_access_key, args.s3_secret_key).apply(
+                lambda keys: render.s3_credentials_yaml(keys[0], keys[1])
+            )
+        )
+
+    def _etcd_backup(self, resource_name: str, node: K3sNode, first: bool,
+                     credentials: pulumi.Output[str] | None) -> remote.Command:
+        """Restore script on the server and the S3 credentials drop-in, credentials on stdin only."""
+        script = render.etcd_backup_script(node.name, first, s3=credentials is not None)
+        command = render.remote_command(script, node.ssh_user)
+        cleanup = render.remote_command(render.etcd_backup_remove_script(node.name), node.ssh_user)
+        return remote.Command(
+            resource_name,
+            connection=node.connection,
+            create=command,
+            update=command,
+            delete=cleanup,
+            stdin=credentials,
+            # The host must be provisioned first; nothing in the data says so.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(node.ready)),
         )
 
     def _node_command(

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from . import environment, incus, k3s, linode, monitoring, mtig, onboard, overlap, proxmox
+from . import backups, environment, incus, k3s, linode, monitoring, mtig, onboard, overlap, proxmox, pvemetrics
+from .backups import Backups
 from .base import DeclaredHost, Model, Problem, SecretSpec
 from .environment import Environment
 from .incus import Incus
@@ -17,6 +18,7 @@ from .monitoring import Monitoring
 from .mtig import Mtig
 from .onboard import OnboardHost
 from .proxmox import Proxmox
+from .pvemetrics import ProxmoxMetrics
 
 
 class EnvironmentConfig(Model):
@@ -31,6 +33,8 @@ class EnvironmentConfig(Model):
     mtig: Mtig | None = None
     monitoring: Monitoring | None = None
     upstream: str | None = Field(default=None, description="stack reference such as organization/homelab/mirkwood")
+    backups: Backups | None = None
+    proxmox_metrics: ProxmoxMetrics | None = None
 
     def declared_hosts(self) -> list[DeclaredHost]:
         """Every host any section declares (sections call this instead of importing this module)."""
@@ -40,7 +44,7 @@ class EnvironmentConfig(Model):
 # Every section module may define checks(cfg), secrets(cfg), hosts(cfg) and host_checks(cfg, hosts)
 # (checks that need every section's hosts). Sections import only `base`, never this module: the
 # package imports one way, base <- sections <- model <- loader.
-SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, overlap)
+SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, backups, pvemetrics, overlap)
 
 
 def declared_hosts(cfg: EnvironmentConfig) -> list[DeclaredHost]:
