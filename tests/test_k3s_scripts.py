@@ -1,5 +1,5 @@
-"""The k3s node scripts, for real: shellcheck, then runs inside a throwaway Debian bookworm root
-filesystem (tests/rootfs.py) where the k3s installer is a stand-in that records what it was asked
+"""The k3s node scripts, for real: shellcheck, then runs inside throwaway Debian bookworm and trixie
+root filesystems (tests/rootfs.py) where the k3s installer is a stand-in that records what it was asked
 (tests/fixtures/k3s/installer-standin.sh) — the real one downloads a binary, which cannot happen here.
 """
 
@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from components.k3s import render
-from tests.rootfs import make_rootfs, run_in_rootfs
+from tests.rootfs import SUITES, make_rootfs, run_in_rootfs
 from tests.tools import require_tool
 
 STANDIN = Path(__file__).parent / "fixtures" / "k3s" / "installer-standin.sh"
@@ -93,9 +93,9 @@ def run(root: Path, script: str, token: str | None = TOKEN) -> subprocess.Comple
     return run_in_rootfs(root, script, stdin=token)
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    rootfs = make_rootfs(tmp_path)
+@pytest.fixture(params=SUITES)
+def root(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    rootfs = make_rootfs(tmp_path, request.param)
     seed_installer(rootfs, OLD)
     seed_installer(rootfs, NEW)
     return rootfs
