@@ -20,6 +20,8 @@ class Host:
     address: pulumi.Input[str]
     ssh_user: str
     ready: tuple[pulumi.Resource, ...] = ()
+    # Re-created exactly when the machine is (a new id = a new machine); () for hardware.
+    machine: tuple[pulumi.CustomResource, ...] = ()
     groups: tuple[str, ...] = ()
     private_address: pulumi.Input[str] | None = None
 

@@ -76,4 +76,5 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             name=name, fqdn=cfg.environment.fqdn(name), platform="incus",
             distribution=inst.distribution if inst.kind == "system" else None,
             address=container.ipv4_address, ssh_user=cfg.environment.operator.name, ready=(container.instance,),
+            machine=(container.instance,),
             groups=tuple(sorted({"incus", f"incus-{inst.remote}", *inst.groups}))))

@@ -15,6 +15,7 @@ import yaml
 from pulumi_command import remote
 
 from components.k3s import Cluster, ClusterArgs, K3sNode
+from components.k3s import render
 from components.k3s.render import KUBECONFIG_PATH
 from synth.mocks import k3s_kubeconfig
 from synth.wire import MASK
@@ -194,12 +195,16 @@ def test_secrets_never_in_command_lines_and_kubeconfig_read_is_not_logged():
             if "stdin" in reg["inputs"]:
                 assert reg["inputs"]["stdin"] == MASK and shown["stdin"] == TOKEN
         read = regs[f"{p}-kubeconfig"]
-        assert read["inputs"]["create"] == f"sudo --non-interactive cat {KUBECONFIG_PATH}"
+        # The provider's credential: a ServiceAccount token that does not expire (day 2), read
+        # with the cluster's CA from k3s.yaml by provider-credential.sh.
+        assert read["inputs"]["create"] == read["inputs"]["update"] == render.provider_credential_command("operator")
+        assert KUBECONFIG_PATH in read["inputs"]["create"] and "service-account-token" in read["inputs"]["create"]
         assert read["inputs"]["logging"] == "none"
         assert read["inputs"]["addPreviousOutputInEnv"] is False
         assert "stdout" in read["options"]["additional_secret_outputs"]
         assert "stdin" not in read["inputs"]
-        assert client_key in kubeconfig  # the credentials are kept, only the address changes
+        user = yaml.safe_load(kubeconfig)["users"][0]["user"]
+        assert client_key not in kubeconfig and set(user) == {"token"}  # no certificate that expires
 
     async def flags() -> list[bool]:
         return [await cluster.kubeconfig.is_secret(), await cluster.api_endpoint.is_secret()]

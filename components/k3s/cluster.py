@@ -39,6 +39,9 @@ class K3sNode:
     connection: pulumi.Input[remote.ConnectionArgs]
     cluster_address: pulumi.Input[str] | None = None  # used between nodes; defaults to address
     ready: Sequence[pulumi.Resource] = ()  # the host is provisioned once these exist
+    # Resources re-created exactly when the machine is (a VM's readiness check, a container):
+    # their new ids re-run the install on a replaced machine (render.with_generation).
+    machine: Sequence[pulumi.CustomResource] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: Sequence[str] = ()
     flannel_iface: str | None = None  # the interface flannel uses on this node (default: k3s picks)
@@ -159,10 +162,11 @@ class Cluster(pulumi.ComponentResource):
         for node in args.agents:
             settings_node = render.NodeSettings(node.name, "agent", dict(node.labels), tuple(node.taints),
                                                 flannel_iface=node.flannel_iface, extra_args=tuple(args.agent_args))
-            command = join_address.apply(
-                lambda address, n=settings_node, u=node.ssh_user: render.remote_command(
-                    render.install_script(n, args.version, render.agent_config(n, address), args.ready_timeout,
-                                          secret_files=tuple(agent_files), airgap=args.airgap), u
+            command = pulumi.Output.all(join_address, _generation(node)).apply(
+                lambda values, n=settings_node, u=node.ssh_user: render.remote_command(
+                    render.with_generation(render.install_script(
+                        n, args.version, render.agent_config(n, values[0]), args.ready_timeout,
+                        secret_files=tuple(agent_files), airgap=args.airgap), values[1]), u
                 )
             )
             uninstall = render.remote_command(render.uninstall_script(settings_node), node.ssh_user)
@@ -198,7 +202,9 @@ class Cluster(pulumi.ComponentResource):
 
         self.ready = [*self.server_commands.values(), *self.agent_commands.values()]
 
-        read = render.read_kubeconfig_command(first.ssh_user)
+        # A ServiceAccount token, not k3s.yaml's admin certificate: k3s renews that certificate on
+        # disk about yearly and a copy kept in the state would fail with x509 errors (day 2).
+        read = render.provider_credential_command(first.ssh_user)
         kubeconfig_read = remote.Command(
             f"{name}-kubeconfig",
             connection=first.connection,
@@ -218,7 +224,7 @@ class Cluster(pulumi.ComponentResource):
         self.api_endpoint = endpoint.apply(render.server_url)
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(kubeconfig_read.stdout, self.api_endpoint).apply(
-                lambda values: render.rewrite_kubeconfig(values[0], values[1], name)
+                lambda values: render.token_kubeconfig(values[0], values[1], name)
             )
         )
         self.provider = k8s.Provider(f"{name}-provider", kubeconfig=self.kubeconfig, opts=child)
@@ -284,7 +290,8 @@ class Cluster(pulumi.ComponentResource):
         token: pulumi.Output[str],
         opts: pulumi.ResourceOptions,
     ) -> remote.Command:
-        command = script.apply(lambda s: render.remote_command(s, node.ssh_user))
+        command = pulumi.Output.all(script, _generation(node)).apply(
+            lambda values: render.remote_command(render.with_generation(values[0], values[1]), node.ssh_user))
         return remote.Command(
             resource_name,
             connection=node.connection,
@@ -297,3 +304,8 @@ class Cluster(pulumi.ComponentResource):
             stdin=token,
             opts=opts,
         )
+
+
+def _generation(node: K3sNode) -> pulumi.Output[list[str]]:
+    """The ids of the node's machine resources: new ones mean a new machine (render.with_generation)."""
+    return pulumi.Output.all(*(r.id for r in node.machine))

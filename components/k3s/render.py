@@ -372,6 +372,16 @@ def uninstall_script(node: NodeSettings) -> str:
     return _ENV.get_template("uninstall.sh.j2").render(role=node.role, node_name=node.name)
 
 
+def with_generation(script: str, generation: list[str]) -> str:
+    """The script with the ids of the host's readiness resources as a trailing comment.
+
+    Those ids are new when the machine is really replaced (a VM's readiness check is re-created
+    with its MAC addresses), so the command's text changes and the install re-runs on the new
+    machine as an update of the same idempotent script, never a replacement (whose delete would
+    run the uninstall script)."""
+    return f"{script.rstrip()}\n# host generation: {' '.join(generation)}\n"
+
+
 def remote_command(script: str, ssh_user: str) -> str:
     """The command line a remote.Command runs: the script as `bash -c` argument, as root. The
     script holds no secret (the token comes on stdin), so it may be seen in argv and in state."""
@@ -386,6 +396,27 @@ def read_kubeconfig_command(ssh_user: str) -> str:
     if ssh_user != "root":
         argv = ["sudo", "--non-interactive", *argv]
     return shlex.join(argv)
+
+
+PROVIDER_CREDENTIAL_SCRIPT = "provider-credential.sh"
+
+
+def provider_credential_command(ssh_user: str) -> str:
+    """Ensures the provider's ServiceAccount token and prints k3s.yaml, then the token (a 2nd document)."""
+    return remote_command((SCRIPTS_DIR / PROVIDER_CREDENTIAL_SCRIPT).read_text(), ssh_user)
+
+
+def token_kubeconfig(text: str, api_server: str, name: str) -> str:
+    """The provider's kubeconfig: the cluster (CA, endpoint, names) from k3s.yaml, the user a token.
+
+    The admin client certificate in k3s.yaml expires (k3s renews it on disk about yearly); the
+    ServiceAccount token of provider-credential.sh does not, so the state's copy stays valid."""
+    documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    if len(documents) != 2 or not isinstance(documents[1], dict) or not documents[1].get("token"):
+        raise ValueError("the provider credential read from the first server has no token")
+    doc = yaml.safe_load(rewrite_kubeconfig(yaml.safe_dump(documents[0]), api_server, name))
+    doc["users"] = [{"name": name, "user": {"token": str(documents[1]["token"])}}]
+    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
 
 
 def rewrite_kubeconfig(text: str, api_server: str, name: str) -> str:
