@@ -87,6 +87,11 @@ def hostvars(host: Mapping[str, Any], environment: str) -> dict:
     }
     if addresses.get("private"):
         out["homelab_private_address"] = addresses["private"]
+    connection = host.get("connection") or {}
+    if connection.get("type") == "incus":
+        # Behind an Incus NAT bridge: through `incus exec` on the remote (community.general.incus).
+        out.update(ansible_connection="community.general.incus", ansible_incus_host=host.get("name"),
+                   ansible_incus_remote=connection.get("remote"))
     return {k: v for k, v in out.items() if v is not None}
 
 

@@ -118,6 +118,7 @@ class HomelabMocks(pulumi.runtime.Mocks):
 # --- k3s (components/k3s) -------------------------------------------------------------------------
 
 K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml"
+K3S_PROVIDER_TOKEN_SECRET = "homelab-pulumi-token"
 
 
 def _pem(kind: str, *parts: str) -> str:
@@ -161,6 +162,10 @@ def _k3s_remote_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
     create = inputs.get("create")
     if isinstance(create, str) and create.split()[-1:] == [K3S_KUBECONFIG_PATH]:
         return {"stdout": k3s_kubeconfig(name), "stderr": ""}
+    if isinstance(create, str) and K3S_PROVIDER_TOKEN_SECRET in create:
+        # components/k3s/scripts/provider-credential.sh: k3s.yaml, then the ServiceAccount token
+        token = "eyJhbGciOiJSUzI1NiJ9." + hashlib.sha256(f"sa-token/{name}".encode()).hexdigest()
+        return {"stdout": f"{k3s_kubeconfig(name)}---\ntoken: {token}\n", "stderr": ""}
     return _OTHER_REMOTE_COMMAND(inputs, name) if _OTHER_REMOTE_COMMAND else {"stdout": "", "stderr": ""}
 
 
@@ -259,3 +264,24 @@ def _remote_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
 OUTPUTS["linode:index/instance:Instance"] = _linode_instance
 OUTPUTS["linode:index/firewall:Firewall"] = _linode_firewall
 OUTPUTS.setdefault("command:remote:Command", _remote_command)
+
+# ---- tls (components/ca): what the tls provider computes --------------------------------------------
+
+def _tls_private_key(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"privateKeyPem": _pem("EC PRIVATE KEY", "tls", name), "publicKeyPem": _pem("PUBLIC KEY", "tls", name)}
+
+
+def _tls_self_signed_cert(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"certPem": _pem("CERTIFICATE", "tls", name)}
+
+
+OUTPUTS["tls:index/privateKey:PrivateKey"] = _tls_private_key
+OUTPUTS["tls:index/selfSignedCert:SelfSignedCert"] = _tls_self_signed_cert
+
+
+def _tls_cert_request(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"certRequestPem": _pem("CERTIFICATE REQUEST", "tls", name)}
+
+
+OUTPUTS["tls:index/certRequest:CertRequest"] = _tls_cert_request
+OUTPUTS["tls:index/locallySignedCert:LocallySignedCert"] = _tls_self_signed_cert

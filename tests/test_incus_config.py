@@ -103,8 +103,8 @@ def test_token_trust_needs_a_secret_and_certificate_trust_does_not():
 
 def test_lothlorien_declares_its_incus_instances_as_hosts():
     hosts = {h.name: h for h in section.hosts(_lothlorien())}
-    assert sorted(hosts) == ["atlantis", "coredns", "mosquitto", "prometheus"]
-    assert hosts["mosquitto"].address == "10.10.0.10" and hosts["mosquitto"].platform == "incus"
+    assert sorted(hosts) == ["atlantis", "coredns", "mosquitto"]
+    assert hosts["mosquitto"].address == "10.50.0.54" and hosts["mosquitto"].platform == "incus"
     assert hosts["atlantis"].distribution is None  # OCI application container
 
 
@@ -112,4 +112,5 @@ def test_lothlorien_has_a_standalone_control_host_and_a_three_node_cluster():
     incus = _lothlorien().incus
     assert incus.remotes["iapetus"].members == ()
     assert len(incus.remotes["cluster01"].members) == 3
-    assert incus.instances["mosquitto"].proxies["mqtt"].listen == "tcp:0.0.0.0:1883"
+    assert incus.instances["mosquitto"].proxies == {}  # on the LAN (macvlan): its own address, no proxy
+    assert incus.networks["lan"].type == "macvlan" and incus.networks["lan"].parent == "eno1"

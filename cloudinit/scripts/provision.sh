@@ -113,6 +113,12 @@ provision_user() {
   fi
   ensure_file "$home/.ssh/authorized_keys" "$PROVISION_SSH_KEYS"$'\n' 0600
   chown "$user:$user" "$home/.ssh/authorized_keys"
+  # Hosts provisioned as root (SSH-provisioned Linodes, LXC containers) keep root's key login: its
+  # keys follow the operator's, so a rotated key reaches them with the next provisioning run.
+  if [ "$PROVISION_DISABLE_ROOT" = no ]; then
+    install -d -m 0700 /root/.ssh
+    ensure_file /root/.ssh/authorized_keys "$PROVISION_SSH_KEYS"$'\n' 0600
+  fi
   ensure_file "/etc/sudoers.d/90-homelab-$user" "$user ALL=(ALL) NOPASSWD:ALL"$'\n' 0440
   if command -v visudo >/dev/null; then
     visudo -cqf "/etc/sudoers.d/90-homelab-$user"

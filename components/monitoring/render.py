@@ -411,8 +411,12 @@ def prometheus_values(
     rules: str,
     alertmanager_secret: str,
     incus_secret: str | None = None,
+    checksums: Mapping[str, str] | None = None,
 ) -> dict:
     """Values for prometheus-community/prometheus.
+
+    `checksums` ("alertmanager", "server": digests of the Secrets each mounts) become pod
+    annotations: a rotated webhook or client certificate rolls the pods that read it (day 2).
 
     The chart writes ``server.global`` as the ``global:`` block of prometheus.yml, then the rest of
     ``serverFiles."prometheus.yml"``, then ``alerting:`` from ``server.alertmanagers``: together
@@ -435,10 +439,14 @@ def prometheus_values(
         server["extraSecretMounts"].append(
             {"name": "incus-metrics", "mountPath": INCUS_CERT_DIR, "secretName": incus_secret, "readOnly": True}
         )
+    checksums = checksums or {}
+    if checksums.get("server"):
+        server["podAnnotations"] = {"checksum/secrets": checksums["server"]}
     computed = {
         "server": server,
         "serverFiles": {"prometheus.yml": body, RULES_FILE: yaml.safe_load(rules)},
         "alertmanager": {
+            **({"podAnnotations": {"checksum/config": checksums["alertmanager"]}} if checksums.get("alertmanager") else {}),
             "extraSecretMounts": [
                 {
                     "name": "config",
