@@ -179,6 +179,10 @@ def test_changing_one_vms_address_reaches_the_guest(env):
     }
     for host in config(env).get("homelab:onboard") or []:  # /etc/hosts of onboarded hosts
         expected |= {f"{host['name']}-provision": "update", f"{host['name']}-ready": "replace"}
+    # The lab DNS zone names the VM's new address: each DNS server reloads it in place.
+    dns = {r["name"]: "update" for r in result.after.resources if r["name"].endswith("-dns-bind")}
+    assert dns, f"{env}: no lab DNS server in the synth"
+    expected |= dns
     assert changes(result.plan) == expected
     assert "initialization.ipConfigs[0].ipv4.address" in step(result.plan, f"{vm}-vm").changed
     # A new instance-id: cloud-init applies the new network config on the reboot.
