@@ -84,16 +84,21 @@ def _grafana_hostname(env: str, c: Config) -> None:
     c["homelab:mtig"]["grafana"]["hostname"] = f"graphs.{env}.lan"
 
 
+SNAPSHOT_INSTANCE = "atlantis"  # the committed instance whose data volume has snapshots
+
+
 def _snapshots(env: str, c: Config) -> None:
-    c["homelab:incus"]["instances"]["prometheus"]["data"]["snapshots"]["schedule"] = "0 4 * * *"
+    c["homelab:incus"]["instances"][SNAPSHOT_INSTANCE]["data"]["snapshots"]["schedule"] = "0 4 * * *"
 
 
 NEW_INCUS_INSTANCE = "grocy"
 
 
 def _incus_instance(env: str, c: Config) -> None:
+    # beside coredns: same remote and network (a network no instance used yet would be created too)
+    like = c["homelab:incus"]["instances"]["coredns"]
     c["homelab:incus"]["instances"][NEW_INCUS_INSTANCE] = {
-        "remote": "cluster01", "network": "production", "address": "10.10.0.20", "memory": "512MiB",
+        "remote": like["remote"], "network": like["network"], "address": "10.50.0.57", "memory": "512MiB",
         "groups": ["apps"]}
 
 
