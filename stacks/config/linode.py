@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .model import EnvironmentConfig
 
 _PORTS_RE = re.compile(r"^\d{1,5}(-\d{1,5})?(,\s*\d{1,5}(-\d{1,5})?)*$")
+SSH_PORT = 22
 _LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 
 
@@ -45,6 +46,18 @@ class ServiceRule(Model):
         if not _LABEL_RE.match(value):
             raise ValueError("is not a rule label (lowercase letters, digits and '-', up to 32 characters)")
         return value
+
+    def opens_port(self, port: int) -> bool:
+        """Whether the rule accepts `port` (a TCP/UDP rule without ports accepts every port)."""
+        if self.protocol == "ICMP":
+            return False
+        if self.ports is None:
+            return True
+        for part in self.ports.split(","):
+            first, _, last = part.strip().partition("-")
+            if int(first) <= port <= int(last or first):
+                return True
+        return False
 
     @field_validator("ports")
     @classmethod
@@ -121,6 +134,7 @@ class Linode(Model):
 def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     if cfg.linode is None:
         return
+    yield from _ssh_wider_than_sources(cfg.linode)
     for index, instance in enumerate(cfg.linode.instances):
         if instance.provision != "cloud-init":
             continue
@@ -131,6 +145,22 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
         elif instance.image not in CLOUD_INIT_IMAGES:
             yield Problem(path, instance.provision,
                           f"image {instance.image} does not support cloud-init; set provision: ssh")
+
+
+def _ssh_wider_than_sources(cfg: Linode) -> Iterable[Problem]:
+    """A service rule that accepts TCP port 22 from a source outside `ssh_sources` would open SSH
+    wider than the SSH rule itself: the firewall accepts a packet if any rule does."""
+    allowed = cfg.ssh_sources
+    for index, instance in enumerate(cfg.instances):
+        for number, rule in enumerate(instance.services):
+            if rule.protocol != "TCP" or not rule.opens_port(SSH_PORT):
+                continue
+            wider = [str(net) for net in rule.sources if not any(net.subnet_of(ok) for ok in allowed)]
+            if wider:
+                yield Problem(f"linode.instances[{index}].services[{number}]", rule.ports or "all ports",
+                              f"opens SSH (TCP {SSH_PORT}) to {', '.join(wider)}, wider than linode.ssh_sources "
+                              f"({', '.join(str(net) for net in allowed)}); leave port {SSH_PORT} out of the rule "
+                              "or narrow its sources")
 
 
 def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
