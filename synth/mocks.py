@@ -172,6 +172,19 @@ def _random_password(inputs: dict[str, Any], name: str) -> dict[str, Any]:
     return {"result": result, "bcryptHash": "$2a$10$" + hashlib.sha256(result.encode()).hexdigest()[:53]}
 
 
+def random_bytes(name: str, length: int) -> bytes:
+    """What the mock RandomBytes `name` holds: deterministic, distinct per name."""
+    return (hashlib.sha256(f"random-bytes/{name}".encode()).digest() * 8)[:length]
+
+
+def _random_bytes(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    import base64
+
+    data = random_bytes(name, int(inputs.get("length", 32)))
+    return {"base64": base64.b64encode(data).decode(), "hex": data.hex()}
+
+
+OUTPUTS["random:index/randomBytes:RandomBytes"] = _random_bytes
 OUTPUTS["command:remote:Command"] = _k3s_remote_command  # wraps an entry registered before it
 OUTPUTS["random:index/randomPassword:RandomPassword"] = _random_password
 
