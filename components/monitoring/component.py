@@ -64,11 +64,11 @@ class MonitoringArgs:
     scrape_interval: str = "30s"
     pve_targets: Sequence[str] = ()
     pve_token: Optional[pulumi.Input[str]] = None  # "user@realm!tokenid=secret", a secret
-    pve_verify_tls: bool = False
+    pve_verify_tls: bool = True  # off only when the caller says so
     incus_targets: Sequence[str] = ()
     incus_cert: Optional[pulumi.Input[str]] = None  # PEM client certificate (metrics type)
     incus_key: Optional[pulumi.Input[str]] = None  # PEM key, a secret
-    incus_insecure_skip_verify: bool = True  # Incus serves a self-signed certificate by default
+    incus_insecure_skip_verify: bool = False  # on only when the caller says so
     upstream: Optional[UpstreamArgs] = None
     mqtt_exporter: Optional[MqttExporterArgs] = None
     # Whether the local Prometheus is Grafana's default datasource.

@@ -101,7 +101,7 @@ class IncusTargets:
     """Incus hosts' metrics API (``host:8443``), authenticated with a metrics client certificate."""
 
     targets: tuple[str, ...]
-    insecure_skip_verify: bool = True
+    insecure_skip_verify: bool = False
 
 
 @dataclass(frozen=True)

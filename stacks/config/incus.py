@@ -89,7 +89,12 @@ class Remote(Model):
     # trusts a client certificate with it); certificate: client.crt/client.key in config_dir are trusted.
     trust: Literal["token", "certificate"] = "certificate"
     config_dir: str | None = None
-    accept_certificate: bool = True  # trust the server's certificate on first contact (else: accept it out of band)
+    # Off unless the config says so: the provider then needs the server's certificate in
+    # <config_dir>/servercerts/<remote>.crt (`incus remote add` shows its fingerprint to check) or a
+    # certificate from a CA the client trusts. On, it accepts whatever certificate answers whenever
+    # that file is missing, i.e. on every fresh CI runner (lxc/terraform-provider-incus v1.1.1
+    # internal/provider-config/config.go: fetchIncusServerCertificate).
+    accept_certificate: bool = False
     members: tuple[str, ...] = ()  # cluster members; empty for a standalone host
     storage_pool: str = "default"
     shared_storage: bool = False  # the pool is cluster-wide (e.g. Ceph): volumes are not pinned to a member

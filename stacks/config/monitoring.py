@@ -140,8 +140,15 @@ class TargetsConfig(Model):
     targets: list[str] = []
 
 
+class ProxmoxTargetsConfig(TargetsConfig):
+    # The exporter checks the nodes' certificates (give them one from ACME, Datacenter > ACME, or
+    # from a CA the exporter's image trusts); false only when the config says so.
+    verify_tls: bool = True
+
+
 class IncusConfig(TargetsConfig):
-    insecure_skip_verify: bool = True
+    # Prometheus checks the Incus servers' certificates; true (skip) only when the config says so.
+    insecure_skip_verify: bool = False
 
 
 class MqttExporterConfig(Model):
@@ -155,7 +162,7 @@ class Monitoring(Model):
     prometheus: PrometheusConfig = PrometheusConfig()
     loki: LokiConfig = LokiConfig()
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
-    proxmox: Optional[TargetsConfig] = None
+    proxmox: Optional[ProxmoxTargetsConfig] = None
     incus: Optional[IncusConfig] = None
     # node_exporter on hosts outside k3s (host:port), watched by HostDown as job "hosts".
     node_targets: list[str] = []
