@@ -121,7 +121,17 @@ class Linode(Model):
     """Linode instances and the SSH source ranges their firewalls accept."""
 
     ssh_sources: tuple[ipaddress.IPv4Network, ...]
+    # sha256:<16 hex> of the secret linodeToken (stacks/config/credentials.py token_fingerprint): the
+    # loader checks it against the secret and refuses a staging stack whose token is production's.
+    token_fingerprint: str | None = None
     instances: tuple[LinodeInstance, ...] = ()
+
+    @field_validator("token_fingerprint")
+    @classmethod
+    def _fingerprint(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"sha256:[0-9a-f]{16}", value):
+            raise ValueError("is not a token fingerprint sha256:<16 hex digits> (the loader names the value to set)")
+        return value
 
     @field_validator("ssh_sources")
     @classmethod

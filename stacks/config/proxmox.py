@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from .model import EnvironmentConfig
 
 PLATFORM_VM = "proxmox-vm"
+TOKEN_ID = r"[^@\s=]+@[^!\s=]+![^=\s]+"
 PLATFORM_LXC = "proxmox-lxc"
 
 
@@ -178,6 +180,11 @@ class Proxmox(Model):
 
     endpoint: str
     insecure: bool = False
+    # USER@REALM!TOKENID of the secret proxmoxApiToken (not secret itself): the loader checks that the
+    # secret carries it, and that no staging stack uses a production stack's token. Required in
+    # production. Per environment: its own user and token, limited to the environment's pool and
+    # storages (README: "Credentials per environment").
+    api_token_id: str | None = None
     ssh_user: str = "root"
     nodes: tuple[Node, ...] = Field(min_length=1)
     storage: Storage = Storage()
@@ -187,6 +194,13 @@ class Proxmox(Model):
     templates: tuple[Template, ...] = ()
     vms: tuple[Vm, ...] = ()
     containers: tuple[Container, ...] = ()
+
+    @field_validator("api_token_id")
+    @classmethod
+    def _token_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(TOKEN_ID, value):
+            raise ValueError("is not a Proxmox API token id USER@REALM!TOKENID, e.g. homelab-mirkwood@pve!pulumi")
+        return value
 
     @field_validator("endpoint")
     @classmethod
@@ -248,6 +262,9 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     if px is None:
         return
     env = cfg.environment
+    if env.production and px.api_token_id is None:
+        yield Problem("proxmox.api_token_id", None, "is required in production: the identity USER@REALM!TOKENID of "
+                      "proxmoxApiToken, so that no staging stack can use the same token")
     nodes = set(px.node_names)
     yield from _duplicates([(f"proxmox.nodes[{i}].name", n.name) for i, n in enumerate(px.nodes)],
                            "node name is already used by")
@@ -320,7 +337,11 @@ def _duplicates(items: list[tuple[str, object]], message: str) -> Iterator[Probl
 def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
     if cfg.proxmox is None:
         return
-    yield SecretSpec("proxmoxApiToken", "Proxmox API token, USER@REALM!TOKENID=SECRET", **API_TOKEN)
+    token = dict(API_TOKEN)
+    if cfg.proxmox.api_token_id is not None:
+        # A stand-in (the offline synth) carries the declared identity, as the real token must.
+        token["template"] = cfg.proxmox.api_token_id + "={}"
+    yield SecretSpec("proxmoxApiToken", "Proxmox API token, USER@REALM!TOKENID=SECRET", **token)
     yield SecretSpec("sshPrivateKey", "SSH private key of the operator (snippet uploads, provisioning)")
 
 
