@@ -60,4 +60,5 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             ready=(component.ready,),
             groups=instance.groups,
             private_address=component.private_ip,
+            host_key=component.host_key,
         ))

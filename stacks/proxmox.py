@@ -9,6 +9,7 @@ import pulumi_proxmoxve as proxmoxve
 from pulumi_command import remote
 
 from cloudinit.render import CLOUD_INIT_WAIT, ProvisionSpec, roles_for_groups
+from components import hostkey
 from components.catalog import CATALOG
 from components.proxmox import (Image, ImageArgs, Lxc, LxcArgs, NetworkArgs, Snippet, SnippetArgs, Template,
                                 TemplateArgs, Vm, VmArgs)
@@ -138,14 +139,17 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             ),
             opts=opts,
         )
+        address_of = vm.ipv4 if vm.ipv4 != "dhcp" else guest.ipv4
         host = Host(
             name=vm.name,
             fqdn=env.fqdn(vm.name),
             platform=pxcfg.PLATFORM_VM,
             distribution=tpl.distribution,
-            address=vm.ipv4 if vm.ipv4 != "dhcp" else guest.ipv4,
+            address=address_of,
             ssh_user=env.operator.name,
             groups=vm.groups,
+            # Recorded on first contact (cloud-init generates it at first boot), enforced after.
+            host_key=hostkey.recorded_host_key(vm.name, address_of, machine=[guest.vm], parent=guest),
         )
         # Later layers wait for a provisioned host, not a booted one: cloud-init has finished.
         ready = remote.Command(
@@ -196,13 +200,15 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             ),
             opts=opts,
         )
+        ct_address = ct.ipv4 if ct.ipv4 != "dhcp" else guest.ipv4
         hosts.add(Host(
             name=ct.name,
             fqdn=env.fqdn(ct.name),
             platform=pxcfg.PLATFORM_LXC,
             distribution=ct.distribution,
-            address=ct.ipv4 if ct.ipv4 != "dhcp" else guest.ipv4,
+            address=ct_address,
             ssh_user=LXC_SSH_USER,
             ready=(guest.container,),
             groups=ct.groups,
+            host_key=hostkey.recorded_host_key(ct.name, ct_address, machine=[guest.container], parent=guest),
         ))

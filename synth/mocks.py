@@ -272,3 +272,25 @@ def _remote_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
 OUTPUTS["linode:index/instance:Instance"] = _linode_instance
 OUTPUTS["linode:index/firewall:Firewall"] = _linode_firewall
 OUTPUTS.setdefault("command:remote:Command", _remote_command)
+
+
+# --- SSH host keys recorded on first contact (components/hostkey) ---------------------------------
+
+def fake_host_key(name: str, key_type: str = "ssh-ed25519") -> str:
+    """What ssh-keyscan would print for a host: an ed25519 public key line, deterministic per name."""
+    import base64
+    import struct
+
+    body = hashlib.sha256(f"host-key/{name}".encode()).digest()
+    blob = struct.pack(">I", len(key_type)) + key_type.encode() + struct.pack(">I", len(body)) + body
+    return f"{key_type} {base64.b64encode(blob).decode()}"
+
+
+def _local_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    environment = inputs.get("environment") or {}
+    if environment.get("KEY_TYPE"):
+        return {"stdout": fake_host_key(name, environment["KEY_TYPE"]) + "\n", "stderr": ""}
+    return {"stdout": "", "stderr": ""}
+
+
+OUTPUTS["command:local:Command"] = _local_command
