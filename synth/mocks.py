@@ -118,6 +118,12 @@ class HomelabMocks(pulumi.runtime.Mocks):
 # --- k3s (components/k3s) -------------------------------------------------------------------------
 
 K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml"
+K3S_SERVER_TOKEN_PATH = "/var/lib/rancher/k3s/server/token"
+
+
+def k3s_ca_prefix(name: str) -> str:
+    """What the first server's token file starts with: K10 and the SHA-256 of its (stand-in) CA."""
+    return "K10" + hashlib.sha256(_pem("CERTIFICATE", name, "server-ca").encode()).hexdigest()
 
 
 def _pem(kind: str, *parts: str) -> str:
@@ -161,6 +167,8 @@ def _k3s_remote_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
     create = inputs.get("create")
     if isinstance(create, str) and create.split()[-1:] == [K3S_KUBECONFIG_PATH]:
         return {"stdout": k3s_kubeconfig(name), "stderr": ""}
+    if isinstance(create, str) and create.split()[-1:] == [K3S_SERVER_TOKEN_PATH]:
+        return {"stdout": k3s_ca_prefix(name) + "\n", "stderr": ""}
     return _OTHER_REMOTE_COMMAND(inputs, name) if _OTHER_REMOTE_COMMAND else {"stdout": "", "stderr": ""}
 
 

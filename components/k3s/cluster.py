@@ -10,8 +10,15 @@ Join graph:
   change upgrades every server first, then the agents — as updates of the same commands, nothing
   is replaced.
 
-The token travels on stdin only (a secret Output); scripts are rendered per node from
+Tokens travel on stdin only (secret Outputs); scripts are rendered per node from
 components/k3s/scripts/*.j2. Deleting a node's command runs the matching uninstall script.
+
+Tokens (docs.k3s.io/cli/token): servers hold the server token (full cluster admin) and the agent
+token (`agent-token-file`); agents hold only the agent token. The first server starts with the short
+server token (the CA does not exist before it); a `-ca-hash` command then reads `K10<CA hash>` from
+its token file, and every later join uses the secure format `K10<hash>::server:<password>` or
+`K10<hash>::node:<agent password>`, so a joining node checks the cluster's CA before it sends a
+password.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ class ClusterArgs:
     tls_san: Sequence[str] = ()
     vip: str | None = None
     token: pulumi.Input[str] | None = None  # secret; generated once and kept in state when None
+    agent_token: pulumi.Input[str] | None = None  # secret; the agents' own, generated like token
     protect_servers: bool = False  # production: a server (etcd member) is not removed by accident
     ready_timeout: int = render.DEFAULT_READY_TIMEOUT
 
@@ -79,11 +87,8 @@ class Cluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.version = args.version
 
-        if args.token is None:
-            generated = random.RandomPassword(f"{name}-token", length=48, special=False, opts=child)
-            token = pulumi.Output.secret(generated.result)
-        else:
-            token = pulumi.Output.secret(args.token)
+        token = self._secret_or_generated(f"{name}-token", args.token, child)
+        agent_token = self._secret_or_generated(f"{name}-agent-token", args.agent_token, child)
 
         settings = render.ServerSettings(
             cluster_cidr=args.cluster_cidr,
@@ -100,6 +105,7 @@ class Cluster(pulumi.ComponentResource):
 
         self.server_commands = {}
         previous: remote.Command | None = None
+        ca_prefix: pulumi.Output[str] | None = None
         for index, node in enumerate(args.servers):
             settings_node = render.NodeSettings(node.name, "server", dict(node.labels), tuple(node.taints))
             is_first = index == 0
@@ -114,17 +120,27 @@ class Cluster(pulumi.ComponentResource):
             # The host must be provisioned first (data does not say so); a joining server waits for
             # the previous one so etcd grows one member at a time and upgrades go server by server.
             depends = [*node.ready, *([previous] if previous is not None else [])]
+            # The first server starts with the short token; joiners with the secure one.
+            server_token = token if ca_prefix is None else pulumi.Output.all(ca_prefix, token).apply(
+                lambda values: render.secure_token(values[0], render.SERVER_USER, values[1]))
+            stdin = pulumi.Output.secret(pulumi.Output.all(server_token, agent_token).apply(
+                lambda values: render.server_stdin(values[0], values[1])))
             previous = self._node_command(
                 f"{name}-server-{node.name}",
                 node,
                 settings_node,
                 script,
-                token,
+                stdin,
                 pulumi.ResourceOptions(parent=self, depends_on=depends, protect=args.protect_servers),
             )
             self.server_commands[node.name] = previous
+            if ca_prefix is None:
+                ca_prefix = self._ca_prefix(name, first, previous)
         first_server = self.server_commands[first.name]
         last_server = previous
+        assert ca_prefix is not None
+        node_token = pulumi.Output.secret(pulumi.Output.all(ca_prefix, agent_token).apply(
+            lambda values: render.secure_token(values[0], render.AGENT_USER, values[1])))
 
         self.agent_commands = {}
         for node in args.agents:
@@ -141,7 +157,7 @@ class Cluster(pulumi.ComponentResource):
                 create=command,
                 update=NOOP,
                 delete=uninstall,
-                stdin=token,
+                stdin=node_token,
                 # Joins once at the version of the day; later versions and settings reach the agent
                 # through its -sync command, after every server.
                 opts=pulumi.ResourceOptions(
@@ -157,7 +173,7 @@ class Cluster(pulumi.ComponentResource):
                 connection=node.connection,
                 create=command,
                 update=command,
-                stdin=token,
+                stdin=node_token,
                 # After its own join, and after the last server so that a version change upgrades
                 # every server before any agent (k3s upgrade order).
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[join, last_server]),
@@ -193,13 +209,37 @@ class Cluster(pulumi.ComponentResource):
             {"api_endpoint": self.api_endpoint, "kubeconfig": self.kubeconfig, "version": self.version}
         )
 
+    @staticmethod
+    def _secret_or_generated(resource_name: str, given: pulumi.Input[str] | None,
+                             opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        if given is None:
+            given = random.RandomPassword(resource_name, length=48, special=False, opts=opts).result
+        return pulumi.Output.secret(given)
+
+    def _ca_prefix(self, name: str, first: K3sNode, first_server: remote.Command) -> pulumi.Output[str]:
+        """`K10<cluster CA hash>` read from the first server once it runs (not a secret: a hash of
+        the CA certificate); the joins that use it wait for it through their stdin."""
+        read = render.read_ca_prefix_command(first.ssh_user)
+        command = remote.Command(
+            f"{name}-ca-hash",
+            connection=first.connection,
+            create=read,
+            update=read,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # The token file exists once the first server has started: no data says so.
+                depends_on=[first_server],
+            ),
+        )
+        return command.stdout.apply(lambda text: text.strip())
+
     def _node_command(
         self,
         resource_name: str,
         node: K3sNode,
         settings: render.NodeSettings,
         script: pulumi.Output[str],
-        token: pulumi.Output[str],
+        stdin: pulumi.Output[str],
         opts: pulumi.ResourceOptions,
     ) -> remote.Command:
         command = script.apply(lambda s: render.remote_command(s, node.ssh_user))
@@ -211,6 +251,6 @@ class Cluster(pulumi.ComponentResource):
             create=command,
             update=command,
             delete=render.remote_command(render.uninstall_script(settings), node.ssh_user),
-            stdin=token,
+            stdin=stdin,
             opts=opts,
         )
