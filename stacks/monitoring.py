@@ -70,6 +70,9 @@ def _endpoint(endpoints: Any, key: str, ref: str) -> str:
     url = (endpoints or {}).get(key)
     if not url:
         raise ValueError(f"upstream {ref} exports no {key} endpoint (is its monitoring enabled?)")
+    if ".svc.cluster.local" in url:
+        raise ValueError(f"upstream {ref} keeps its {key} inside its cluster ({url}): list this environment's "
+                         "network in its monitoring.allowed_sources")
     return url
 
 
@@ -180,6 +183,7 @@ def deploy(
         mqtt_exporter=mqtt,
         grafana_default=mon.grafana_default,
         protect=env.production,
+        allowed_sources=tuple(str(net) for net in mon.allowed_sources),
     )
     return Monitoring(
         f"{env.name}-monitoring",

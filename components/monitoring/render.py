@@ -9,6 +9,7 @@ gives byte-identical output.
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -431,6 +432,8 @@ def prometheus_values(
         server["extraSecretMounts"].append(
             {"name": "incus-metrics", "mountPath": INCUS_CERT_DIR, "secretName": incus_secret, "readOnly": True}
         )
+    # Without the lifecycle API nothing reloads a changed config: a changed checksum rolls the pod.
+    server["podAnnotations"] = {"checksum/config": hashlib.sha256((dump(body) + rules).encode()).hexdigest()}
     computed = {
         "server": server,
         "serverFiles": {"prometheus.yml": body, RULES_FILE: yaml.safe_load(rules)},

@@ -19,6 +19,7 @@ Example (Pulumi.lothlorien.yaml)::
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Iterable, Optional
 
@@ -169,6 +170,17 @@ class Monitoring(Model):
     # Whether the local Prometheus is Grafana's default datasource.
     grafana_default: bool = True
     mqtt_exporter: Optional[MqttExporterConfig] = None
+    # Sources allowed to reach Prometheus and Loki from outside the cluster (the network of the
+    # environment that federates this one). Empty: both stay inside the cluster. Alertmanager never
+    # leaves it.
+    allowed_sources: list[ipaddress.IPv4Network] = []
+
+    @pydantic.field_validator("allowed_sources")
+    @classmethod
+    def _not_everyone(cls, value: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        if any(net.prefixlen == 0 for net in value):
+            raise ValueError("may not include 0.0.0.0/0: name the networks that need Prometheus and Loki")
+        return value
 
 
 def checks(cfg) -> Iterable[Problem]:
