@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv synth test test-hosts clean policy-venv policy bench critical-path graph
+.PHONY: venv synth test test-hosts clean policy-venv policy bench critical-path graph bump-image
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ test: venv
 ## debootstrap'd Debian bookworm (needs root; the rootfs is cached in ~/.cache/homelab/)
 test-hosts: venv
 	$(PY) -m pytest tests/test_cloudinit.py tests/test_cloudinit_schema.py tests/test_cloudinit_script.py \
-	  tests/test_rootfs.py tests/test_linode.py tests/test_onboard.py
+	  tests/test_linode.py tests/test_onboard.py
 
 ## policy-venv: the policy pack's own virtualenv (pulumi-policy pins an older protobuf than .venv)
 POLICY_VENV := .venv-policy
@@ -60,3 +60,8 @@ graph: synth
 
 clean:
 	rm -rf build .pytest_cache
+
+## bump-image: move the catalog entry DIST (e.g. debian12) to its publisher's newest build and
+## checksum (needs network; see README "Keeping pins current")
+bump-image: venv
+	$(PY) -m pins.bump_image --dist $(DIST)

@@ -6,7 +6,8 @@ Images are pinned: a dated, versioned file with the checksum its publisher lists
 (Rocky: `CHECKSUM` in the image directory, sha256; Debian: `SHA512SUMS`, sha512; Proxmox
 appliance templates: the `aplinfo` index, sha512). Proxmox verifies the checksum while it
 downloads, so a changed upstream file fails the download instead of building a different
-template. To move to a newer image, change URL, file name and checksum together.
+template. To move to a newer image, `make bump-image DIST=<key>` (pins/bump_image.py) rewrites URL,
+file name and checksum together from the publisher's sums file.
 
 An `Image` refuses to exist without a checksum: an entry whose checksum is not known is not
 added here with a guess; it waits until the checksum is copied from the publisher's sums file.

@@ -23,7 +23,7 @@ def provider_args(name: str, remote: Remote, incus: Incus, secrets: Secrets) -> 
     remotes += [binding.ProviderRemoteArgs(name=key, address=registry.address, protocol="oci", public=True)
                 for key, registry in sorted(incus.oci_registries.items())]
     return binding.ProviderArgs(
-        remotes=remotes, default_remote=name, config_dir=remote.config_dir, project=remote.project,
+        remotes=remotes, default_remote=name, config_dir=remote.config_dir,
         accept_remote_certificate=remote.accept_certificate,
         # With a trust token the provider makes its own client certificate and has the remote trust it.
         generate_client_certificates=remote.trust == "token")

@@ -85,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         for line in error.lines:
             print(f"  {line}", file=sys.stderr)
         return 2
+    except ValueError as error:
+        # A check the program makes on values it reads while it runs (an upstream stack's contract,
+        # say): Pulumi wraps it in "While processing ..." lines; its own message is the last one.
+        message = str(error).splitlines()[-1].removeprefix("ValueError has risen: ")
+        print(f"homelab synth: {args.env}: the program failed: {message}", file=sys.stderr)
+        return 1
     out = args.out / args.env
     files = write(result, out)
     problems = conformance.check([{**r, "inputs": result.revealed[r["urn"]]} for r in result.resources])

@@ -37,14 +37,8 @@ _POLICY_RC_D = "#!/bin/sh\nexit 101\n"
 
 
 def _require(tool: str) -> None:
-    try:
-        from tests.tools import require_tool
-    except ImportError:  # the foundation's helper not merged yet: same behaviour inline
-        if shutil.which(tool) is None:
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"{tool} is not installed (required under CI=true)")
-            pytest.skip(f"{tool} is not installed")
-        return
+    from tests.tools import require_tool
+
     require_tool(tool)
 
 

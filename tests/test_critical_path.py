@@ -194,8 +194,7 @@ def test_more_vms_and_agents_do_not_lengthen_the_real_critical_path(tmp_path):
     from synth import bench
 
     base = __import__("yaml").safe_load((ROOT / f"Pulumi.{bench.BASE_STACK}.yaml").read_text())
-    if "homelab:proxmox" not in base["config"]:
-        pytest.skip(f"Pulumi.{bench.BASE_STACK}.yaml declares no Proxmox VMs to scale yet")
+    assert "homelab:proxmox" in base["config"], f"Pulumi.{bench.BASE_STACK}.yaml lost its Proxmox VMs"
     small = cp.analyse(_synth_generated(4, tmp_path / "small"))
     large = cp.analyse(_synth_generated(9, tmp_path / "large"))
     vm = "proxmoxve:index/vmLegacy:VmLegacy"

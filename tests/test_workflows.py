@@ -131,35 +131,124 @@ def test_pull_request_tests_and_synths_both_environments_without_secrets():
     assert setup[0]["with"]["python-version"] == "3.11"
 
 
-def test_pull_request_previews_both_stacks_commenting_and_skips_forks():
+# Production's credentials: the secrets a lothlorien preview or up needs. They exist only as secrets
+# of the `lothlorien` GitHub environment (README.md, "Delivery pipeline").
+PRODUCTION_SECRETS = {
+    "PULUMI_CONFIG_PASSPHRASE_LOTHLORIEN",
+    "STACK_SECRETS_LOTHLORIEN",
+    "PULUMI_BACKEND_ACCESS_KEY_ID_LOTHLORIEN",
+    "PULUMI_BACKEND_SECRET_ACCESS_KEY_LOTHLORIEN",
+}
+PULL_REQUEST_EVENTS = {"pull_request", "pull_request_target"}
+SECRET_NAME = re.compile(r"\bsecrets\.([A-Za-z_][A-Za-z0-9_]*)")
+# Ways to reach a secret whose name the file does not spell out.
+DYNAMIC_SECRETS = re.compile(r"\bsecrets\s*\[|toJSON\(\s*secrets\s*\)|secrets:\s*inherit|\bsecrets\s*\}\}")
+
+
+def secret_names(node: Any) -> set[str]:
+    """Every `secrets.NAME` an object of a workflow names; fails on a secret reached by a computed name."""
+    text = yaml.safe_dump(node)
+    assert not DYNAMIC_SECRETS.search(text), f"a secret reached by a computed name or inherited: {text[:200]}"
+    return set(SECRET_NAME.findall(text))
+
+
+def environment_of(job: dict[str, Any]) -> str | None:
+    environment = job.get("environment")
+    return environment.get("name") if isinstance(environment, dict) else environment
+
+
+def is_production(name: str) -> bool:
+    return "LOTHLORIEN" in name.upper()
+
+
+def triggers(document: dict[str, Any]) -> set[str]:
+    on = document["on"]
+    return {on} if isinstance(on, str) else set(on)
+
+
+def test_secret_name_scanner_finds_names_and_refuses_computed_ones():
+    assert secret_names({"env": {"A": "${{ secrets.STACK_SECRETS_LOTHLORIEN }}"}}) == {"STACK_SECRETS_LOTHLORIEN"}
+    for computed in ("${{ secrets[matrix.secrets] }}", "${{ toJSON(secrets) }}", "${{ secrets }}"):
+        with pytest.raises(AssertionError, match="computed name"):
+            secret_names({"env": {"A": computed}})
+    with pytest.raises(AssertionError, match="computed name"):
+        secret_names({"secrets": "inherit"})
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_no_pull_request_job_can_reach_a_production_secret(path):
+    document = load(path)
+    assert not secret_names(document.get("env", {})), f"{path.name}: workflow-level env hands secrets to every job"
+    if not triggers(document) & PULL_REQUEST_EVENTS:
+        return
+    for name, job in document["jobs"].items():
+        reached = {secret for secret in secret_names(job) if is_production(secret)}
+        assert not reached, f"{path.name}:{name} runs on pull requests with production secrets {sorted(reached)}"
+        assert environment_of(job) != "lothlorien", f"{path.name}:{name}: a pull request job in production's environment"
+        for step in job.get("steps", []):
+            if step.get("uses") == "./.github/actions/pulumi-stack":
+                assert step["with"]["stack"] == "mirkwood", f"{path.name}:{name}: pull requests preview mirkwood only"
+
+
+def test_the_pulumi_stack_action_names_no_secret():
+    """Composite actions run inside pull-request jobs: the secrets they see are the calling job's only."""
+    assert ACTIONS
+    for path in ACTIONS:
+        expressions = " ".join(re.findall(r"\$\{\{(.*?)\}\}", path.read_text(), re.S))
+        assert not re.search(r"\bsecrets\b", expressions), f"{path}: an expression reads secrets"
+
+
+def test_each_production_secret_appears_only_under_the_lothlorien_environment():
+    seen: set[str] = set()
+    for path in WORKFLOWS:
+        document = load(path)
+        for name, job in document["jobs"].items():
+            production = {secret for secret in secret_names(job) if is_production(secret)}
+            if not production:
+                continue
+            where = f"{path.name}:{name}"
+            assert environment_of(job) == "lothlorien", f"{where} names {sorted(production)} outside the lothlorien environment"
+            assert not triggers(document) & PULL_REQUEST_EVENTS, where
+            assert job["if"] == "github.ref == 'refs/heads/main'", f"{where}: production from main only"
+            staging = {secret for secret in secret_names(job) if "MIRKWOOD" in secret}
+            assert not staging, f"{where}: production's job holds staging's credentials {sorted(staging)}"
+            seen |= production
+    assert seen == PRODUCTION_SECRETS, f"production secrets referenced: {sorted(seen)}"
+
+
+def test_pull_request_previews_mirkwood_only_commenting_and_skips_forks():
     preview = _jobs("pull-request.yml")["preview"]
     assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
     assert set(preview["needs"]) == {"test", "synth"}
-    assert [m["stack"] for m in preview["strategy"]["matrix"]["include"]] == ["mirkwood", "lothlorien"]
+    assert "strategy" not in preview, "one stack: mirkwood"
     assert preview["permissions"]["pull-requests"] == "write"
     step = next(s for s in preview["steps"] if s.get("uses") == "./.github/actions/pulumi-stack")
-    assert step["with"] == {"command": "preview", "stack": "${{ matrix.stack }}", "comment-on-pr": "true"}
-    assert "environment" not in preview, "a preview must not wait for the production approval"
-    for key in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "STACK_SECRETS", "AWS_ACCESS_KEY_ID"):
-        assert "secrets" in preview["env"][key], key
+    assert step["with"] == {"command": "preview", "stack": "mirkwood", "comment-on-pr": "true"}
+    assert "environment" not in preview
+    assert secret_names(preview) == {
+        "PULUMI_BACKEND_URL", "PULUMI_BACKEND_ACCESS_KEY_ID_MIRKWOOD", "PULUMI_BACKEND_SECRET_ACCESS_KEY_MIRKWOOD",
+        "PULUMI_CONFIG_PASSPHRASE_MIRKWOOD", "STACK_SECRETS_MIRKWOOD"}
 
 
 def test_deploy_ups_staging_then_production_behind_its_environment():
     document = load(ROOT / ".github" / "workflows" / "deploy.yml")
+    assert triggers(document) == {"push", "workflow_dispatch"}
     assert document["on"]["push"]["branches"] == ["main"]
     assert document["concurrency"]["cancel-in-progress"] is False
     jobs = document["jobs"]
-    mirkwood, preview, lothlorien = jobs["up-mirkwood"], jobs["preview-lothlorien"], jobs["up-lothlorien"]
-    assert mirkwood["needs"] == "verify"
-    assert preview["needs"] == "up-mirkwood" and lothlorien["needs"] == "preview-lothlorien"
-    assert lothlorien["environment"]["name"] == "lothlorien"
-    assert "environment" not in preview  # the approver reads this preview before approving
+    assert set(jobs) == {"verify", "up-mirkwood", "up-lothlorien"}
+    assert not secret_names(jobs["verify"]), "verify runs the tests: no credentials"
+    mirkwood, lothlorien = jobs["up-mirkwood"], jobs["up-lothlorien"]
+    assert mirkwood["needs"] == "verify" and lothlorien["needs"] == "up-mirkwood"
+    assert environment_of(mirkwood) == "mirkwood" and environment_of(lothlorien) == "lothlorien"
     for job in (mirkwood, lothlorien):
         assert job["if"] == "github.ref == 'refs/heads/main'"  # a manual run from a branch deploys nothing
-    for job, stack in ((mirkwood, "mirkwood"), (lothlorien, "lothlorien")):
-        step = next(s for s in job["steps"] if s.get("uses") == "./.github/actions/pulumi-stack")
-        assert step["with"] == {"command": "up", "stack": stack}
-        assert job["env"]["STACK_SECRETS"] == f"${{{{ secrets.STACK_SECRETS_{stack.upper()} }}}}"
+    operations = lambda job: [s["with"] for s in job["steps"] if s.get("uses") == "./.github/actions/pulumi-stack"]
+    assert operations(mirkwood) == [{"command": "up", "stack": "mirkwood"}]
+    # Production's preview runs inside the approved job, before its up.
+    assert [(o["command"], o["stack"]) for o in operations(lothlorien)] == [("preview", "lothlorien"), ("up", "lothlorien")]
+    assert lothlorien["env"]["STACK_SECRETS"] == "${{ secrets.STACK_SECRETS_LOTHLORIEN }}"
+    assert lothlorien["env"]["AWS_ACCESS_KEY_ID"] == "${{ secrets.PULUMI_BACKEND_ACCESS_KEY_ID_LOTHLORIEN }}"
 
 
 def test_stack_secrets_go_through_stdin_masked_and_checked():

@@ -6,7 +6,8 @@
 # CustomResource classes with the `incus:index/...` tokens, and a `package_ref` that registers the
 # parameterized package with the engine so `pulumi up` hands these resources to the lxc/incus
 # provider. Only the resources and properties this project uses are bound; `schema.py` holds the
-# provider schema as written down from its documentation and the tests check this binding against it.
+# provider schema as read from its source at the pinned release (provider-facts.json) and the tests
+# check this binding against it.
 """Typed Pulumi binding of the lxc/incus Terraform provider (resources, input types, package)."""
 
 import base64
@@ -22,11 +23,13 @@ from pulumi.runtime import register_package
 PACKAGE = "incus"
 #: The lxc/incus Terraform provider release this binding is written against.
 PROVIDER_SOURCE = "lxc/incus"
+# renovate: datasource=terraform-provider depName=lxc/incus
 PROVIDER_VERSION = "1.1.1"
 #: Where the bridge resolves `lxc/incus` (OpenTofu's registry is its default registry).
 PROVIDER_URL = "registry.opentofu.org/lxc/incus"
 #: The base provider serving every parameterized Terraform package, and its pinned release.
 BASE_PROVIDER = "terraform-provider"
+# renovate: datasource=github-releases depName=pulumi/pulumi-terraform-provider extractVersion=^v(?<version>.+)$
 BASE_PROVIDER_VERSION = "1.4.0"
 
 
@@ -116,17 +119,17 @@ class ProviderRemoteArgs:
 
 @pulumi.input_type
 class ProviderArgs:
-    """The provider configuration (attributes and `remote` blocks)."""
+    """The provider configuration (attributes and `remote` blocks). lxc/incus 1.1.1 has no provider-level
+    `project` (internal/provider/provider.go): each resource carries its own."""
 
     def __init__(__self__, *,
                  remotes: Optional[pulumi.Input[Sequence[pulumi.Input[ProviderRemoteArgs]]]] = None,
                  default_remote: Optional[pulumi.Input[str]] = None,
                  config_dir: Optional[pulumi.Input[str]] = None,
-                 project: Optional[pulumi.Input[str]] = None,
                  accept_remote_certificate: Optional[pulumi.Input[bool]] = None,
                  generate_client_certificates: Optional[pulumi.Input[bool]] = None):
         for key, value in (("remotes", remotes), ("default_remote", default_remote), ("config_dir", config_dir),
-                           ("project", project), ("accept_remote_certificate", accept_remote_certificate),
+                           ("accept_remote_certificate", accept_remote_certificate),
                            ("generate_client_certificates", generate_client_certificates)):
             if value is not None:
                 pulumi.set(__self__, key, value)
@@ -147,11 +150,6 @@ class ProviderArgs:
         return pulumi.get(self, "config_dir")
 
     @property
-    @pulumi.getter
-    def project(self) -> Optional[pulumi.Input[str]]:
-        return pulumi.get(self, "project")
-
-    @property
     @pulumi.getter(name="acceptRemoteCertificate")
     def accept_remote_certificate(self) -> Optional[pulumi.Input[bool]]:
         return pulumi.get(self, "accept_remote_certificate")
@@ -167,7 +165,7 @@ class Provider(pulumi.ProviderResource):
 
     def __init__(self, resource_name: str, args: ProviderArgs, opts: Optional[pulumi.ResourceOptions] = None):
         props = ProviderArgs.__new__(ProviderArgs)
-        for key in ("default_remote", "config_dir", "project"):
+        for key in ("default_remote", "config_dir"):
             props.__dict__[key] = getattr(args, key)
         # As in generated SDKs: the engine hands provider configuration to the bridge as JSON strings
         # for every non-string value (nested blocks and booleans).

@@ -1,9 +1,11 @@
-"""The lxc/incus provider schema, as far as this project uses it, written down from the provider's
-documentation and source (github.com/lxc/terraform-provider-incus, `docs/index.md`,
-`docs/resources/{instance,profile,storage_volume,network}.md`, `internal/provider/provider.go`,
-`internal/instance/resource_instance.go`), in Terraform names; plus the bridge's naming rules that
-turn them into Pulumi names and tokens (pulumi-terraform-bridge: attributes become camelCase, nested
-blocks that may repeat become plural lists, resources `incus_<x>` become `incus:index/<x>:<X>`).
+"""The lxc/incus provider schema, as far as this project uses it: built from provider-facts.json,
+which `provider_facts.py` reads mechanically from the provider's own source at the pinned release
+(github.com/lxc/terraform-provider-incus, the `Schema(...)` of `internal/provider/provider.go`,
+`internal/instance/resource_instance.go`, `internal/profile/resource_profile.go`,
+`internal/storage/resource_storage_volume.go`, `internal/network/resource_network.go`), in
+Terraform names; plus the bridge's naming rules that turn them into Pulumi names and tokens
+(pulumi-terraform-bridge: attributes become camelCase, nested blocks that may repeat become plural
+lists, resources `incus_<x>` become `incus:index/<x>:<X>`).
 
 The binding (`binding.py`) is tested against this: a property the binding sends must exist here
 under its bridged name, a required one must be required in the binding too.
@@ -13,60 +15,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import provider_facts
+
 REQUIRED, OPTIONAL, COMPUTED = "required", "optional", "computed"
 
-# The `device` block of instances and profiles (a set of nested blocks).
-DEVICE_BLOCK = {"name": REQUIRED, "type": REQUIRED, "properties": REQUIRED}
 DEVICE_TYPES = ("none", "disk", "nic", "unix-char", "unix-block", "usb", "gpu", "infiniband", "proxy",
                 "unix-hotplug", "tpm", "pci")
 
 
 @dataclass(frozen=True)
 class Schema:
-    """A Terraform resource (or provider) schema: attributes and repeatable nested blocks."""
+    """A Terraform resource (or provider) schema: attributes and repeatable nested blocks, and the
+    attributes whose change forces a new resource (plan modifier `RequiresReplace`)."""
 
     attributes: dict[str, str]
     blocks: dict[str, dict[str, str]] = field(default_factory=dict)
+    requires_replace: frozenset[str] = frozenset()
 
 
-PROVIDER = Schema(
-    attributes={"config_dir": OPTIONAL, "generate_client_certificates": OPTIONAL,
-                "accept_remote_certificate": OPTIONAL, "project": OPTIONAL, "default_remote": OPTIONAL},
-    blocks={"remote": {"name": REQUIRED, "address": OPTIONAL, "protocol": OPTIONAL,
-                       "authentication_type": OPTIONAL, "token": OPTIONAL, "public": OPTIONAL}},
-)
+def _schema(elements: dict) -> Schema:
+    return Schema(
+        attributes={name: e["kind"] for name, e in elements.items() if not e.get("block")},
+        blocks={name: {key: child["kind"] for key, child in e["nested"].items()}
+                for name, e in elements.items() if e.get("block")},
+        requires_replace=frozenset(name for name, e in elements.items() if e["requires_replace"]),
+    )
 
-RESOURCES: dict[str, Schema] = {
-    "incus_instance": Schema(
-        attributes={"name": REQUIRED, "image": OPTIONAL, "description": OPTIONAL, "type": OPTIONAL,
-                    "ephemeral": OPTIONAL, "running": OPTIONAL, "profiles": OPTIONAL, "config": OPTIONAL,
-                    "project": OPTIONAL, "remote": OPTIONAL, "target": OPTIONAL, "source_instance": OPTIONAL,
-                    "source_file": OPTIONAL, "architecture": OPTIONAL,
-                    "ipv4_address": COMPUTED, "ipv6_address": COMPUTED, "mac_address": COMPUTED,
-                    "status": COMPUTED},
-        blocks={"device": DEVICE_BLOCK,
-                "wait_for": {"type": REQUIRED, "delay": OPTIONAL, "nic": OPTIONAL},
-                "file": {"content": OPTIONAL, "source_path": OPTIONAL, "target_path": REQUIRED,
-                         "uid": OPTIONAL, "gid": OPTIONAL, "mode": OPTIONAL, "create_directories": OPTIONAL}},
-    ),
-    "incus_profile": Schema(
-        attributes={"name": REQUIRED, "description": OPTIONAL, "config": OPTIONAL, "project": OPTIONAL,
-                    "remote": OPTIONAL},
-        blocks={"device": DEVICE_BLOCK},
-    ),
-    "incus_storage_volume": Schema(
-        attributes={"name": REQUIRED, "pool": REQUIRED, "description": OPTIONAL, "type": OPTIONAL,
-                    "content_type": OPTIONAL, "config": OPTIONAL, "project": OPTIONAL, "remote": OPTIONAL,
-                    "target": OPTIONAL, "source_volume": OPTIONAL, "source_file": OPTIONAL,
-                    "location": COMPUTED},
-        blocks={"file": {"target_path": REQUIRED, "content": OPTIONAL, "source_path": OPTIONAL,
-                         "uid": OPTIONAL, "gid": OPTIONAL, "mode": OPTIONAL, "create_directories": OPTIONAL}},
-    ),
-    "incus_network": Schema(
-        attributes={"name": REQUIRED, "description": OPTIONAL, "type": OPTIONAL, "config": OPTIONAL,
-                    "project": OPTIONAL, "remote": OPTIONAL, "target": OPTIONAL, "managed": COMPUTED},
-    ),
-}
+
+FACTS = provider_facts.load()
+PROVIDER = _schema(FACTS["schemas"]["provider"]["elements"])
+RESOURCES: dict[str, Schema] = {name: _schema(schema["elements"])
+                                 for name, schema in FACTS["schemas"].items() if name != "provider"}
+# The `device` block of instances and profiles (a set of nested blocks).
+DEVICE_BLOCK = RESOURCES["incus_instance"].blocks["device"]
 
 
 def camel(name: str) -> str:

@@ -1,0 +1,253 @@
+"""`make bump-image DIST=<key>`: move a catalog entry to its publisher's newest build.
+
+Renovate cannot recompute a checksum, so cloud images and LXC templates are bumped here, on an
+operator's machine with network access. For each image of the entry (the cloud image, and the
+LXC template if there is one) this reads the publisher's index and sums file, picks the newest
+build, and rewrites url, file name and checksum in components/catalog.py. Nothing is downloaded
+but the index and the sums file. Review the diff, then `make synth` and `make plan` show what the
+new image replaces (templates are rebuilt; clones are not touched).
+
+Publishers and the formats they publish (tests/test_bump_image.py checks the catalog against them):
+- Debian cloud images: https://cloud.debian.org/images/cloud/<codename>/<YYYYMMDD-NNNN>/ with a
+  GNU-style `SHA512SUMS` (`<sha512>  <file>`).
+- Rocky Linux: https://dl.rockylinux.org/pub/rocky/<major>/images/x86_64/ (the major points at
+  the current minor) with a BSD-style `CHECKSUM` (`SHA256 (<file>) = <sha256>`).
+- Ubuntu cloud images: https://cloud-images.ubuntu.com/releases/<codename>/release-<YYYYMMDD>/
+  with `SHA256SUMS` (`<sha256> *<file>`).
+- Proxmox appliance templates: the `aplinfo-pve-<N>.dat` index, stanzas with `Location:` and
+  `sha512sum:`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from components.catalog import CATALOG, Image
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG_FILE = ROOT / "components" / "catalog.py"
+
+Fetch = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Build:
+    """The newest build a publisher lists: where it is and its checksum."""
+
+    url: str
+    file_name: str
+    checksum: str
+
+
+class BumpError(Exception):
+    """The publisher's index or sums file did not have the expected shape."""
+
+
+def fetch_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - https/http URLs only
+        return response.read().decode()
+
+
+def _links(index_html: str, pattern: str) -> list[str]:
+    """Names in a directory listing (href targets) matching `pattern`, trailing slash removed."""
+    names = {href.rstrip("/") for href in re.findall(r'href="([^"?]+)"', index_html)}
+    return sorted(name for name in names if re.fullmatch(pattern, name))
+
+
+# ---- Debian -------------------------------------------------------------------------------------
+
+DEBIAN_URL = re.compile(r"https://cloud\.debian\.org/images/cloud/(?P<codename>[a-z]+)/(?P<build>\d{8}-\d{4})/"
+                        r"debian-(?P<release>\d+)-genericcloud-amd64-(?P=build)\.qcow2")
+
+
+def newest_debian(image: Image, fetch: Fetch) -> Build:
+    current = DEBIAN_URL.fullmatch(image.url)
+    if not current:
+        raise BumpError(f"{image.url}: not a Debian genericcloud image URL")
+    base = f"https://cloud.debian.org/images/cloud/{current['codename']}/"
+    builds = _links(fetch(base), r"\d{8}-\d{4}")
+    if not builds:
+        raise BumpError(f"{base}: no dated builds listed")
+    build = builds[-1]
+    file_name = f"debian-{current['release']}-genericcloud-amd64-{build}.qcow2"
+    sums = fetch(f"{base}{build}/SHA512SUMS")
+    return Build(f"{base}{build}/{file_name}", file_name, _gnu_sum(sums, file_name, 128))
+
+
+def _gnu_sum(sums: str, file_name: str, length: int) -> str:
+    """`<hex>  <file>` or `<hex> *<file>` (coreutils' text and binary modes)."""
+    for line in sums.splitlines():
+        match = re.fullmatch(rf"([0-9a-f]{{{length}}}) [ *]{re.escape(file_name)}", line.strip())
+        if match:
+            return match.group(1)
+    raise BumpError(f"{file_name}: not listed in the sums file")
+
+
+# ---- Rocky Linux --------------------------------------------------------------------------------
+
+ROCKY_URL = re.compile(r"https://dl\.rockylinux\.org/(?:pub|vault)/rocky/(?P<minor>(?P<major>\d+)\.\d+)/images/x86_64/"
+                       r"Rocky-(?P=major)-GenericCloud-Base-(?P=minor)-\d{8}\.\d+\.x86_64\.qcow2")
+
+
+def newest_rocky(image: Image, fetch: Fetch) -> Build:
+    current = ROCKY_URL.fullmatch(image.url)
+    if not current:
+        raise BumpError(f"{image.url}: not a Rocky GenericCloud Base image URL")
+    major = current["major"]
+    base = f"https://dl.rockylinux.org/pub/rocky/{major}/images/x86_64/"
+    pattern = rf"Rocky-{major}-GenericCloud-Base-({major}\.\d+)-(\d{{8}})\.(\d+)\.x86_64\.qcow2"
+    files = _links(fetch(base), pattern)
+    if not files:
+        raise BumpError(f"{base}: no GenericCloud Base images listed")
+    file_name = max(files, key=lambda f: [int(x) for x in re.findall(r"\d+", f.split("Base-", 1)[1])])
+    minor = re.fullmatch(pattern, file_name).group(1)
+    sums = fetch(f"{base}CHECKSUM")
+    match = re.search(rf"^SHA256 \({re.escape(file_name)}\) = ([0-9a-f]{{64}})$", sums, re.MULTILINE)
+    if not match:
+        raise BumpError(f"{file_name}: not listed in {base}CHECKSUM")
+    # The minor's own directory: the major's link moves on when the next minor ships.
+    return Build(f"https://dl.rockylinux.org/pub/rocky/{minor}/images/x86_64/{file_name}", file_name,
+                 match.group(1))
+
+
+# ---- Ubuntu -------------------------------------------------------------------------------------
+
+UBUNTU_URL = re.compile(r"https://cloud-images\.ubuntu\.com/releases/(?P<codename>[a-z]+)/release-\d{8}(?:\.\d+)?/"
+                        r"(?P<file>ubuntu-\d{2}\.\d{2}-server-cloudimg-amd64\.img)")
+
+
+def newest_ubuntu(image: Image, fetch: Fetch) -> Build:
+    current = UBUNTU_URL.fullmatch(image.url)
+    if not current:
+        raise BumpError(f"{image.url}: not an Ubuntu server cloud image URL")
+    base = f"https://cloud-images.ubuntu.com/releases/{current['codename']}/"
+    releases = _links(fetch(base), r"release-\d{8}(?:\.\d+)?")
+    if not releases:
+        raise BumpError(f"{base}: no releases listed")
+    release = max(releases, key=lambda r: [int(x) for x in re.findall(r"\d+", r)])
+    file_name = current["file"]
+    sums = fetch(f"{base}{release}/SHA256SUMS")
+    return Build(f"{base}{release}/{file_name}", file_name, _gnu_sum(sums, file_name, 64))
+
+
+# ---- Proxmox appliance templates ----------------------------------------------------------------
+
+PROXMOX_URL = re.compile(r"https?://download\.proxmox\.com/images/system/"
+                         r"(?P<package>[a-z0-9]+-\d+-standard)_[0-9][^_/]*_amd64\.tar\.(?:zst|xz|gz)")
+APLINFO = "http://download.proxmox.com/images/aplinfo-pve-8.dat"
+
+
+def newest_proxmox_template(image: Image, fetch: Fetch) -> Build:
+    current = PROXMOX_URL.fullmatch(image.url)
+    if not current:
+        raise BumpError(f"{image.url}: not a Proxmox appliance template URL")
+    candidates = []
+    for stanza in fetch(APLINFO).split("\n\n"):
+        fields = dict(re.findall(r"^([A-Za-z0-9-]+): ?(.*)$", stanza, re.MULTILINE))
+        if fields.get("Package") == current["package"] and "sha512sum" in fields:
+            version = [int(x) for x in re.findall(r"\d+", fields.get("Version", ""))]
+            candidates.append((version, fields["Location"], fields["sha512sum"]))
+    if not candidates:
+        raise BumpError(f"{APLINFO}: no {current['package']} listed")
+    _, location, checksum = max(candidates)
+    file_name = location.rsplit("/", 1)[-1]
+    return Build(f"http://download.proxmox.com/images/{location}", file_name, checksum)
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """A publisher's URL format, how to find its newest build, and the checksum it lists."""
+
+    name: str
+    url: re.Pattern[str]
+    newest: Callable[[Image, Fetch], Build]
+    checksum_algorithm: str
+
+
+PUBLISHERS = (
+    Publisher("Debian cloud images", DEBIAN_URL, newest_debian, "sha512"),
+    Publisher("Rocky Linux", ROCKY_URL, newest_rocky, "sha256"),
+    Publisher("Ubuntu cloud images", UBUNTU_URL, newest_ubuntu, "sha256"),
+    Publisher("Proxmox appliance templates", PROXMOX_URL, newest_proxmox_template, "sha512"),
+)
+
+
+def publisher_of(image: Image) -> Publisher:
+    for publisher in PUBLISHERS:
+        if publisher.url.fullmatch(image.url):
+            return publisher
+    raise BumpError(f"{image.url}: no known publisher has this URL format")
+
+
+# ---- rewriting the catalog ----------------------------------------------------------------------
+
+def _literal(value: str, indent: str, first: int = 0) -> str:
+    """A Python string literal as the catalog writes them: a URL that would pass 110 columns split
+    after its last path separator, a checksum split every 64 hex digits."""
+    if "/" in value:
+        head, _, tail = value.rpartition("/")
+        pieces = [head + "/", tail] if first + len(value) + 3 > 110 else [value]
+    else:
+        pieces = [value[i:i + 64] for i in range(0, len(value), 64)]
+    return f"\n{indent}".join(f'"{piece}"' for piece in pieces)
+
+
+def rewrite_image(source: str, old: Image, new: Build) -> str:
+    """`source` with the Image(...) fields of `old` (found by its file name) set to `new`."""
+    start = source.find(f'file_name="{old.file_name}"')
+    if start < 0:
+        raise BumpError(f"{old.file_name}: not found in {CATALOG_FILE.name}")
+    open_at = source.rfind("Image(", 0, start)
+    block = re.compile(r'url=(?:"[^"]*"\s*)+,\s*file_name="[^"]*",\s*checksum=(?:"[^"]*"\s*)+,')
+    match = block.search(source, open_at)
+    if not match or match.start() > start:
+        raise BumpError(f"{old.file_name}: its Image(...) does not have url, file_name, checksum in order")
+    indent = re.search(r"\n([ \t]*)url=", source[open_at:match.end()]).group(1)
+    cont = indent + "    "
+    text = (f"url={_literal(new.url, cont, len(indent) + 4)},\n"
+            f"{indent}file_name=\"{new.file_name}\",\n"
+            f"{indent}checksum={_literal(new.checksum, cont + '     ')},")
+    return source[:match.start()] + text + source[match.end():]
+
+
+def bump(dist_key: str, fetch: Fetch = fetch_text, catalog_file: Path = CATALOG_FILE) -> list[str]:
+    """Rewrite `dist_key`'s images to their newest builds; returns one line per image."""
+    if dist_key not in CATALOG:
+        raise BumpError(f"{dist_key}: not in the catalog ({', '.join(sorted(CATALOG))})")
+    dist = CATALOG[dist_key]
+    source, lines = catalog_file.read_text(), []
+    for image in (dist.image, dist.lxc_template):
+        if image is None:
+            continue
+        new = publisher_of(image).newest(image, fetch)
+        Image(new.url, new.file_name, new.checksum, image.checksum_algorithm)  # the catalog's own checks
+        if new.file_name == image.file_name and new.checksum == image.checksum and new.url == image.url:
+            lines.append(f"{dist_key}: {image.file_name} is the newest build")
+            continue
+        source = rewrite_image(source, image, new)
+        lines.append(f"{dist_key}: {image.file_name} -> {new.file_name}")
+    catalog_file.write_text(source)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bump-image", description=__doc__.splitlines()[0])
+    parser.add_argument("--dist", required=True, help="catalog key, e.g. debian12 or rocky9")
+    args = parser.parse_args(argv)
+    try:
+        for line in bump(args.dist):
+            print(line)
+    except (BumpError, OSError) as error:
+        print(f"bump-image: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
