@@ -27,8 +27,13 @@ LXC_SSH_USER = "root"
 def provider(cfg: EnvironmentConfig, secrets: Secrets) -> proxmoxve.Provider:
     """API token for the API, SSH (key from secrets) for snippet uploads to each node."""
     px = cfg.proxmox
+    pinned = {node.address: node.host_key for node in px.nodes if node.host_key}
+    # The provider's SSH checks the nodes against ~/.ssh/known_hosts: the pinned keys go there
+    # before it is configured (its resources wait for the provider, and it waits for this).
+    known = [hostkey.known_hosts("proxmox-known-hosts", pinned)] if pinned else []
     return proxmoxve.Provider(
         "proxmox",
+        opts=pulumi.ResourceOptions(depends_on=known),
         endpoint=px.endpoint,
         insecure=px.insecure,
         api_token=secrets.require("proxmoxApiToken"),

@@ -180,3 +180,54 @@ def test_keyscan_records_the_key_a_real_sshd_presents(tmp_path):
     expected = " ".join(key.with_suffix(".pub").read_text().split()[:2])
     assert result.stdout == expected + "\n"
     assert hostkey.host_key_problem(result.stdout.strip()) is None
+
+
+def _known_hosts(file: Path, pinned: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ["PATH"], "HOME": str(file.parent), "KNOWN_HOSTS": str(file), "PINNED": pinned}
+    return subprocess.run(["/bin/bash", "-c", hostkey.KNOWN_HOSTS_SCRIPT.read_text()], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+@pytest.mark.system
+def test_known_hosts_gets_the_pinned_node_keys_and_refuses_other_ones(tmp_path):
+    """What the Proxmox provider's SSH checks (bpg proxmox/ssh/client.go: ~/.ssh/known_hosts, an
+    unknown host added on first contact, a changed key refused)."""
+    require_tool("ssh-keygen")
+    require_tool("shellcheck")
+    assert subprocess.run(["shellcheck", "--severity=style", str(hostkey.KNOWN_HOSTS_SCRIPT)],
+                          capture_output=True, check=False).returncode == 0
+    file = tmp_path / ".ssh" / "known_hosts"
+    node_a, node_b = fake_host_key("node-a"), fake_host_key("node-b")
+    first = _known_hosts(file, f"10.20.0.11 {node_a}\n10.20.0.12 {node_b}\n")
+    assert first.returncode == 0, first.stderr
+    assert file.read_text() == f"10.20.0.11 {node_a}\n10.20.0.12 {node_b}\n"
+    assert oct(file.stat().st_mode & 0o777) == "0o600"
+    again = _known_hosts(file, f"10.20.0.11 {node_a}\n")
+    assert (again.returncode, again.stdout) == (0, "")
+    assert file.read_text() == f"10.20.0.11 {node_a}\n10.20.0.12 {node_b}\n"
+    # ssh-keygen -F also finds hashed entries (HashKnownHosts yes)
+    subprocess.run([require_tool("ssh-keygen"), "-H", "-f", str(file)], capture_output=True, check=True)
+    changed = _known_hosts(file, f"10.20.0.11 {fake_host_key('impostor')}\n")
+    assert changed.returncode == 1
+    assert "holds another ssh-ed25519 host key for 10.20.0.11 than the one pinned in the config" in changed.stderr
+
+
+def test_pinned_proxmox_node_keys_are_in_place_before_the_provider(tmp_path):
+    """The provider (and so every Proxmox resource) waits for the known_hosts command."""
+    import yaml
+
+    stack_dir = tmp_path / "stacks"
+    stack_dir.mkdir()
+    document = yaml.safe_load((ROOT / "Pulumi.mirkwood.yaml").read_text())
+    key = fake_host_key("iluvatar")
+    document["config"]["homelab:proxmox"]["nodes"][0]["host_key"] = key
+    (stack_dir / "Pulumi.mirkwood.yaml").write_text(yaml.safe_dump(document))
+    (stack_dir / "Pulumi.lothlorien.yaml").write_text((ROOT / "Pulumi.lothlorien.yaml").read_text())
+    done = subprocess.run([sys.executable, "-m", "synth", "--env", "mirkwood", "--out", str(tmp_path / "build"),
+                           "--stack-dir", str(stack_dir)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    resources = json.loads((tmp_path / "build" / "mirkwood" / "resources.json").read_text())
+    (known,) = [r for r in resources if r["name"] == "proxmox-known-hosts"]
+    assert known["type"] == LOCAL and known["inputs"]["environment"] == {"PINNED": f"10.20.0.11 {key}\n"}
+    (provider,) = [r for r in resources if r["type"] == "pulumi:providers:proxmoxve"]
+    assert known["urn"] in provider["dependencies"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pulumi
@@ -25,6 +25,7 @@ from pulumi_command import local, remote
 KEY_TYPE = "ssh-ed25519"
 PINNABLE_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
 KEYSCAN_SCRIPT = Path(__file__).parent / "keyscan.sh"
+KNOWN_HOSTS_SCRIPT = Path(__file__).parent / "known-hosts.sh"
 DEFAULT_TIMEOUT = 900  # a fresh VM boots and runs cloud-init before sshd answers
 
 
@@ -77,6 +78,16 @@ def pinned_or_recorded(name: str, address: pulumi.Input[str], pinned: str | None
     if pinned is not None:
         return pulumi.Output.from_input(pinned.strip())
     return recorded_host_key(name, address, port=port, machine=machine, parent=parent)
+
+
+def known_hosts(name: str, pinned: Mapping[str, str]) -> local.Command:
+    """A local.Command that puts `pinned` (address -> key line) into the known_hosts of the user
+    running Pulumi, or fails when that file holds other keys for them (known-hosts.sh). For
+    clients that read known_hosts themselves, such as the Proxmox provider's SSH."""
+    lines = "".join(f"{address} {' '.join(key.split()[:2])}\n" for address, key in sorted(pinned.items()))
+    script = KNOWN_HOSTS_SCRIPT.read_text()
+    return local.Command(name, create=script, update=script, interpreter=["/bin/bash", "-c"],
+                         environment={"PINNED": lines}, add_previous_output_in_env=False)
 
 
 def connection(host: pulumi.Input[str], user: str, private_key: pulumi.Input[str],

@@ -4,7 +4,7 @@
 homelab:proxmox:
   endpoint: https://iluvatar.mirkwood.lan:8006/
   ssh_user: root                  # the provider uploads snippets over SSH (key: secret sshPrivateKey)
-  nodes: [{name: iluvatar, address: 10.20.0.11}]
+  nodes: [{name: iluvatar, address: 10.20.0.11}]   # host_key: "ssh-ed25519 AAAA..." pins its SSH key
   storage: {vm: local-lvm, images: local, snippets: local, shared: false}
   bridge: {name: vmbr0, mtu: 1500}  # every NIC gets the bridge's MTU
   network: staging                # environment network (VLAN, CIDR); default: the environment's
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator, model_validator
 
 from components.catalog import CATALOG
+from components.hostkey import host_key_problem
 
 from .base import API_TOKEN, DeclaredHost, Model, Problem, SecretSpec, check_hostname
 
@@ -65,8 +66,20 @@ class Node(Model):
 
     name: str
     address: str
+    # The node's SSH host key (`ssh-keyscan -t ed25519 ADDRESS`, checked on the node with
+    # `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`): written to known_hosts before the provider
+    # connects. Unset: the provider records the key on first contact and refuses a changed one.
+    host_key: str | None = None
 
     _name = field_validator("name")(lambda cls, v: check_hostname(v))
+
+    @field_validator("host_key")
+    @classmethod
+    def _host_key(cls, value: str | None) -> str | None:
+        problem = host_key_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class Storage(Model):
