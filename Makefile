@@ -2,6 +2,10 @@
 # Each sets up .venv with the pinned dependencies of pyproject.toml on first use.
 
 ENV ?= mirkwood
+# STACK_DIR=folder: take Pulumi.<env>.yaml (and the production stack files it is compared with)
+# from there instead of the project root; synth, policy, graph and critical-path pass it on.
+STACK_DIR ?=
+STACK_DIR_ARG = $(if $(STACK_DIR),--stack-dir $(STACK_DIR))
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -17,9 +21,10 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-## synth: render ENV (default mirkwood) offline under Pulumi's mocks into build/ENV/
+## synth: render ENV (default mirkwood) offline under Pulumi's mocks into build/ENV/ (STACK_DIR=... for a
+## stack file elsewhere)
 synth: venv
-	$(PY) -m synth --env $(ENV)
+	$(PY) -m synth --env $(ENV) $(STACK_DIR_ARG)
 
 ## test: the whole test suite
 test: venv
@@ -41,9 +46,11 @@ $(POLICY_VENV)/.installed: policy/requirements.txt
 policy-venv: $(POLICY_VENV)/.installed
 
 ## policy: synth each environment (ENV=... for one) and run the policy pack over build/<env>/resources.json
-POLICY_ENVS = $(if $(filter command line environment,$(origin ENV)),$(ENV),mirkwood lothlorien)
+# With STACK_DIR and no ENV: every Pulumi.<env>.yaml in that folder.
+STACK_DIR_ENVS = $(patsubst Pulumi.%.yaml,%,$(notdir $(wildcard $(STACK_DIR)/Pulumi.*.yaml)))
+POLICY_ENVS = $(if $(filter command line environment,$(origin ENV)),$(ENV),$(if $(STACK_DIR),$(STACK_DIR_ENVS),mirkwood lothlorien))
 policy: venv policy-venv
-	@for env in $(POLICY_ENVS); do $(PY) -m synth --env $$env || exit 1; done
+	@for env in $(POLICY_ENVS); do $(PY) -m synth --env $$env $(STACK_DIR_ARG) || exit 1; done
 	$(POLICY_VENV)/bin/python -m policy.offline $(foreach env,$(POLICY_ENVS),--env $(env))
 
 ## bench: program synth vs the SDK floor at 10, 100, 1000 hosts -> build/bench.json (synth/BENCH.md)

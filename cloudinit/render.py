@@ -67,6 +67,8 @@ class RoleExtras:
     pi_kernel_args: tuple[str, ...] = ()
 
 
+JOURNALD_DROP_IN = "/etc/systemd/journald.conf.d/90-homelab-persistent.conf"
+
 # k3s prerequisites (docs.k3s.io/installation/requirements): bridged traffic through iptables,
 # forwarding on, the overlay module; SELinux policy support on Rocky.
 ROLES: dict[str, RoleExtras] = {
@@ -80,6 +82,11 @@ ROLES: dict[str, RoleExtras] = {
                 "net.bridge.bridge-nf-call-iptables = 1\n"
                 "net.ipv4.ip_forward = 1\n",
             ),
+            # Alloy (a DaemonSet on every k3s node) reads the journal from /var/log/journal, which
+            # Rocky GenericCloud does not create (Storage=auto: volatile in /run/log/journal), and
+            # exits when the path is missing. Storage=persistent makes journald create it
+            # (systemd/systemd man/journald.conf.xml, Storage=); journald is restarted to apply it.
+            (JOURNALD_DROP_IN, "[Journal]\nStorage=persistent\n"),
         ),
         # Raspberry Pi OS leaves the memory cgroup off; k3s will not start without it.
         pi_kernel_args=("cgroup_enable=memory", "cgroup_memory=1"),
@@ -184,11 +191,14 @@ def user_data(spec: ProvisionSpec) -> str:
         "timezone": spec.timezone,
         "package_update": True,
         "packages": list(packages(spec)),
+        # cloud-init's RHEL distro class sets prefer_fqdn = True (cloudinit/distros/rhel.py): a Rocky
+        # guest would take its FQDN (the meta-data's local-hostname) as hostname, and k3s and the
+        # inventory would see a different node name than on Debian. Short hostname everywhere.
+        "prefer_fqdn_over_hostname": False,
     }
     if spec.hostname:
         doc["hostname"] = spec.hostname
         doc["fqdn"] = spec.fqdn or spec.hostname
-        doc["prefer_fqdn_over_hostname"] = False
         # "localhost" keeps cloud-init to the 127.0.1.1 line on every boot and leaves the
         # entries written below in place ("true" would re-render the file from its template).
         doc["manage_etc_hosts"] = "localhost"
@@ -211,6 +221,8 @@ def user_data(spec: ProvisionSpec) -> str:
     if spec.roles and role_files(spec):
         runcmd.append(["systemctl", "restart", "systemd-modules-load.service"])
         runcmd.append(["sysctl", "--system"])
+    if any(path == JOURNALD_DROP_IN for path, _ in role_files(spec)):
+        runcmd.append(["systemctl", "restart", "systemd-journald.service"])
     if spec.guest_agent:
         runcmd.append(["systemctl", "enable", "--now", distro.guest_agent_package])
     if runcmd:

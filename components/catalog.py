@@ -9,8 +9,21 @@ downloads, so a changed upstream file fails the download instead of building a d
 template. To move to a newer image, `make bump-image DIST=<key>` (pins/bump_image.py) rewrites URL,
 file name and checksum together from the publisher's sums file.
 
+Rocky publishes images under the minor release (`/pub/rocky/9.8/`); when the next minor ships that
+tree moves to the vault (`/vault/rocky/9.8/`) and the download 404s. `Image.archive_url` says where
+the pinned file stays: until the entry is bumped (`make bump-image`, then check the virtual size
+with `qemu-img info`), a superseded minor keeps working by putting that URL in `url` (same file,
+same checksum). The downloads ignore a change of the URL alone (components/proxmox/template.py),
+so that switch rebuilds nothing that exists; only new downloads use it.
+
 An `Image` refuses to exist without a checksum: an entry whose checksum is not known is not
 added here with a guess; it waits until the checksum is copied from the publisher's sums file.
+
+Every image also carries its virtual size (`virtual_size_gb`, GiB): the bpg provider resizes an
+imported disk to the configured size and Proxmox refuses a shrink ("shrinking disks is not
+supported", bpg/terraform-provider-proxmox issue #1351), so the config validation refuses a
+template, VM or container disk smaller than its image (stacks/config/proxmox.py). `qemu-img info
+<file>` shows the value ("virtual size") when a new image is added.
 """
 
 from __future__ import annotations
@@ -20,6 +33,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 ChecksumAlgorithm = Literal["sha256", "sha512"]
+ROCKY_MIRROR = "https://dl.rockylinux.org/pub/rocky"
+ROCKY_VAULT = "https://dl.rockylinux.org/vault/rocky"
 _HEX_LENGTH = {"sha256": 64, "sha512": 128}
 
 
@@ -31,14 +46,25 @@ class Image:
     file_name: str
     checksum: str
     checksum_algorithm: ChecksumAlgorithm
+    virtual_size_gb: int  # the disk the image unpacks to (GiB): the smallest disk it fits on
 
     def __post_init__(self) -> None:
+        if not isinstance(self.virtual_size_gb, int) or self.virtual_size_gb < 1:
+            raise ValueError(f"{self.file_name}: virtual_size_gb must be a positive whole number of GiB")
         length = _HEX_LENGTH[self.checksum_algorithm]
         if not re.fullmatch(rf"[0-9a-f]{{{length}}}", self.checksum or ""):
             raise ValueError(f"{self.file_name}: checksum must be {length} lowercase hex digits "
                              f"({self.checksum_algorithm}) copied from the publisher's sums file")
         if not self.url.startswith(("https://", "http://")) or not self.url.endswith(self.file_name):
             raise ValueError(f"{self.file_name}: url must be http(s) and end with the file name")
+
+    @property
+    def archive_url(self) -> str | None:
+        """Where the same file stays once its release is superseded: Rocky moves a minor release's
+        tree from /pub/rocky/<minor>/ to /vault/rocky/<minor>/ when the next minor ships."""
+        if self.url.startswith(ROCKY_MIRROR + "/"):
+            return ROCKY_VAULT + self.url.removeprefix(ROCKY_MIRROR)
+        return None
 
 
 @dataclass(frozen=True)
@@ -77,6 +103,18 @@ class Distribution:
         return self.image.checksum_algorithm
 
 
+# Rocky GenericCloud, 9 and 10: a 10 GiB virtual disk, so `disk_gb: 8` is a shrink.
+# rocky-linux/kickstarts Rocky-9-GenericCloud-Base.ks: prepboot 4 + biosboot 1 + /boot/efi 100 +
+# /boot 1000 + / 8000 MiB = 9105 MiB of partitions; Rocky-10-GenericCloud-Base.ks: its %pre makes
+# the last partition end at 10.7GB (10 GiB).
+ROCKY_GENERICCLOUD_GB = 10
+# Debian genericcloud: `size: 2` for the vendor genericcloud in debian-cloud-images
+# (salsa.debian.org/cloud-team/debian-cloud-images, src/debian_cloud_images/resources/image.yaml).
+DEBIAN_GENERICCLOUD_GB = 2
+# A Proxmox "standard" appliance template is a root file system tarball, not a disk: the container's
+# disk only has to hold it unpacked (well under 1 GiB for debian-12-standard).
+PROXMOX_STANDARD_CT_GB = 1
+
 CATALOG: dict[str, Distribution] = {
     d.key: d
     for d in (
@@ -90,6 +128,7 @@ CATALOG: dict[str, Distribution] = {
                 file_name="Rocky-9-GenericCloud-Base-9.8-20260525.0.x86_64.qcow2",
                 checksum="92c206cc6f790c61583247eefe87890f8828420662c17cacf247cec78ab4eec8",
                 checksum_algorithm="sha256",
+                virtual_size_gb=ROCKY_GENERICCLOUD_GB,
             ),
             default_vmid=7000,
             tags=("cloudinit", "rocky-template", "rocky9"),
@@ -108,6 +147,7 @@ CATALOG: dict[str, Distribution] = {
                 file_name="Rocky-10-GenericCloud-Base-10.2-20260525.0.x86_64.qcow2",
                 checksum="9fc9e9ff16888bb68ac39b0392e25c9c92684d50c85f1cce6ab549363bbc4b48",
                 checksum_algorithm="sha256",
+                virtual_size_gb=ROCKY_GENERICCLOUD_GB,
             ),
             default_vmid=7001,
             tags=("cloudinit", "rocky-template", "rocky10"),
@@ -128,6 +168,7 @@ CATALOG: dict[str, Distribution] = {
                 checksum="a09170d17e13af43da61774666f520e3bbec0f8bd96b4db37c15f3426fb327cc"
                          "ad950b80dbe78c09aa5ca90ce5015e99334b0ba5188fd4018736bc3fb5f0882c",
                 checksum_algorithm="sha512",
+                virtual_size_gb=DEBIAN_GENERICCLOUD_GB,
             ),
             default_vmid=9001,
             tags=("cloudinit", "debian-12", "debian-template"),
@@ -139,6 +180,7 @@ CATALOG: dict[str, Distribution] = {
                 checksum="39f6d06e082d6a418438483da4f76092ebd0370a91bad30b82ab6d0f442234d6"
                          "3fe27a15569895e34d6d1e5ca50319f62637f7fb96b98dbde4f6103cf05bff6d",
                 checksum_algorithm="sha512",
+                virtual_size_gb=PROXMOX_STANDARD_CT_GB,
             ),
             lxc_os_type="debian",
             linode_image="linode/debian12",

@@ -226,7 +226,9 @@ def bump(dist_key: str, fetch: Fetch = fetch_text, catalog_file: Path = CATALOG_
         if image is None:
             continue
         new = publisher_of(image).newest(image, fetch)
-        Image(new.url, new.file_name, new.checksum, image.checksum_algorithm)  # the catalog's own checks
+        # The catalog's own checks. The virtual size stays the entry's (same build recipe); check a
+        # new build with `qemu-img info` before relying on it (a smaller disk is a config error).
+        Image(new.url, new.file_name, new.checksum, image.checksum_algorithm, image.virtual_size_gb)
         if new.file_name == image.file_name and new.checksum == image.checksum and new.url == image.url:
             lines.append(f"{dist_key}: {image.file_name} is the newest build")
             continue

@@ -436,6 +436,85 @@ def _cluster_of(resource: Resource, by_urn: Mapping[str, Resource]) -> str:
     return outermost or f"urn:pulumi:{resource.stack}::k3s"
 
 
+# --- mandatory, across the stack: backups (issue 19) -----------------------------------------------
+
+PVE_BACKUP_JOB = "proxmoxve:backup/job:Job"
+PVE_POOL = "proxmoxve:index/poolLegacy:PoolLegacy"
+PVE_POOL_MEMBERSHIP = "proxmoxve:pool/membership:Membership"
+MINIO_BUCKET = "minio:index/s3Bucket:S3Bucket"
+K8S_CRON_JOB = "kubernetes:batch/v1:CronJob"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+# Proxmox storages that are the node's own disks by default: a backup there dies with the node.
+NODE_LOCAL_STORAGES = frozenset({"local", "local-lvm", "local-zfs"})
+K3S_ETCD_S3 = re.compile(r"^etcd-s3:\s*true\s*$", re.M)
+
+
+def _guest_datastores(resource: Resource) -> set[str]:
+    disks = resource.props.get("disks") if resource.type in VM_TYPES else [resource.props.get("disk")]
+    return {str(d["datastoreId"]) for d in disks or [] if isinstance(d, Mapping) and known(d.get("datastoreId"))}
+
+
+def _cron_containers(resource: Resource) -> list[Mapping[str, Any]]:
+    pod = mapping(mapping(mapping(mapping(mapping(resource.props.get("spec")).get("jobTemplate")).get("spec"))
+                          .get("template")).get("spec"))
+    return [c for key in ("initContainers", "containers") for c in pod.get(key) or [] if isinstance(c, Mapping)]
+
+
+def _cron_claims(resource: Resource) -> set[str]:
+    pod = mapping(mapping(mapping(mapping(mapping(resource.props.get("spec")).get("jobTemplate")).get("spec"))
+                          .get("template")).get("spec"))
+    return {str(mapping(v.get("persistentVolumeClaim")).get("claimName")) for v in pod.get("volumes") or []
+            if isinstance(v, Mapping) and v.get("persistentVolumeClaim")}
+
+
+def production_backups(resources: Sequence[Resource]) -> Iterable[tuple[str, str]]:
+    """In production every stateful thing has a backup off its host: each Proxmox guest is in a
+    pool a protected vzdump job covers, writing to a storage that is neither the guest's own nor a
+    node-local default; every k3s server copies its etcd snapshots to S3; InfluxDB and Grafana
+    are backed up by CronJobs. Backup jobs, pools and the backup bucket are protected."""
+    if not resources or not environment(resources[0].stack).production:
+        return
+    env = environment(resources[0].stack).name
+    jobs = [r for r in resources if r.type == PVE_BACKUP_JOB]
+    for resource in resources:
+        if resource.type in (PVE_BACKUP_JOB, PVE_POOL, MINIO_BUCKET) and not resource.options.protect:
+            yield resource.urn, f"{resource.type} '{resource.name}' keeps production backups of '{env}' but is not protected"
+    pools: dict[int, set[str]] = {}
+    for member in (r for r in resources if r.type == PVE_POOL_MEMBERSHIP):
+        if isinstance(member.props.get("vmId"), (int, float)) and known(member.props.get("poolId")):
+            pools.setdefault(int(member.props["vmId"]), set()).add(str(member.props["poolId"]))
+    for guest in resources:
+        if guest.type not in VM_TYPES | {PVE_CT} or is_template(guest) or not isinstance(guest.props.get("vmId"), (int, float)):
+            continue
+        vm_id = int(guest.props["vmId"])
+        in_pools = pools.get(vm_id, set()) | ({str(guest.props["poolId"])} if known(guest.props.get("poolId")) else set())
+        covering = [j for j in jobs if known(j.props.get("pool")) and str(j.props["pool"]) in in_pools
+                    or str(vm_id) in [str(v) for v in j.props.get("vmids") or []] or j.props.get("all") is True]
+        off_host = [j for j in covering if str(j.props.get("storage")) not in NODE_LOCAL_STORAGES | _guest_datastores(guest)]
+        if not covering:
+            yield guest.urn, f"{guest.type} '{guest.name}' (VMID {vm_id}) of production '{env}' is in no backup job"
+        elif not off_host:
+            yield guest.urn, (f"{guest.type} '{guest.name}' (VMID {vm_id}) of production '{env}' is backed up only to "
+                              f"storage on its own node ({', '.join(sorted(str(j.props.get('storage')) for j in covering))})")
+    for server in (r for r in resources if _k3s_role(r) == "server" and r.type == COMMAND_REMOTE):
+        texts = [t for _p, _k, t in strings(server.props) if t not in (SECRET, UNKNOWN)]
+        if not any(K3S_ETCD_S3.search(t) for t in texts):
+            yield server.urn, f"k3s server '{server.name}' of production '{env}' does not copy its etcd snapshots to S3 (etcd-s3)"
+    crons = [r for r in resources if r.type == K8S_CRON_JOB]
+    for release in (r for r in resources if r.type == HELM_RELEASE):
+        chart = release.props.get("chart")
+        if chart == "influxdb2":
+            backed = any("influx" in (c.get("command") or []) and "backup" in (c.get("command") or [])
+                         for cron in crons for c in _cron_containers(cron))
+        elif chart == "grafana":
+            claim = mapping(mapping(release.props.get("values")).get("persistence")).get("existingClaim")
+            backed = any(str(claim) in _cron_claims(cron) for cron in crons)
+        else:
+            continue
+        if not backed:
+            yield release.urn, f"{chart} release '{release.name}' of production '{env}' has no backup CronJob"
+
+
 # --- advisory --------------------------------------------------------------------------------------
 
 
@@ -495,6 +574,7 @@ RESOURCE_RULES: tuple[Rule, ...] = (
 STACK_RULES: tuple[StackRule, ...] = (
     StackRule("k3s-odd-servers", "mandatory", k3s_odd_servers),
     StackRule("clones-from-catalog-templates", "mandatory", clones_from_templates),
+    StackRule("production-backups", "mandatory", production_backups),
 )
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from components.k3s import Cluster as K3sCluster
 from components.k3s import ClusterArgs, K3sNode
+from components.k3s.render import EtcdS3, EtcdSnapshots
+
+from .config import backups as bkcfg
 
 from .config.k3s import K3sCluster as ClusterConfig
 from .config.k3s import token_key
@@ -51,6 +54,7 @@ def _cluster(cfg: EnvironmentConfig, spec: ClusterConfig, secrets: Secrets, host
             token=secrets.get(token_key(cfg, spec)),
             # Servers hold etcd: in production removing one must be a deliberate act.
             protect_servers=cfg.environment.production,
+            **_snapshots(cfg, spec, secrets),
         ),
     )
     return Cluster(
@@ -60,3 +64,19 @@ def _cluster(cfg: EnvironmentConfig, spec: ClusterConfig, secrets: Secrets, host
         provider=component.provider,
         version=spec.version,
     )
+
+
+def _snapshots(cfg: EnvironmentConfig, spec: ClusterConfig, secrets: Secrets) -> dict:
+    """The cluster's etcd snapshot settings from the backups section (k3s defaults without it)."""
+    snaps = cfg.backups.k3s if cfg.backups is not None else None
+    if snaps is None:
+        return {}
+    store = cfg.backups.store
+    s3 = None
+    if snaps.s3 and store is not None:
+        s3 = EtcdS3(endpoint=store.endpoint, bucket=store.bucket, folder=f"k3s/{spec.name}",
+                    region=store.region, insecure=not store.tls)
+    extra: dict = {"snapshots": EtcdSnapshots(schedule_cron=snaps.schedule, retention=snaps.retention, s3=s3)}
+    if s3 is not None:
+        extra.update(s3_access_key=secrets.require(bkcfg.ACCESS_KEY), s3_secret_key=secrets.require(bkcfg.SECRET_KEY))
+    return extra

@@ -90,6 +90,12 @@ def read_upstream(cfg: EnvironmentConfig) -> UpstreamArgs | None:
     )
 
 
+def node_taints(cfg: EnvironmentConfig, cluster: Cluster) -> tuple[str, ...]:
+    """Every taint the cluster's nodes are registered with (k3s `node-taint`), sorted and unique."""
+    return tuple(sorted({taint for spec in (cfg.k3s.clusters if cfg.k3s else ()) if spec.name == cluster.name
+                         for taints in spec.node_taints.values() for taint in taints}))
+
+
 def k3s_nodes(cfg: EnvironmentConfig, cluster: Cluster, hosts: HostRegistry | None) -> tuple[render.K8sNode, ...]:
     """The cluster's nodes with their addresses: its servers and agents from the k3s config
     (else the hosts in a k3s group), looked up in the host registry."""
@@ -163,6 +169,7 @@ def deploy(
         # k3s ServiceLB answers on the nodes' addresses: the API endpoint's host is one of them.
         address=cluster.api_endpoint.apply(lambda url: urlsplit(url).hostname or ""),
         k8s_nodes=k3s_nodes(cfg, cluster, hosts),
+        node_taints=node_taints(cfg, cluster),
         prometheus=render.StorageSpec(mon.prometheus.retention, mon.prometheus.volume_size, mon.prometheus.storage_class),
         loki=render.StorageSpec(mon.loki.retention, mon.loki.volume_size, mon.loki.storage_class),
         alertmanager=alertmanager_spec(mon.alertmanager),

@@ -28,6 +28,7 @@ class Metrics:
     org: str
     bucket: str
     stack: MetricsStack
+    telegraf_metrics_target: str = ""  # host:port of Telegraf's own metrics (the scrape job "telegraf")
 
     def outputs(self) -> dict[str, object]:
         """Endpoints only: no password or token is ever exported."""
@@ -133,4 +134,5 @@ def deploy(
         org=stack.org,
         bucket=stack.bucket,
         stack=stack,
+        telegraf_metrics_target=stack.telegraf_metrics_target,
     )

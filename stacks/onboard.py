@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloudinit.render import provision_script
+from cloudinit.render import pi_kernel_args, provision_script
 from components.onboard import OnboardedHost, OnboardedHostArgs
 
 from .config.model import EnvironmentConfig
@@ -28,6 +28,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
                 provision_script=provision_script(spec, disable_root=host.ssh_user != "root"),
                 private_key=private_key,
                 host_key=host.host_key,
+                kernel_args=pi_kernel_args(spec),
             ),
         )
         hosts.add(Host(

@@ -12,10 +12,11 @@ from typing import Any, Optional
 
 import pulumi
 
+from . import backups
 from .config.model import EnvironmentConfig
 from .hosts import Cluster, HostRegistry
 
-CONTRACT_VERSION = "1"
+CONTRACT_VERSION = "1.1"  # 1.1: `backups`
 
 ENDPOINT_KEYS = ("alertmanager", "grafana", "influxdb", "loki", "loki_push", "mqtt", "prometheus")
 
@@ -89,6 +90,8 @@ def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None,
     pulumi.export("inventory", inventory(hosts))
     pulumi.export("k3s", k3s(cluster))
     pulumi.export("endpoints", endpoints(metrics, mon))
+    # What is backed up where (1.1): kinds, targets, schedules, retention; never a credential.
+    pulumi.export("backups", backups.contract(cfg))
     if metrics is not None:
         # The metrics stack's own details (namespace, InfluxDB org and bucket); no credentials.
         pulumi.export("metrics", metrics.outputs())

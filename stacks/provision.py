@@ -28,6 +28,14 @@ def hosts_entries(cfg: EnvironmentConfig, exclude: str) -> tuple[HostsEntry, ...
     return tuple(entries)
 
 
+def host_roles(cfg: EnvironmentConfig, name: str, groups: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The role extras of a host: from its groups, and `k3s` for every server or agent of a
+    cluster, whatever its groups say (the install on a host without the k3s prerequisites fails)."""
+    members = {host for cluster in (cfg.k3s.clusters if cfg.k3s else ())
+               for host in (*cluster.servers, *cluster.agents)}
+    return tuple(sorted({*roles_for_groups(groups), *(("k3s",) if name in members else ())}))
+
+
 def provision_spec(cfg: EnvironmentConfig, name: str, distribution: str, platform: str,
                    groups: tuple[str, ...] = (), with_hosts_entries: bool = True) -> ProvisionSpec:
     """The ProvisionSpec of one host: operator, names, timezone, packages for its platform and roles."""
@@ -43,5 +51,5 @@ def provision_spec(cfg: EnvironmentConfig, name: str, distribution: str, platfor
         python3=platform in PYTHON3_PLATFORMS,
         shell=env.operator.shell,
         hosts_entries=hosts_entries(cfg, exclude=name) if with_hosts_entries else (),
-        roles=roles_for_groups(groups),
+        roles=host_roles(cfg, name, groups),
     )

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_proxmoxve as proxmoxve
 from pulumi_command import remote
 
-from cloudinit.render import CLOUD_INIT_WAIT, ProvisionSpec, roles_for_groups
+from cloudinit.render import CLOUD_INIT_WAIT, ProvisionSpec
 from components import hostkey
 from components.catalog import CATALOG
 from components.proxmox import (Image, ImageArgs, Lxc, LxcArgs, NetworkArgs, Snippet, SnippetArgs, Template,
@@ -19,6 +19,7 @@ from .config import proxmox as pxcfg
 from .config.model import EnvironmentConfig
 from .secrets import Secrets
 from .hosts import Host, HostRegistry, connection
+from .provision import host_roles
 
 # Containers get the operator's SSH keys for root (no password); they have no operator user until provisioned.
 LXC_SSH_USER = "root"
@@ -46,11 +47,12 @@ def provider(cfg: EnvironmentConfig, secrets: Secrets) -> proxmoxve.Provider:
     )
 
 
-def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> None:
-    """Declare the templates, VMs and containers, and add each guest to the host registry."""
+def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> proxmoxve.Provider | None:
+    """Declare the templates, VMs and containers, and add each guest to the host registry; return
+    the provider for the layers that manage more on the same cluster (backups)."""
     px = cfg.proxmox
     if px is None:
-        return
+        return None
     env = cfg.environment
     opts = pulumi.ResourceOptions(provider=provider(cfg, secrets))
 
@@ -90,8 +92,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
     # editing one VM never touches the file or the other VMs.
     user_data_snippets: dict[tuple[str, tuple[str, ...], str], Snippet] = {}
 
-    def user_data_on(distribution: str, groups: tuple[str, ...], node: str) -> Snippet:
-        roles = roles_for_groups(groups)
+    def user_data_on(distribution: str, roles: tuple[str, ...], node: str) -> Snippet:
         key = (distribution, roles, node)
         if key not in user_data_snippets:
             spec = ProvisionSpec(
@@ -117,6 +118,12 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
         tpl = px.template_for(vm, node)
         source = templates[(tpl.name, tpl.node)]
         ipv4, gateway = address(vm.ipv4, vm.network)
+        roles = host_roles(cfg, vm.name, vm.groups)
+        # Every node the VM can run on (shared disks: all of them) gets its snippets, so that a
+        # migrated or HA-restarted VM finds them where Proxmox rebuilds its cloud-init drive.
+        runs_on = px.template_nodes(vm.template) if px.storage.shared else (node,)
+        for other in runs_on:
+            user_data_on(tpl.distribution, roles, other)
         guest = Vm(
             vm.name,
             VmArgs(
@@ -128,7 +135,8 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
                 template_node_name=tpl.node,
                 datastore_id=px.storage.vm,
                 snippets_datastore_id=px.storage.snippets,
-                user_data_file_id=user_data_on(tpl.distribution, vm.groups, node).file_id,
+                user_data_file_id=user_data_on(tpl.distribution, roles, node).file_id,
+                other_nodes=tuple(n for n in runs_on if n != node),
                 network=nic(vm.network),
                 ipv4=ipv4,
                 gateway=gateway,
@@ -160,6 +168,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
         ready = remote.Command(
             f"{vm.name}-ready",
             connection=connection(host, private_key),
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=CLOUD_INIT_WAIT,
             triggers=[guest.vm.id],  # a new VM (a replacement) is waited for again
             # A static address is plain config: only this option orders the wait after the VM.
@@ -217,3 +226,4 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             groups=ct.groups,
             host_key=hostkey.recorded_host_key(ct.name, ct_address, machine=[guest.container], parent=guest),
         ))
+    return opts.provider

@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from stacks.config import stackfile
 from stacks.config.loader import ConfigError
 
 from . import artifacts, conformance, engine
@@ -68,20 +69,45 @@ def summary(result: engine.SynthResult, out: Path, files: dict[str, str], checks
     return "\n".join(lines)
 
 
+def read_secrets(path: Path) -> dict[str, str]:
+    """A secrets file: a JSON object of secret key -> string value; ConfigError otherwise (no value shown)."""
+    name = stackfile.shown(path)
+    try:
+        values = json.loads(path.read_text())
+    except OSError as error:
+        raise ConfigError([f"{name}: cannot be read ({error.strerror})"]) from None
+    except json.JSONDecodeError as error:
+        raise ConfigError([f"{name}:{error.lineno}:{error.colno}: is not JSON: {error.msg}"]) from None
+    if not isinstance(values, dict):
+        raise ConfigError([f"{name}: must be a JSON object of secret key -> value"])
+    bad = sorted(key for key, value in values.items() if not isinstance(value, str))
+    if bad:
+        raise ConfigError([f"{name}: {key}: must be a string (value not shown)" for key in bad])
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m synth", description=__doc__)
     parser.add_argument("--env", default="mirkwood", help="stack to render (default: mirkwood)")
     parser.add_argument("--out", default="build", type=Path, help="output folder (default: build)")
     parser.add_argument("--secrets-file", type=Path,
-                        help="JSON object of secret values to use instead of placeholders (tests use canaries)")
+                        help="JSON object of secret values (tests use canaries); each secret the config "
+                             "needs must be in it unless --placeholders")
+    parser.add_argument("--placeholders", action="store_true",
+                        help="with --secrets-file: stand-ins for the secrets it lacks (without a secrets "
+                             "file every secret is a stand-in)")
     parser.add_argument("--stack-dir", type=Path, default=engine.ROOT,
-                        help="folder holding Pulumi.<env>.yaml (default: the project)")
+                        help="folder holding Pulumi.<env>.yaml and its peers (default: the project)")
     args = parser.parse_args(argv)
-    secret_values = json.loads(args.secrets_file.read_text()) if args.secrets_file else None
+    stack_file = stackfile.shown(args.stack_dir / f"Pulumi.{args.env}.yaml")
     try:
-        result = engine.run(args.env, secret_values, stack_dir=args.stack_dir)
+        secret_values = read_secrets(args.secrets_file) if args.secrets_file else None
+        result = engine.run(args.env, secret_values, stack_dir=args.stack_dir,
+                            placeholders=args.placeholders or secret_values is None,
+                            secrets_source=stackfile.shown(args.secrets_file) if args.secrets_file else "")
     except ConfigError as error:
-        print(f"homelab synth: {args.env}: invalid configuration", file=sys.stderr)
+        print(f"homelab synth: {args.env}: invalid configuration in {stack_file} "
+              f"({len(error.lines)} problem{'s' if len(error.lines) != 1 else ''})", file=sys.stderr)
         for line in error.lines:
             print(f"  {line}", file=sys.stderr)
         return 2

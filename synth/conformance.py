@@ -26,7 +26,7 @@ from pulumi import _types
 
 from components.incus import binding as incus_binding
 
-SDK_PACKAGES = ("pulumi_proxmoxve", "pulumi_linode", "pulumi_command", "pulumi_kubernetes", "pulumi_random")
+SDK_PACKAGES = ("pulumi_proxmoxve", "pulumi_linode", "pulumi_command", "pulumi_kubernetes", "pulumi_random", "pulumi_minio")
 _REGISTER = re.compile(r'resource_(modules|packages)="""(.*?)"""', re.S)
 # Types registered by bindings in this repository rather than by an installed SDK.
 EXTRA_TYPES: dict[str, type] = dict(incus_binding.RESOURCE_TYPES)

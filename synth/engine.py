@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from stacks.config import loader
+from stacks.config import loader, stackfile
 from stacks.config.model import EnvironmentConfig, needed_secrets
 
 from .mocks import HomelabMocks
@@ -97,33 +96,37 @@ class SynthResult:
 
 
 def stack_entries(env: str, stack_dir: Path = ROOT) -> tuple[dict[str, Any], set[str]]:
-    """The stack file's config entries (full keys) and which of them are secure values."""
+    """The stack file's config entries (full keys) and which of them are secure values.
+
+    Raises loader.ConfigError (FILE:LINE:COLUMN) for a file that is not a YAML mapping or repeats a key."""
     path = stack_dir / f"Pulumi.{env}.yaml"
     if not path.exists():
         raise loader.ConfigError([f"Pulumi.{env}.yaml: no such stack file (environments: "
                                   f"{', '.join(sorted(p.name[7:-5] for p in stack_dir.glob('Pulumi.*.yaml')))})"])
-    # libyaml's loader when PyYAML has it: the same documents, parsed several times faster.
-    document = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-    entries, secure = {}, set()
-    for key, value in (document.get("config") or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            secure.add(full)
-        entries[full] = value
-    return entries, secure
+    stack = stackfile.read(path)
+    return stack.entries, stack.secure
 
 
-def synth_config(env: str, secret_values: dict[str, str] | None = None, stack_dir: Path = ROOT) -> tuple[dict[str, Any], set[str], dict[str, str]]:
-    """Config for a mocked run: the stack file, with every needed secret as a placeholder or given value."""
+def synth_config(env: str, secret_values: dict[str, str] | None = None, stack_dir: Path = ROOT, *,
+                 placeholders: bool = True, secrets_source: str = "the secrets file",
+                 ) -> tuple[dict[str, Any], set[str], dict[str, str]]:
+    """Config for a mocked run: the stack file as written, each secret it needs from `secret_values`
+    or (with `placeholders`) a stand-in.
+
+    Only keys the file leaves unset or holds as `secure:` get a value: a credential written in plain
+    text stays plain, so the loader refuses it as `pulumi up` would. Without `placeholders`, a needed
+    secret missing from `secret_values` is a ConfigError naming the missing keys."""
     entries, secure = stack_entries(env, stack_dir)
-    try:
-        cfg = EnvironmentConfig.model_validate(loader.config_sections(entries))
-    except Exception:  # noqa: BLE001 - the loader reports it properly during the run
-        cfg = None
+    kept = loader.parsed(entries)
     given = dict(secret_values or {})
     values: dict[str, str] = {}
-    specs = {spec.key: spec for spec in needed_secrets(cfg)} if cfg else {}
-    keys = set(specs) | {k.split(":", 1)[1] for k in secure}
+    specs = {spec.key: spec for spec in needed_secrets(kept.cfg)} if kept else {}
+    keys = {key for key in specs if f"{PROJECT}:{key}" not in entries or f"{PROJECT}:{key}" in secure}
+    keys |= {k.split(":", 1)[1] for k in secure}
+    missing = sorted(key for key in keys if key in specs and specs[key].required and key not in given)
+    if missing and not placeholders:
+        raise loader.ConfigError([f"{secrets_source}: lacks the secret {key} ({specs[key].description}); "
+                                  "add it, or ask for stand-ins with --placeholders" for key in missing])
     for key in sorted(keys):
         placeholder = f"synth-placeholder-{key}"
         values[key] = given.get(key, specs[key].dressed(placeholder) if key in specs else placeholder)
@@ -132,10 +135,12 @@ def synth_config(env: str, secret_values: dict[str, str] | None = None, stack_di
     return entries, secret_keys, values
 
 
-def run(env: str, secret_values: dict[str, str] | None = None, stack_dir: Path = ROOT) -> SynthResult:
+def run(env: str, secret_values: dict[str, str] | None = None, stack_dir: Path = ROOT, *,
+        placeholders: bool = True, secrets_source: str = "the secrets file") -> SynthResult:
     """Run the project's `__main__.py` under mocks; raise loader.ConfigError on invalid config."""
     root = ROOT
-    entries, secret_keys, values = synth_config(env, secret_values, stack_dir)
+    entries, secret_keys, values = synth_config(env, secret_values, stack_dir, placeholders=placeholders,
+                                                secrets_source=secrets_source)
     config = {key: value if isinstance(value, str) else json.dumps(value) for key, value in entries.items()}
     recorded = Recorded()
     pulumi.runtime.set_all_config(config, list(secret_keys))
@@ -144,12 +149,18 @@ def run(env: str, secret_values: dict[str, str] | None = None, stack_dir: Path =
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     cwd = os.getcwd()
+    previous = os.environ.get(loader.STACK_DIR_VARIABLE)
+    os.environ[loader.STACK_DIR_VARIABLE] = str(Path(stack_dir).resolve())
     os.chdir(root)
     try:
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__")))
         outputs = _resolve_outputs()
     finally:
         os.chdir(cwd)
+        if previous is None:
+            os.environ.pop(loader.STACK_DIR_VARIABLE, None)
+        else:
+            os.environ[loader.STACK_DIR_VARIABLE] = previous
     cfg = loader.validate(entries, stack=env, secret_keys=secret_keys)
     resources = sorted(recorded.resources, key=lambda r: r["urn"])
     return SynthResult(env, cfg, resources, recorded.revealed, outputs, values)

@@ -70,7 +70,7 @@ def test_every_catalog_image_has_its_publishers_url_and_checksum_format(key, ima
 
 def test_a_url_no_publisher_serves_is_refused():
     image = CATALOG["debian12"].image
-    moved = type(image)("https://mirror.example.org/debian.qcow2", "debian.qcow2", image.checksum, "sha512")
+    moved = type(image)("https://mirror.example.org/debian.qcow2", "debian.qcow2", image.checksum, "sha512", image.virtual_size_gb)
     with pytest.raises(BumpError, match="no known publisher"):
         publisher_of(moved)
 

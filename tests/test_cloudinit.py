@@ -86,7 +86,21 @@ def test_k3s_role_adds_kernel_prerequisites_per_family():
     files = {f["path"]: f["content"] for f in debian["write_files"]}
     assert files["/etc/modules-load.d/k3s.conf"] == "br_netfilter\noverlay\n"
     assert "net.ipv4.ip_forward = 1\n" in files["/etc/sysctl.d/90-k3s.conf"]
-    assert debian["runcmd"] == [["systemctl", "restart", "systemd-modules-load.service"], ["sysctl", "--system"]]
+    assert debian["runcmd"] == [["systemctl", "restart", "systemd-modules-load.service"], ["sysctl", "--system"],
+                                ["systemctl", "restart", "systemd-journald.service"]]
+
+
+def test_k3s_nodes_keep_a_persistent_journal_for_alloy():
+    # Alloy's loki.source.journal reads /var/log/journal; Rocky GenericCloud has only the volatile
+    # /run/log/journal (Storage=auto without /var/log/journal), and Alloy exits on a missing path.
+    for distribution in ("rocky9", "rocky10", "debian12"):
+        d = doc(spec(distribution, roles=("k3s",), guest_agent=False))
+        files = {f["path"]: f["content"] for f in d["write_files"]}
+        assert files["/etc/systemd/journald.conf.d/90-homelab-persistent.conf"] == "[Journal]\nStorage=persistent\n"
+        assert d["runcmd"][-1] == ["systemctl", "restart", "systemd-journald.service"]
+    script = provision_script(spec(roles=("k3s",)))
+    assert "ensure_file /etc/systemd/journald.conf.d/90-homelab-persistent.conf" in script
+    assert "journald.conf.d" not in user_data(spec(guest_agent=False))  # only hosts that run Alloy
 
 
 def test_unknown_role_is_refused():

@@ -75,8 +75,13 @@ def test_provisioning_twice_in_a_debian_rootfs_sets_up_the_host_then_changes_not
     pi_cmdline = "console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes rootwait"
     (root / "boot/firmware/cmdline.txt").write_text(pi_cmdline + "\n")
     script = provision_script(pippin(), disable_root=True)
+    # The kernel the Pi runs now, and a reboot that only records that it was asked for.
+    (root / "root/running-cmdline").write_text(pi_cmdline + "\n")
+    (root / "usr/local/sbin/fake-reboot").write_text("#!/bin/sh\necho reboot >> /root/reboots\n")
+    (root / "usr/local/sbin/fake-reboot").chmod(0o755)
+    pi = {"PROVISION_RUNNING_CMDLINE": "/root/running-cmdline", "PROVISION_REBOOT_COMMAND": "/usr/local/sbin/fake-reboot"}
 
-    first = run_in_rootfs(root, "exec bash -s", stdin=script)
+    first = run_in_rootfs(root, "exec bash -s", stdin=script, env=pi)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "changed: user lavender\n" in first.stdout
     assert "changed: packages ca-certificates curl git htop iptables python3 sudo vim\n" in first.stdout
@@ -111,18 +116,29 @@ def test_provisioning_twice_in_a_debian_rootfs_sets_up_the_host_then_changes_not
     # the Raspberry Pi's memory cgroup for k3s, after the next reboot
     assert (root / "boot/firmware/cmdline.txt").read_text() == pi_cmdline + " cgroup_enable=memory cgroup_memory=1\n"
     assert "reboot needed: /boot/firmware/cmdline.txt now has cgroup_enable=memory cgroup_memory=1\n" in first.stdout
+    # ... and the host reboots for it (k3s: "failed to find memory cgroup" until then), once.
+    assert "changed: reboot for kernel arguments cgroup_enable=memory cgroup_memory=1\n" in first.stdout
+    assert (root / "root/reboots").read_text() == "reboot\n"
+    (root / "root/running-cmdline").write_text((root / "boot/firmware/cmdline.txt").read_text())
 
     snapshot = {p: (root / p).read_bytes() for p in ("etc/hosts", "etc/hostname", "etc/passwd", "etc/group",
                                                      "home/lavender/.ssh/authorized_keys", "var/lib/dpkg/status",
                                                      "boot/firmware/cmdline.txt")}
-    second = run_in_rootfs(root, "exec bash -s", stdin=script)
+    second = run_in_rootfs(root, "exec bash -s", stdin=script, env=pi)
     assert second.returncode == 0, second.stdout + second.stderr
     assert second.stdout == "no changes\n"
     assert {p: (root / p).read_bytes() for p in snapshot} == snapshot
+    assert (root / "root/reboots").read_text() == "reboot\n", "no second reboot once the kernel has the arguments"
+    # A reboot that did not happen (file written, kernel still without the arguments) is asked for again.
+    (root / "root/running-cmdline").write_text(pi_cmdline + "\n")
+    pending = run_in_rootfs(root, "exec bash -s", stdin=script, env=pi)
+    assert pending.stdout.splitlines() == ["changed: reboot for kernel arguments cgroup_enable=memory cgroup_memory=1",
+                                           "provisioned pippin.lothlorien.lan: 1 changes"]
+    (root / "root/running-cmdline").write_text((root / "boot/firmware/cmdline.txt").read_text())
 
     # A changed definition re-runs as an update: only what differs changes.
     updated = provision_script(pippin(ssh_authorized_keys=(KEY, SECOND_KEY), timezone="UTC"), disable_root=True)
-    third = run_in_rootfs(root, "exec bash -s", stdin=updated)
+    third = run_in_rootfs(root, "exec bash -s", stdin=updated, env=pi)
     assert third.returncode == 0, third.stdout + third.stderr
     assert third.stdout.splitlines() == [
         "changed: /home/lavender/.ssh/authorized_keys",

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.conftest import ENVIRONMENTS, ROOT
-from stacks.config import loader
+from stacks.config import loader, stackfile
 from stacks.config.base import looks_secret
 from stacks.config.model import needed_secrets
 from synth.engine import synth_config
@@ -19,16 +19,23 @@ INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
 
 
 def _fixture(path: Path) -> tuple[str, dict, set[str], list[str]]:
+    """A fixture's stack, entries and secure keys (read as the synth reads a stack file), and its
+    expected lines; a file the reader refuses has no entries, its lines are raised by `_validate`."""
     text = path.read_text()
     header = [line[2:] for line in text.splitlines() if line.startswith("# ")]
     stack = next(line.split(": ", 1)[1] for line in header if line.startswith("stack: "))
     expected = [line.split(": ", 1)[1] for line in header if line.startswith("expect: ")]
-    entries, secure = {}, set()
-    for key, value in (yaml.safe_load(text)["config"] or {}).items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            secure.add(key)
-        entries[key] = value
-    return stack, entries, secure, expected
+    try:
+        read = stackfile.read(path, name=f"Pulumi.{stack}.yaml")
+    except loader.ConfigError as error:
+        return stack, {"file-error": error.lines}, set(), expected
+    return stack, read.entries, read.secure, expected
+
+
+def _validate(entries: dict, stack: str, secure: set[str]):
+    if "file-error" in entries:
+        raise loader.ConfigError(entries["file-error"])
+    return loader.validate(entries, stack=stack, secret_keys=secure)
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -44,7 +51,7 @@ def test_invalid_fixture_reports_exactly_its_problems(path):
     stack, entries, secure, expected = _fixture(path)
     assert expected, f"{path.name} has no '# expect:' lines"
     with pytest.raises(loader.ConfigError) as caught:
-        loader.validate(entries, stack=stack, secret_keys=secure)
+        _validate(entries, stack, secure)
     assert sorted(caught.value.lines) == sorted(expected)
 
 
@@ -52,7 +59,7 @@ def test_invalid_fixture_reports_exactly_its_problems(path):
 def test_errors_never_show_a_secret_value(path):
     _, entries, secure, _ = _fixture(path)
     with pytest.raises(loader.ConfigError) as caught:
-        loader.validate(entries, stack="mirkwood", secret_keys=secure)
+        _validate(entries, "mirkwood", secure)
     message = str(caught.value)
     for canary in ("canary-plain", "canary-private-material"):
         assert canary not in message
@@ -101,3 +108,33 @@ def test_needed_secrets_are_sorted_and_unique():
     cfg = loader.validate(entries, stack="lothlorien", secret_keys=secret_keys)
     keys = [spec.key for spec in needed_secrets(cfg)]
     assert keys == sorted(set(keys))
+
+
+VALID = sorted((FIXTURES / "valid").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", VALID, ids=[p.stem for p in VALID])
+def test_valid_fixture_loads(path, tmp_path):
+    """Each valid fixture passes as the synth runs it (secrets as stand-ins, the file as written)."""
+    stack, _, _, expected = _fixture(path)
+    assert not expected
+    shutil.copy(path, tmp_path / f"Pulumi.{stack}.yaml")
+    entries, secret_keys, _ = synth_config(stack, stack_dir=tmp_path)
+    cfg = loader.validate(entries, stack=stack, secret_keys=secret_keys)
+    assert cfg.environment.name == stack
+
+
+def test_a_field_error_does_not_hide_production_conflicts_or_secrets():
+    """Point 4: with one wrong type in a VM, the production conflicts and missing secrets still come out."""
+    entries = stackfile.read(ROOT / "Pulumi.mirkwood.yaml").entries  # no secret set at all
+    entries["homelab:proxmox"]["vms"][0]["cores"] = "many"
+    production = dict(synth_config("lothlorien")[0])
+    production["homelab:proxmox"] = {**production["homelab:proxmox"], "vmid_range": {"first": 9000, "last": 9999}}
+    peer = loader.parsed(production).cfg
+    with pytest.raises(loader.ConfigError) as caught:
+        loader.validate(entries, stack="mirkwood", secret_keys=set(), peers=[peer])
+    lines = caught.value.lines
+    assert "proxmox.vms[0].cores: Input should be a valid integer, unable to parse string as an integer (got 'many')" in lines
+    assert ("proxmox.vmid_range: overlaps the VMID range 9000-9999 of the production environment lothlorien "
+            "(got '7000-9099')") in lines
+    assert any(line.startswith("homelab:proxmoxApiToken: required secret is not set") for line in lines)

@@ -178,3 +178,24 @@ def test_conformance_knows_the_incus_types_and_finds_misspelt_keys():
 def test_resource_class_rejects_the_wrong_args_type():
     with pytest.raises(TypeError, match="Instance expects InstanceArgs, got ProfileArgs"):
         binding.Instance("wrong", binding.ProfileArgs(name="x"))
+
+
+def test_provider_schema_is_the_one_of_lxc_incus_1_1_1():
+    # lxc/terraform-provider-incus v1.1.1 internal/provider/provider.go: these attributes and the
+    # `remote` block, no provider-level `project` (projects are chosen per resource).
+    assert set(schema.PROVIDER.attributes) == {"config_dir", "generate_client_certificates",
+                                               "accept_remote_certificate", "default_remote"}
+    assert "project" not in _wire_names(binding.ProviderArgs)
+    assert set(schema.PROVIDER.blocks["remote"]) <= {"name", "address", "protocol", "credentials_helper", "public",
+                                                      "authentication_type", "token"}
+
+
+# Tags of github.com/pulumi/pulumi-terraform-provider (releases of the base provider's plugin) from
+# v1.0.0 on, as published when this was checked; there is no 1.4.0.
+PUBLISHED_BASE_PROVIDER = {"1.0.0", "1.0.1", "1.0.2", "1.1.0", "1.1.1", "1.1.2", "1.1.3"}
+
+
+def test_the_base_provider_version_is_a_published_release():
+    assert binding.BASE_PROVIDER_VERSION in PUBLISHED_BASE_PROVIDER
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["packages"]["incus"]["version"] == binding.BASE_PROVIDER_VERSION

@@ -99,7 +99,7 @@ def test_incus_instances_join_the_inventory(synth_result):
     run = synth_result("lothlorien")
     inventory = {h["name"]: h for h in run.outputs["inventory"] if h["platform"] == "incus"}
     assert {name: h["addresses"]["primary"] for name, h in inventory.items()} == {
-        "atlantis": "10.30.0.10", "coredns": "10.10.0.53", "mosquitto": "10.10.0.10", "prometheus": "10.20.0.10"}
+        "atlantis": "10.30.0.10", "coredns": "10.10.0.53", "mosquitto": "10.10.0.10", "prometheus": "10.21.0.10"}
     assert "incus-cluster01" in inventory["mosquitto"]["groups"]
 
 

@@ -96,8 +96,8 @@ def test_single_field_errors_name_the_field(declared):
                             node_taints={"mk-k3s-a1": ["gpu:Sometimes"]}, vip="not a name")) == [
         "k3s.clusters[0].disable[1]: Input should be 'coredns', 'local-storage', 'metrics-server', 'servicelb' "
         "or 'traefik' (got 'flannel')",
-        "k3s.clusters[0].node_taints: taint 'gpu:Sometimes' is not key[=value]:Effect with Effect NoSchedule, "
-        "PreferNoSchedule or NoExecute (got {'mk-k3s-a1': ['gpu:Sometimes']})",
+        "k3s.clusters[0].node_taints.mk-k3s-a1[0]: is not a taint key[=value]:Effect with Effect NoSchedule, "
+        "PreferNoSchedule or NoExecute (got 'gpu:Sometimes')",
         "k3s.clusters[0].version: is not a k3s release tag such as v1.31.4+k3s1 (got '1.31.4')",
         "k3s.clusters[0].vip: is not an IP address or a DNS name, e.g. 10.50.0.20 or k3s.lothlorien.lan "
         "(got 'not a name')",

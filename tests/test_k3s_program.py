@@ -37,8 +37,8 @@ def test_cluster_nodes_join_graph_and_outputs(env, synth_result):
     servers, agents = TOPOLOGY[env]
     by_name = {r["name"]: r for r in run.resources}
     commands = {r["name"]: r for r in run.of_type(COMMAND) if "homelab:k3s:Cluster" in (r["parent"] or "")}
-    expected = {f"{env}-server-{s}" for s in servers} | {f"{env}-kubeconfig", f"{env}-ca-hash"} | {
-        f"{env}-agent-{a}-{kind}" for a in agents for kind in ("join", "sync")}
+    expected = {f"{env}-server-{s}{suffix}" for s in servers for suffix in ("", "-etcd-backup")} | {
+        f"{env}-kubeconfig", f"{env}-ca-hash"} | {f"{env}-agent-{a}-{kind}" for a in agents for kind in ("join", "sync")}
     assert set(commands) == expected
 
     first = commands[f"{env}-server-{servers[0]}"]

@@ -48,7 +48,15 @@ def config(env: str, cluster_name: str) -> Any:
         "node_taints": {"k3w-pi": ["homelab.io/pi=true:NoSchedule"]},
     }]}
     entries["homelab:sshPrivateKey"] = "placeholder"
-    return loader.validate(entries, stack=env, secret_keys={"homelab:sshPrivateKey"})
+    secret_keys = {"homelab:sshPrivateKey"}
+    if base["homelab:environment"]["production"]:
+        # Production needs its datastore copied off the cluster (stacks/config/backups.py).
+        entries["homelab:backups"] = {"store": {"endpoint": "minio.lan:9000", "bucket": "k3w-backups"},
+                                      "k3s": {"s3": True}}
+        for key in ("backupS3AccessKey", "backupS3SecretKey"):
+            entries[f"homelab:{key}"] = "placeholder"
+            secret_keys.add(f"homelab:{key}")
+    return loader.validate(entries, stack=env, secret_keys=secret_keys)
 
 
 def registry(prefix: str) -> HostRegistry:
@@ -120,6 +128,8 @@ def test_production_protects_servers_and_generates_a_token_when_unset(declared):
 def _no_token_secrets() -> Secrets:
     """Secrets of a stack where k3sToken was never set (a namespace holding only the SSH key)."""
     pulumi.runtime.set_config("k3wnotoken:sshPrivateKey", "-----BEGIN OPENSSH PRIVATE KEY-----\nk3w\n")
+    pulumi.runtime.set_config("k3wnotoken:backupS3AccessKey", "k3w-access")
+    pulumi.runtime.set_config("k3wnotoken:backupS3SecretKey", "k3w-secret")
     return Secrets(pulumi.Config("k3wnotoken"))
 
 

@@ -206,3 +206,24 @@ def test_monitoring_leaves_the_cluster_only_to_the_configured_sources(env, synth
     assert "web.enable-lifecycle" not in json.dumps(values)
     if env == "lothlorien":
         assert run.outputs["endpoints"]["alertmanager"].endswith(".svc.cluster.local:9093")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_alloy_runs_on_the_tainted_pi_of_each_environment(env, synth_result):
+    run = synth_result(env)
+    alloy = next(r for r in run.of_type(RELEASE) if r["inputs"]["chart"] == "alloy")
+    values = alloy["inputs"]["values"]
+    taints = {t for c in load(env).k3s.clusters for ts in c.node_taints.values() for t in ts}
+    assert taints == {"homelab.io/pi=true:NoSchedule"}
+    assert {"key": "homelab.io/pi", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in \
+        values["controller"]["tolerations"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_prometheus_scrapes_telegraf_so_write_failures_can_alert(env, synth_result):
+    run = synth_result(env)
+    prometheus = next(r for r in run.of_type(RELEASE) if r["inputs"]["chart"] == "prometheus")
+    jobs = {j["job_name"]: j for j in prometheus["inputs"]["values"]["serverFiles"]["prometheus.yml"]["scrape_configs"]}
+    assert jobs["telegraf"]["static_configs"] == [{"targets": ["telegraf.mtig.svc.cluster.local:9273"]}]
+    services = {r["inputs"]["metadata"]["name"]: r for r in run.of_type("kubernetes:core/v1:Service")}
+    assert services["telegraf"]["inputs"]["spec"]["ports"][0]["port"] == 9273

@@ -239,3 +239,35 @@ def test_rendering_is_deterministic():
     first = render.dump(render.prometheus_config(PROM_SPEC)) + render.alert_rules()
     second = render.dump(render.prometheus_config(PROM_SPEC)) + render.alert_rules()
     assert first == second
+
+
+def test_alloy_tolerates_the_node_taints_so_tainted_pis_ship_logs():
+    spec = render.AlloySpec("http://l:3100/loki/api/v1/push", "mirkwood", "mirkwood",
+                            node_taints=("homelab.io/pi=true:NoSchedule", "dedicated:NoExecute", "homelab.io/pi=true:NoSchedule"))
+    # grafana/alloy chart templates/controllers/_pod.yaml renders controller.tolerations into the pod.
+    assert render.alloy_values(spec)["controller"]["tolerations"] == [
+        {"key": "dedicated", "operator": "Exists", "effect": "NoExecute"},
+        {"key": "homelab.io/pi", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
+    ]
+    untainted = render.alloy_values(render.AlloySpec("http://l:3100/loki/api/v1/push", "m", "m"))
+    assert "tolerations" not in untainted.get("controller", {})
+
+
+def test_pve_cluster_metrics_come_from_one_node_and_node_metrics_from_each():
+    # prometheus-pve-exporter answers cluster=1 with the whole cluster's guests from any node:
+    # asked on three nodes, every guest would be counted three times.
+    spec = render.PrometheusSpec(environment="lothlorien", cluster="lothlorien", pve=render.PveTargets(
+        "pve-exporter.monitoring.svc.cluster.local:9221", ("10.20.0.23", "10.20.0.21", "10.20.0.22")))
+    jobs = {j["job_name"]: j for j in render.prometheus_config(spec)["scrape_configs"]}
+    assert jobs["pve"]["params"] == {"module": ["default"], "cluster": ["0"], "node": ["1"]}
+    assert jobs["pve"]["static_configs"] == [{"targets": ["10.20.0.21", "10.20.0.22", "10.20.0.23"]}]
+    assert jobs["pve-cluster"]["params"] == {"module": ["default"], "cluster": ["1"], "node": ["0"]}
+    assert jobs["pve-cluster"]["static_configs"] == [{"targets": ["10.20.0.21"]}]
+    assert "&id" not in yaml.safe_dump(render.prometheus_config(spec))  # no shared YAML anchors
+
+
+def test_loki_keeps_its_volume_when_the_statefulset_goes():
+    # grafana/loki single-binary statefulset.yaml: enableStatefulSetAutoDeletePVC (chart default
+    # true) sets persistentVolumeClaimRetentionPolicy whenDeleted: Delete.
+    values = render.loki_values(render.StorageSpec(retention="72h", volume_size="5Gi"))
+    assert values["singleBinary"]["persistence"]["enableStatefulSetAutoDeletePVC"] is False

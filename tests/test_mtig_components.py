@@ -16,7 +16,8 @@ from components.mtig.influxdb import GRAFANA_TOKEN_SECRET, TELEGRAF_TOKEN_SECRET
 from tests import mtig_support as ms
 
 # Plugin sections Telegraf 1.32 documents and this stack may use.
-TELEGRAF_SECTIONS = {"agent", "global_tags", "inputs.mqtt_consumer", "outputs.influxdb_v2"}
+TELEGRAF_SECTIONS = {"agent", "global_tags", "inputs.mqtt_consumer", "inputs.internal", "outputs.influxdb_v2",
+                     "outputs.prometheus_client"}
 
 
 @pytest.fixture
@@ -133,6 +134,30 @@ def test_telegraf_config_is_toml_with_real_plugins_and_no_credentials(rec):
             "MQTT_PASSWORD": {"name": "telegraf-mqtt", "key": "password"},
             "INFLUX_TOKEN": {"name": TELEGRAF_TOKEN_SECRET, "key": "token"},
         }
+
+    return ms.settled(stack).apply(check)
+
+
+@pulumi.runtime.test
+def test_telegraf_exposes_its_own_write_errors_to_prometheus(rec):
+    # The InfluxDBWriteFailures alert reads internal_write_errors{output="influxdb_v2"}: Telegraf's
+    # inputs.internal counts failed writes (influxdata/telegraf models/running_output.go,
+    # selfstat "write"/"errors"), outputs.prometheus_client (metric_version 2) serves them as
+    # <measurement>_<field>. Without them the alert can never fire.
+    stack = deploy()
+
+    def check(_):
+        doc = tomllib.loads(config_map(rec, "mtig-telegraf-config")["telegraf.conf"])
+        assert doc["inputs"]["internal"] == [{"collect_memstats": False}]
+        (prom,) = doc["outputs"]["prometheus_client"]
+        assert prom == {"listen": ":9273", "metric_version": 2, "namepass": ["internal_*"]}
+        assert doc["outputs"]["influxdb_v2"][0]["namedrop"] == ["internal_*"]  # not into the sensor bucket
+        (container,) = rec.by_name("mtig-telegraf-deployment").inputs["spec"]["template"]["spec"]["containers"]
+        assert container["ports"] == [{"name": "metrics", "containerPort": 9273, "protocol": "TCP"}]
+        service = rec.by_name("mtig-telegraf-service").inputs
+        assert service["metadata"]["name"] == "telegraf"
+        assert service["spec"]["ports"] == [{"name": "metrics", "port": 9273, "targetPort": "metrics", "protocol": "TCP"}]
+        assert stack.telegraf_metrics_target == "telegraf.mtig.svc.cluster.local:9273"
 
     return ms.settled(stack).apply(check)
 

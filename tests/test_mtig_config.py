@@ -130,3 +130,30 @@ def test_bad_user_name_and_sizes_are_field_errors():
     assert any(line.startswith("mtig.mosquitto.users: ") and "'Bad User' is not a valid MQTT user name" in line
                for line in lines), lines
     assert any(line.startswith("mtig.influxdb.storage: ") and "is not a volume size" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("password, telegraf, expected", [
+    ("short7!", "fine-password", ["homelab:influxdbAdminPassword: is not of the form a password of 8 to 72 "
+                                  "characters (InfluxDB's limits) (value not shown)"]),
+    ("x" * 73, "fine-password", ["homelab:influxdbAdminPassword: is not of the form a password of 8 to 72 "
+                                 "characters (InfluxDB's limits) (value not shown)"]),
+    ("long-enough", 'has"quote', ["homelab:mqttPassword-telegraf: is not of the form a password without quotes, "
+                                  "backslashes or control characters (Telegraf's TOML) (value not shown)"]),
+    ("long-enough", "back\\slash", ["homelab:mqttPassword-telegraf: is not of the form a password without quotes, "
+                                    "backslashes or control characters (Telegraf's TOML) (value not shown)"]),
+])
+def test_secret_values_the_services_would_refuse_are_caught_without_showing_them(password, telegraf, expected):
+    entries, secret_keys, _ = synth_config("mirkwood")
+    entries = {**entries, "homelab:influxdbAdminPassword": password, "homelab:mqttPassword-telegraf": telegraf,
+               # other users' passwords may hold anything: only Telegraf's goes through its TOML
+               "homelab:mqttPassword-sensor-garage": 'q"uote\\d'}
+    with pytest.raises(loader.ConfigError) as caught:
+        loader.validate(entries, stack="mirkwood", secret_keys=secret_keys)
+    assert caught.value.lines == expected
+    assert password not in str(caught.value) and telegraf not in str(caught.value)
+
+
+def test_good_secret_values_pass():
+    entries, secret_keys, _ = synth_config("mirkwood")
+    entries = {**entries, "homelab:influxdbAdminPassword": "8chars!!", "homelab:mqttPassword-telegraf": "p@ss w0rd$"}
+    loader.validate(entries, stack="mirkwood", secret_keys=secret_keys)

@@ -131,7 +131,8 @@ def test_synth_renders_valid_kubernetes_manifests(synth_result, env):
 def test_synth_telegraf_and_grafana_files(synth_result, env):
     run, files = synth_mtig(synth_result, env)
     telegraf = tomllib.loads(files["configs/mtig/telegraf-config/telegraf.conf"])
-    assert set(telegraf["inputs"]) == {"mqtt_consumer"} and set(telegraf["outputs"]) == {"influxdb_v2"}
+    assert set(telegraf["inputs"]) == {"mqtt_consumer", "internal"}
+    assert set(telegraf["outputs"]) == {"influxdb_v2", "prometheus_client"}
     datasources = yaml.safe_load(files["configs/mtig/grafana-datasources/datasources.yaml"])
     assert sum(1 for d in datasources["datasources"] if d["isDefault"]) == 1
     metrics = run.outputs["metrics"]

@@ -103,7 +103,7 @@ def test_unknown_distribution_user_and_duplicates_are_reported_together():
                         stack="lothlorien", secret_keys={"homelab:sshPrivateKey"})
     assert caught.value.lines == [
         "onboard[1].name: hostname is already used by onboard[0].name (onboard) (got 'pippin')",
-        "onboard[2].name: address is already used by onboard[0].name (got '10.50.0.31')",
+        "onboard[2].address: address is already used by onboard[0].address (got '10.50.0.31')",
     ]
 
 
@@ -126,3 +126,59 @@ def test_synth_shows_lothlorien_onboarded_pi_as_a_k3s_agent(synth_result):
     assert "PROVISION_HOSTNAME=pippin\n" in script and "ensure_file /etc/modules-load.d/k3s.conf" in script
     components = [r for r in run.resources if r["type"] == "homelab:onboard:OnboardedHost"]
     assert [c["name"] for c in components] == ["pippin"]
+
+
+def test_cluster_membership_alone_brings_the_k3s_prerequisites():
+    # A server or agent without k3s_* groups still needs the modules, sysctls and Pi cgroups:
+    # without them the k3s install fails on the host while the config looked valid.
+    hosts = [{**PI, "name": "merry", "address": "10.50.0.32", "groups": []},
+             {**PI, "groups": []}, {**PI, "name": "sam", "address": "10.50.0.33", "groups": ["web"]}]
+    entries = {**_entries(hosts), "homelab:k3s": {"clusters": [
+        {"name": "lothlorien", "version": "v1.31.4+k3s1", "servers": ["merry"], "agents": ["pippin"]}]}}
+    cfg = loader.validate(entries, stack="lothlorien", secret_keys={"homelab:sshPrivateKey"})
+    roles = {name: provision_spec(cfg, name, "debian12", "onboard", ()).roles for name in ("merry", "pippin", "sam")}
+    assert roles == {"merry": ("k3s",), "pippin": ("k3s",), "sam": ()}
+    script = provision_script(provision_spec(cfg, "pippin", "debian12", "onboard", ()))
+    assert "/etc/modules-load.d/k3s.conf" in script and "cgroup_enable=memory" in script
+
+
+def _run_ready_check(tmp_path, kernel_args, boot_cmdline: str | None, running: str):
+    """ready_check() run by bash against files standing in for /boot/firmware/cmdline.txt and /proc/cmdline."""
+    import subprocess
+
+    from components.onboard import ready_check
+    (tmp_path / "proc-cmdline").write_text(running + "\n")
+    command = ready_check(kernel_args).replace(READY_CHECK, "true")
+    command = command.replace("/proc/cmdline", str(tmp_path / "proc-cmdline"))
+    for path in ("/boot/firmware/cmdline.txt", "/boot/cmdline.txt"):
+        command = command.replace(path, str(tmp_path / path.strip("/").replace("/", "-")))
+    if boot_cmdline is not None:
+        (tmp_path / "boot-firmware-cmdline.txt").write_text(boot_cmdline + "\n")
+    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
+
+
+def test_ready_check_waits_for_the_reboot_that_activates_the_pi_kernel_arguments(tmp_path):
+    from components.onboard import ready_check
+    args = ("cgroup_enable=memory", "cgroup_memory=1")
+    assert ready_check(()) == READY_CHECK
+    pending = _run_ready_check(tmp_path, args, "root=/dev/mmcblk0p2 cgroup_enable=memory cgroup_memory=1",
+                               "root=/dev/mmcblk0p2")
+    assert pending.returncode == 1 and "kernel argument cgroup_enable=memory is not active" in pending.stderr
+    booted = _run_ready_check(tmp_path, args, None, "root=/dev/mmcblk0p2 cgroup_enable=memory cgroup_memory=1")
+    assert booted.returncode == 0, booted.stderr
+    not_a_pi = _run_ready_check(tmp_path / "..", args, None, "root=/dev/sda1")  # no cmdline.txt at all
+    assert not_a_pi.returncode == 0, not_a_pi.stderr
+
+
+@pulumi.runtime.test
+def test_a_pi_that_may_reboot_gets_the_kernel_argument_ready_check():
+    from components.onboard import ready_check
+    args = ("cgroup_enable=memory", "cgroup_memory=1")
+    host = OnboardedHost("obpi", OnboardedHostArgs(address="10.50.0.61", ssh_user="pi", operator_user="lavender",
+                                                   provision_script=SCRIPT, private_key=pulumi.Output.secret("k"),
+                                                   kernel_args=args))
+
+    def check(_):
+        assert one("obpi-ready")["inputs"]["create"] == ready_check(args) != READY_CHECK
+
+    return host.ready.id.apply(check)

@@ -177,6 +177,7 @@ def k3s_cluster(servers: int, agents: int = 2) -> list[Resource]:
     nodes = [cluster]
     for i in range(servers):
         config = "cluster-init: true\n" if i == 0 else "server: https://10.50.0.11:6443\n"
+        config += "etcd-s3: true\n"  # production copies etcd snapshots off the cluster (production-backups)
         script = f"install -m 600 /dev/stdin /etc/rancher/k3s/config.yaml <<'EOF'\n{config}tls-san:\n- 10.50.0.10\nEOF\n"
         nodes.append(res(rules.COMMAND_REMOTE, f"prod-server-{i}", {"create": script, "stdin": "[secret]"},
                          parent=cluster.urn))
@@ -297,19 +298,20 @@ def bad_fixture(tmp_path: Path) -> Path:
     by_name["mosquitto-config"]["inputs"]["data"]["mosquitto.conf"] = GOOD_CONF.replace("false\npass", "true\npass")
     by_name["edge"]["inputs"]["image"] = "linode/arch"                    # pinned-catalog-images
     records.remove(by_name["k3s-server-2"])                               # k3s-odd-servers
+    records.remove(by_name["backup-job"])                                 # production-backups
     path = tmp_path / "resources.json"
     path.write_text(json.dumps(records))
     return path
 
 
 MANDATORY = {"production-stateful-protected", "no-plain-credentials", "environment-tag", "mosquitto-no-anonymous",
-             "pinned-catalog-images", "k3s-odd-servers"}
+             "pinned-catalog-images", "k3s-odd-servers", "production-backups"}
 
 
 def test_offline_runner_passes_the_good_fixture_and_fails_on_each_violation(tmp_path):
     good = subprocess.run([sys.executable, "-m", "policy.offline", str(FIXTURE)], cwd=ROOT, capture_output=True, text=True)
     assert good.returncode == 0, good.stderr
-    assert "10 resources, 0 mandatory violations" in good.stdout
+    assert "13 resources, 0 mandatory violations" in good.stdout
     bad = subprocess.run([sys.executable, "-m", "policy.offline", str(bad_fixture(tmp_path))], cwd=ROOT,
                          capture_output=True, text=True)
     assert bad.returncode == 1

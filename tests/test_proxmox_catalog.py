@@ -48,6 +48,29 @@ def test_an_image_without_a_real_checksum_cannot_be_declared():
         dataclasses.replace(good, checksum_algorithm="sha512")
     with pytest.raises(ValueError, match="must be http"):
         Image(url="ftp://x/" + good.file_name, file_name=good.file_name, checksum=good.checksum,
-              checksum_algorithm="sha256")
+              checksum_algorithm="sha256", virtual_size_gb=10)
     with pytest.raises(ValueError, match="end with the file name"):
         dataclasses.replace(good, file_name="other.qcow2")
+
+
+def test_every_image_carries_its_virtual_size():
+    # Rocky GenericCloud: 10 GiB (rocky-linux/kickstarts Rocky-{9,10}-GenericCloud-Base.ks);
+    # Debian genericcloud: 2 GiB (debian-cloud-images resources/image.yaml, vendor genericcloud size 2).
+    assert {key: d.image.virtual_size_gb for key, d in CATALOG.items()} == {"rocky9": 10, "rocky10": 10, "debian12": 2}
+    assert all(d.lxc_template.virtual_size_gb >= 1 for d in CATALOG.values() if d.lxc_template)
+    with pytest.raises(ValueError, match="virtual_size_gb"):
+        dataclasses.replace(CATALOG["rocky9"].image, virtual_size_gb=0)
+
+
+def test_rocky_images_know_where_they_stay_once_the_minor_is_superseded():
+    # Rocky moves a minor release from /pub/rocky/<minor>/ to /vault/rocky/<minor>/ when the next
+    # minor ships: the same pinned file (same name, same checksum) is then only in the vault.
+    from components.catalog import ROCKY_MIRROR, ROCKY_VAULT
+    for key in ("rocky9", "rocky10"):
+        image = CATALOG[key].image
+        assert image.url.startswith(ROCKY_MIRROR + "/") and image.archive_url.startswith(ROCKY_VAULT + "/")
+        assert image.url.removeprefix(ROCKY_MIRROR) == image.archive_url.removeprefix(ROCKY_VAULT)
+        moved = dataclasses.replace(image, url=image.archive_url)  # what the operator switches to
+        assert (moved.file_name, moved.checksum) == (image.file_name, image.checksum)
+        assert moved.archive_url is None
+    assert CATALOG["debian12"].image.archive_url is None

@@ -60,3 +60,17 @@ def test_cloud_init_schema_rejects_a_broken_document(tmp_path):
     target.write_text("#cloud-config\n" + yaml.safe_dump(doc))
     done = subprocess.run([cloud_init, "schema", "-c", str(target)], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
+
+
+def test_shared_user_data_keeps_rocky_on_the_short_hostname():
+    # The name comes from meta-data (local-hostname: the FQDN); cloud-init's RHEL distro prefers
+    # the FQDN as hostname unless prefer_fqdn_over_hostname is false (cloudinit/distros/rhel.py).
+    import yaml as _yaml
+
+    from cloudinit.render import ProvisionSpec
+    from components.catalog import CATALOG
+    from components.proxmox.metadata import shared_user_data
+    for key in ("rocky9", "rocky10", "debian12"):
+        spec = ProvisionSpec(distribution=CATALOG[key], user="lavender", ssh_authorized_keys=("ssh-ed25519 AAAA x",))
+        doc = _yaml.safe_load(shared_user_data(spec))
+        assert doc["prefer_fqdn_over_hostname"] is False, key

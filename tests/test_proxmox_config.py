@@ -51,7 +51,7 @@ def test_base_config_is_valid_and_fills_defaults():
     assert [(t.name, t.node, t.vm_id) for t in cfg.templates] == [
         ("rocky9", "iluvatar", 7000), ("debian12", "iluvatar", 9001), ("rocky9", "yavanna", 7002)]
     assert cfg.bridge.mtu == 1500 and cfg.storage.vm == "local-lvm" and cfg.storage.images == "local"
-    assert cfg.containers[0].unprivileged is True and cfg.containers[0].nesting is False
+    assert cfg.containers[0].unprivileged is True and cfg.containers[0].nesting is True  # nesting follows unprivileged
 
 
 def test_duplicate_vmids_across_templates_vms_and_containers():
@@ -115,8 +115,8 @@ def test_addresses_outside_the_network_on_the_gateway_or_duplicated():
                                               "ipv4": "10.40.0.10"})
     entries["homelab:proxmox"]["containers"].append({"name": "mirkwood-mqtt", "vm_id": 7202, "ipv4": "10.40.0.255"})
     assert _lines(entries) == [
-        "proxmox.containers[0]: address is already used by proxmox.vms[2] (got '10.40.0.10')",
-        "proxmox.containers[1].ipv4: is outside the network staging 10.40.0.0/24 (got '10.40.0.255')",
+        "proxmox.containers[0].ipv4: address is already used by proxmox.vms[2].ipv4 (got '10.40.0.10')",
+        "proxmox.containers[1].ipv4: is the broadcast address of staging 10.40.0.0/24, not a host address (got '10.40.0.255')",
         "proxmox.vms[0].ipv4: is outside the network staging 10.40.0.0/24 (got '10.41.0.21')",
         "proxmox.vms[1].ipv4: is the gateway of the network staging (got '10.40.0.1')",
     ]
@@ -239,3 +239,42 @@ def test_an_api_token_not_of_the_proxmox_form_is_named_without_its_value():
     entries = {**_entries(), "homelab:proxmoxApiToken": "0123456789abcdef-not-a-token"}
     assert _lines(entries) == [
         "homelab:proxmoxApiToken: is not of the form USER@REALM!TOKENID=SECRET (value not shown)"]
+
+
+def test_template_disk_defaults_to_the_image_size_and_smaller_disks_are_refused(monkeypatch):
+    # bpg resizes an imported/cloned disk to the configured size; Proxmox refuses a shrink
+    # (bpg/terraform-provider-proxmox issue #1351). The Rocky GenericCloud disk is 10 GiB.
+    cfg = loader.validate(_entries(), stack="mirkwood", secret_keys=set(SECRETS)).proxmox
+    assert [(t.distribution, t.disk_gb) for t in cfg.templates] == [("rocky9", 10), ("debian12", 8), ("rocky9", 10)]
+    entries = _entries()
+    entries["homelab:proxmox"]["templates"][0]["disk_gb"] = 8
+    entries["homelab:proxmox"]["vms"][1]["disk_gb"] = 9
+    lines = _lines(entries)
+    assert lines == [
+        "proxmox.templates[0].disk_gb: is smaller than the rocky9 image (10 GiB, "
+        "Rocky-9-GenericCloud-Base-9.8-20260525.0.x86_64.qcow2); use 10 or more (got 8)",
+        "proxmox.vms[1].disk_gb: is smaller than the disk of template rocky9 (10 GiB); use 10 or more (got 9)",
+    ]
+
+
+def test_container_disk_smaller_than_its_template_is_refused(monkeypatch):
+    import dataclasses
+
+    from components.catalog import CATALOG
+    debian = CATALOG["debian12"]
+    bigger = dataclasses.replace(debian, lxc_template=dataclasses.replace(debian.lxc_template, virtual_size_gb=4))
+    monkeypatch.setitem(CATALOG, "debian12", bigger)
+    entries = _entries()
+    entries["homelab:proxmox"]["containers"][0]["disk_gb"] = 2
+    assert _lines(entries) == [
+        "proxmox.containers[0].disk_gb: is smaller than the debian12 container template (4 GiB, "
+        "debian-12-standard_12.7-1_amd64.tar.zst); use 4 or more (got 2)"]
+
+
+def test_nesting_follows_unprivileged_unless_set():
+    entries = _entries()
+    entries["homelab:proxmox"]["containers"] = [
+        {"name": "ct-a", "vm_id": 7201}, {"name": "ct-b", "vm_id": 7202, "unprivileged": False},
+        {"name": "ct-c", "vm_id": 7203, "nesting": False}]
+    cfg = loader.validate(entries, stack="mirkwood", secret_keys=set(SECRETS)).proxmox
+    assert [(c.unprivileged, c.nesting) for c in cfg.containers] == [(True, True), (False, False), (True, False)]

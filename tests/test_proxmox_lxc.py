@@ -45,7 +45,8 @@ def test_container_from_downloaded_vztmpl_unprivileged_by_default():
         inputs = res["inputs"]
         assert inputs["operatingSystem"] == {"templateFileId": file_id, "type": "debian"}
         assert inputs["unprivileged"] is True
-        assert "features" not in inputs
+        # Unprivileged Debian 12 needs nesting for its systemd units (credentials, private mounts).
+        assert inputs["features"] == {"nesting": True}
         assert inputs["initialization"] == {
             "hostname": "ct-default",
             "userAccount": {"keys": [KEY]},
@@ -62,6 +63,18 @@ def test_container_from_downloaded_vztmpl_unprivileged_by_default():
         assert ipv4 == "10.40.0.10"
 
     return pulumi.Output.all(image.file_id, ct.ipv4, ct.vm_id).apply(check)
+
+
+@pulumi.runtime.test
+def test_no_nesting_for_a_privileged_container_or_when_turned_off():
+    privileged = _lxc("ct-priv", "local:vztmpl/x.tar.zst", unprivileged=False)
+    off = _lxc("ct-off", "local:vztmpl/x.tar.zst", nesting=False)
+
+    def check(_):
+        assert "features" not in _one("ct-priv-ct", CT)["inputs"]
+        assert "features" not in _one("ct-off-ct", CT)["inputs"]
+
+    return pulumi.Output.all(privileged.vm_id, off.vm_id).apply(check)
 
 
 @pulumi.runtime.test

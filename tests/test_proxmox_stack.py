@@ -278,3 +278,30 @@ def test_editing_one_vm_leaves_the_shared_user_data_and_the_other_vms_alone(synt
     artifacts = "homelab-mirkwood-rocky9-k3s-user-data.yaml"
     assert (tmp_path / "build" / "mirkwood" / "artifacts" / "proxmox" / artifacts).read_text() == \
         synth_result("mirkwood").artifacts[f"proxmox/{artifacts}"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_node_a_vm_can_run_on_holds_its_snippets(env, synth_result):
+    # Snippets live on per-node storage (`local`); Proxmox rebuilds a VM's cloud-init drive from them
+    # when the VM starts, also after a migration or an HA restart on another node (shared disks).
+    run, cfg = synth_result(env), _cfg(env).proxmox
+    on_node = {(r["inputs"]["nodeName"], r["inputs"]["sourceRaw"]["fileName"]) for r in run.of_type(SNIPPET)}
+    for res in (r for r in run.of_type(VM) if not r["inputs"].get("template")):
+        vm = next(v for v in cfg.vms if v.name == res["inputs"]["name"])
+        nodes = cfg.template_nodes(vm.template) if cfg.storage.shared else (res["inputs"]["nodeName"],)
+        files = {res["inputs"]["initialization"][key].split("snippets/", 1)[1]
+                 for key in ("userDataFileId", "metaDataFileId")}
+        missing = sorted((node, f) for node in nodes for f in files if (node, f) not in on_node)
+        assert missing == [], f"{vm.name}: {missing}"
+    if env == "lothlorien":
+        assert cfg.storage.shared and len(cfg.node_names) == 3
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_downloads_ignore_a_new_url_for_the_same_pinned_file(env, synth_result):
+    # bpg download_file: `url` RequiresReplace; the file is pinned by name and checksum (both
+    # still replace), so only the source may move (e.g. to the Rocky vault) without a rebuild.
+    downloads = synth_result(env).of_type(DOWNLOAD)
+    assert downloads
+    for res in downloads:
+        assert res["options"]["ignore_changes"] == ["url"], res["name"]

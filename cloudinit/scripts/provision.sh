@@ -19,6 +19,10 @@ PROVISION_EXTRA_REPOSITORY_PACKAGE="${PROVISION_EXTRA_REPOSITORY_PACKAGE:-}"
 PROVISION_EXTRA_REPOSITORY_PACKAGES="${PROVISION_EXTRA_REPOSITORY_PACKAGES:-}"
 PROVISION_PI_KERNEL_ARGS="${PROVISION_PI_KERNEL_ARGS:-}"
 PROVISION_DISABLE_ROOT="${PROVISION_DISABLE_ROOT:-yes}"
+# The running kernel's command line, and what reboots the host (tests point both elsewhere).
+PROVISION_RUNNING_CMDLINE="${PROVISION_RUNNING_CMDLINE:-/proc/cmdline}"
+PROVISION_REBOOT_COMMAND="${PROVISION_REBOOT_COMMAND:-}"
+REBOOT_NEEDED=no
 
 export DEBIAN_FRONTEND=noninteractive
 export LC_ALL=C
@@ -200,6 +204,10 @@ provision_role_files() {
   if [ "${#CHANGED[@]}" -ne "$before" ] && systemd_running; then
     systemctl restart systemd-modules-load.service
     sysctl --system >/dev/null
+    # A journald drop-in (Storage=persistent) applies on restart; journald then creates /var/log/journal.
+    if [ -d /etc/systemd/journald.conf.d ]; then
+      systemctl restart systemd-journald.service
+    fi
   fi
 }
 
@@ -225,6 +233,32 @@ provision_pi_kernel_args() {
     ensure_file "$cmdline" "$new"$'\n'
     echo "reboot needed: $cmdline now has $PROVISION_PI_KERNEL_ARGS"
   fi
+  # A reboot is needed while the running kernel lacks an argument (also when an earlier run wrote
+  # the file but the host has not rebooted since); once it has them, a re-run changes nothing.
+  local running
+  running=$(cat "$PROVISION_RUNNING_CMDLINE" 2>/dev/null || true)
+  for arg in "${args[@]}"; do
+    case " $running " in
+      *" $arg "*) ;;
+      *) REBOOT_NEEDED=yes ;;
+    esac
+  done
+}
+
+# k3s refuses to start an agent without the memory cgroup ("failed to find memory cgroup"), and
+# cmdline.txt is read only at boot. shutdown(8) with a delay creates /run/nologin at once (five
+# minutes before the shutdown), so the operator's next login - the ready check - is refused until
+# the host is back, and pulumi-command retries a refused login as a dial error.
+reboot_for_kernel_args() {
+  [ "$REBOOT_NEEDED" = yes ] || return 0
+  changed "reboot for kernel arguments $PROVISION_PI_KERNEL_ARGS"
+  if [ -n "$PROVISION_REBOOT_COMMAND" ]; then
+    "$PROVISION_REBOOT_COMMAND"
+  elif systemd_running; then
+    shutdown -r +1 "homelab: reboot for kernel arguments $PROVISION_PI_KERNEL_ARGS"
+  else
+    echo "no systemd: reboot this host before it joins k3s"
+  fi
 }
 
 provision_packages
@@ -235,6 +269,7 @@ provision_hosts
 provision_timezone
 provision_role_files
 provision_pi_kernel_args
+reboot_for_kernel_args
 
 if [ "${#CHANGED[@]}" -eq 0 ]; then
   echo "no changes"

@@ -27,10 +27,12 @@ PROVIDER_SOURCE = "lxc/incus"
 PROVIDER_VERSION = "1.1.1"
 #: Where the bridge resolves `lxc/incus` (OpenTofu's registry is its default registry).
 PROVIDER_URL = "registry.opentofu.org/lxc/incus"
-#: The base provider serving every parameterized Terraform package, and its pinned release.
+#: The base provider serving every parameterized Terraform package, and its pinned release: a
+#: published tag of github.com/pulumi/pulumi-terraform-provider (its releases carry the plugin
+#: `pulumi install` downloads; v1.1.3 is the newest published, there is no 1.4.0).
 BASE_PROVIDER = "terraform-provider"
 # renovate: datasource=github-releases depName=pulumi/pulumi-terraform-provider extractVersion=^v(?<version>.+)$
-BASE_PROVIDER_VERSION = "1.4.0"
+BASE_PROVIDER_VERSION = "1.1.3"
 
 
 def parameter_value() -> bytes:

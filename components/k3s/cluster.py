@@ -66,6 +66,9 @@ class ClusterArgs:
     token: pulumi.Input[str] | None = None  # secret; generated once and kept in state when None
     agent_token: pulumi.Input[str] | None = None  # secret; the agents' own, generated like token
     protect_servers: bool = False  # production: a server (etcd member) is not removed by accident
+    snapshots: render.EtcdSnapshots | None = None  # scheduled etcd snapshots (and their S3 copy)
+    s3_access_key: pulumi.Input[str] | None = None  # secret; needed when snapshots.s3 is set
+    s3_secret_key: pulumi.Input[str] | None = None  # secret
     ready_timeout: int = render.DEFAULT_READY_TIMEOUT
 
 
@@ -95,7 +98,9 @@ class Cluster(pulumi.ComponentResource):
             service_cidr=args.service_cidr,
             disable=tuple(args.disable),
             tls_san=tuple(args.tls_san),
+            snapshots=args.snapshots,
         )
+        credentials = self._s3_credentials(name, args)
         # Every server answers on its SSH address and on its address inside the cluster network.
         san_addresses = pulumi.Output.all(
             *[addr for node in args.servers for addr in (node.inner_address(), node.address)]
@@ -125,6 +130,10 @@ class Cluster(pulumi.ComponentResource):
                 lambda values: render.secure_token(values[0], render.SERVER_USER, values[1]))
             stdin = pulumi.Output.secret(pulumi.Output.all(server_token, agent_token).apply(
                 lambda values: render.server_stdin(values[0], values[1])))
+            if args.snapshots is not None:
+                # The S3 credentials drop-in must exist before k3s starts with etcd-s3 set.
+                depends.append(self._etcd_backup(f"{name}-server-{node.name}-etcd-backup", node, is_first,
+                                                 credentials))
             previous = self._node_command(
                 f"{name}-server-{node.name}",
                 node,
@@ -154,6 +163,7 @@ class Cluster(pulumi.ComponentResource):
             join = remote.Command(
                 f"{name}-agent-{node.name}-join",
                 connection=node.connection,
+                add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
                 create=command,
                 update=NOOP,
                 delete=uninstall,
@@ -171,6 +181,7 @@ class Cluster(pulumi.ComponentResource):
             self.agent_commands[node.name] = remote.Command(
                 f"{name}-agent-{node.name}-sync",
                 connection=node.connection,
+                add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
                 create=command,
                 update=command,
                 stdin=node_token,
@@ -223,6 +234,7 @@ class Cluster(pulumi.ComponentResource):
         command = remote.Command(
             f"{name}-ca-hash",
             connection=first.connection,
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=read,
             update=read,
             opts=pulumi.ResourceOptions(
@@ -232,6 +244,35 @@ class Cluster(pulumi.ComponentResource):
             ),
         )
         return command.stdout.apply(lambda text: text.strip())
+
+    @staticmethod
+    def _s3_credentials(name: str, args: ClusterArgs) -> pulumi.Output[str] | None:
+        if args.snapshots is None or args.snapshots.s3 is None:
+            return None
+        if args.s3_access_key is None or args.s3_secret_key is None:
+            raise ValueError(f"k3s cluster {name}: etcd snapshots go to S3 but the S3 credentials are missing")
+        return pulumi.Output.secret(
+            pulumi.Output.all(args.s3_access_key, args.s3_secret_key).apply(
+                lambda keys: render.s3_credentials_yaml(keys[0], keys[1])
+            )
+        )
+
+    def _etcd_backup(self, resource_name: str, node: K3sNode, first: bool,
+                     credentials: pulumi.Output[str] | None) -> remote.Command:
+        """Restore script on the server and the S3 credentials drop-in, credentials on stdin only."""
+        script = render.etcd_backup_script(node.name, first, s3=credentials is not None)
+        command = render.remote_command(script, node.ssh_user)
+        cleanup = render.remote_command(render.etcd_backup_remove_script(node.name), node.ssh_user)
+        return remote.Command(
+            resource_name,
+            connection=node.connection,
+            create=command,
+            update=command,
+            delete=cleanup,
+            stdin=credentials,
+            # The host must be provisioned first; nothing in the data says so.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(node.ready)),
+        )
 
     def _node_command(
         self,
@@ -246,6 +287,7 @@ class Cluster(pulumi.ComponentResource):
         return remote.Command(
             resource_name,
             connection=node.connection,
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             # update = create: a new version or changed settings re-run the same idempotent script as
             # an update (the upgrade path), never a replacement.
             create=command,

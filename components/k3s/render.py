@@ -77,6 +77,27 @@ def _unique(values: Iterable[str]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class EtcdS3:
+    """Where k3s copies its etcd snapshots (S3-compatible, e.g. MinIO); credentials are not here."""
+
+    endpoint: str  # host[:port], no scheme
+    bucket: str
+    folder: str
+    region: str = "us-east-1"
+    insecure: bool = False  # http instead of https
+
+
+@dataclass(frozen=True)
+class EtcdSnapshots:
+    """Scheduled embedded-etcd snapshots (docs.k3s.io/cli/etcd-snapshot): a 5-field cron and the
+    number kept per node; k3s prunes the S3 copies with the same retention."""
+
+    schedule_cron: str
+    retention: int
+    s3: EtcdS3 | None = None
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     """What must be identical on every server of a cluster."""
 
@@ -84,6 +105,64 @@ class ServerSettings:
     service_cidr: str
     disable: tuple[str, ...] = ()
     tls_san: tuple[str, ...] = ()
+    snapshots: EtcdSnapshots | None = None
+
+
+# The S3 credentials live in a drop-in k3s reads after config.yaml (docs.k3s.io/installation/
+# configuration, "Multiple Config Files": /etc/rancher/k3s/config.yaml.d/*.yaml; k3s-io/k3s#7316),
+# written from stdin by etcd-s3-credentials.sh.j2: never in config.yaml, argv or the state.
+S3_CREDENTIALS_FILE = "/etc/rancher/k3s/config.yaml.d/50-etcd-s3-credentials.yaml"
+SNAPSHOT_DIR = "/var/lib/rancher/k3s/server/db/snapshots"
+
+
+def snapshot_keys(snapshots: EtcdSnapshots) -> dict[str, object]:
+    """config.yaml keys of the snapshot schedule and the S3 copy (flags without their dashes)."""
+    keys: dict[str, object] = {
+        "etcd-snapshot-schedule-cron": snapshots.schedule_cron,
+        "etcd-snapshot-retention": int(snapshots.retention),
+    }
+    if snapshots.s3 is not None:
+        keys.update({
+            "etcd-s3": True,
+            "etcd-s3-endpoint": snapshots.s3.endpoint,
+            "etcd-s3-bucket": snapshots.s3.bucket,
+            "etcd-s3-folder": snapshots.s3.folder,
+            "etcd-s3-region": snapshots.s3.region,
+        })
+        if snapshots.s3.insecure:
+            keys["etcd-s3-insecure"] = True
+    return keys
+
+
+def s3_credentials_yaml(access_key: str, secret_key: str) -> str:
+    """The drop-in's content: the only place the S3 credentials are written (a secret Output's apply)."""
+    return config_yaml({"etcd-s3-access-key": access_key, "etcd-s3-secret-key": secret_key})
+
+
+RESTORE_PATH = "/usr/local/sbin/homelab-k3s-restore"
+
+
+def etcd_backup_script(node_name: str, first: bool, s3: bool) -> str:
+    """Installs the node's restore script and, with S3, writes the credentials drop-in from stdin
+    (0600), restarting k3s when it changed."""
+    restore = restore_script(node_name, first).rstrip("\n")
+    if "HOMELAB_K3S_RESTORE" in restore:
+        raise ValueError("the restore script contains its heredoc delimiter")
+    return _ENV.get_template("etcd-backup.sh.j2").render(
+        node_name=node_name, credentials_file=S3_CREDENTIALS_FILE, restore_path=RESTORE_PATH,
+        s3=s3, restore_script=restore)
+
+
+def etcd_backup_remove_script(node_name: str) -> str:
+    return _ENV.get_template("etcd-backup-remove.sh.j2").render(
+        node_name=node_name, restore_path=RESTORE_PATH, credentials_file=S3_CREDENTIALS_FILE)
+
+
+def restore_script(node_name: str, first: bool, snapshot_dir: str = SNAPSHOT_DIR) -> str:
+    """The restore of a server from an etcd snapshot (docs.k3s.io/cli/etcd-snapshot, "Restoring
+    Snapshots"): the first server runs `k3s server --cluster-reset --cluster-reset-restore-path`,
+    the others stop, drop their etcd data and rejoin. Takes the snapshot name as $1 (first server)."""
+    return _ENV.get_template("restore.sh.j2").render(node_name=node_name, first=first, snapshot_dir=snapshot_dir)
 
 
 @dataclass(frozen=True)
@@ -124,6 +203,8 @@ def server_config(
     )
     if settings.disable:
         config["disable"] = sorted(settings.disable)
+    if settings.snapshots is not None:
+        config.update(snapshot_keys(settings.snapshots))
     if join_address is None:
         config["cluster-init"] = True
     else:

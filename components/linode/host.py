@@ -131,6 +131,7 @@ class LinodeHost(pulumi.ComponentResource):
             self.ready = remote.Command(
                 f"{name}-provision",
                 connection=ssh("root"),
+                add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
                 create="bash -s",
                 update="bash -s",
                 stdin=args.provision_script,
@@ -142,6 +143,7 @@ class LinodeHost(pulumi.ComponentResource):
             self.ready = remote.Command(
                 f"{name}-ready",
                 connection=ssh(args.operator_user),
+                add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
                 create=CLOUD_INIT_WAIT,
                 triggers=[self.instance.id, digest],
                 opts=child,

@@ -67,6 +67,7 @@ class MonitoringArgs:
     prometheus: render.StorageSpec
     loki: render.StorageSpec
     alertmanager: render.AlertmanagerSpec
+    node_taints: Sequence[str] = ()  # every taint of the cluster's nodes: the log DaemonSet tolerates them
     # receiver name -> webhook URL; secret Outputs, they only ever reach a Kubernetes Secret.
     webhook_urls: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     static_jobs: Sequence[render.StaticJob] = ()
@@ -368,6 +369,7 @@ class Monitoring(pulumi.ComponentResource):
                     push_url=f"{local_loki}/loki/api/v1/push",
                     environment=args.environment,
                     cluster=args.cluster,
+                    node_taints=tuple(args.node_taints),
                 )
             ),
             atomic=True,

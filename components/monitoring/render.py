@@ -13,7 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import jinja2
@@ -251,19 +251,23 @@ def prometheus_config(spec: PrometheusSpec, paths: Paths = Paths()) -> dict:
             }
         )
     if spec.pve and spec.pve.targets:
-        jobs.append(
-            {
-                "job_name": "pve",
-                "metrics_path": "/pve",
-                "params": {"module": ["default"], "cluster": ["1"], "node": ["1"]},
-                "static_configs": [{"targets": sorted(spec.pve.targets)}],
-                "relabel_configs": [
-                    {"source_labels": ["__address__"], "target_label": "__param_target"},
-                    {"source_labels": ["__param_target"], "target_label": "instance"},
-                    {"target_label": "__address__", "replacement": spec.pve.exporter},
-                ],
-            }
-        )
+        # prometheus-pve-exporter: `cluster=1` returns the cluster-wide metrics (every guest, storage,
+        # HA state) from whichever node is asked, `node=1` that node's own. Cluster metrics from
+        # every node would count each guest once per node: one job per node with node=1 only, and
+        # one target (the first) with cluster=1 only (the exporter's README, "cluster"/"node" params).
+        def pve_job(name: str, cluster: str, node: str, targets: list[str]) -> dict:
+            return {"job_name": name, "metrics_path": "/pve",
+                    "params": {"module": ["default"], "cluster": [cluster], "node": [node]},
+                    "static_configs": [{"targets": targets}],
+                    "relabel_configs": [
+                        {"source_labels": ["__address__"], "target_label": "__param_target"},
+                        {"source_labels": ["__param_target"], "target_label": "instance"},
+                        {"target_label": "__address__", "replacement": spec.pve.exporter},
+                    ]}
+
+        targets = sorted(spec.pve.targets)
+        jobs.append(pve_job("pve", "0", "1", targets))
+        jobs.append(pve_job("pve-cluster", "1", "0", targets[:1]))
     if spec.incus and spec.incus.targets:
         jobs.append(
             {
@@ -473,8 +477,25 @@ class AlloySpec:
     push_url: str
     environment: str
     cluster: str
+    # The persistent journal. Rocky GenericCloud keeps a volatile one in /run/log/journal (no
+    # /var/log/journal), and Alloy exits when loki.source.journal cannot open its path: the k3s
+    # role makes the journal persistent on every node (cloudinit/render.py ROLES["k3s"]).
     journal_path: str = "/var/log/journal"
     journal_max_age: str = "12h"
+    # Node taints (`key[=value]:Effect`) the DaemonSet tolerates, so tainted nodes (the Pis) ship logs too.
+    node_taints: tuple[str, ...] = ()
+
+
+def tolerations(taints: Sequence[str]) -> list[dict]:
+    """Kubernetes tolerations matching each taint `key[=value]:Effect` exactly, sorted and unique."""
+    found = {}
+    for taint in taints:
+        key_value, effect = taint.rsplit(":", 1)
+        key, _, value = key_value.partition("=")
+        toleration = {"key": key, "operator": "Equal", "value": value, "effect": effect} if value else \
+            {"key": key, "operator": "Exists", "effect": effect}
+        found[(key, value, effect)] = toleration
+    return [found[k] for k in sorted(found)]
 
 
 def alloy_config(spec: AlloySpec) -> str:
@@ -491,7 +512,10 @@ def alloy_config(spec: AlloySpec) -> str:
 
 
 def alloy_values(spec: AlloySpec) -> dict:
-    computed = {"alloy": {"configMap": {"create": True, "content": alloy_config(spec)}}}
+    computed: dict = {"alloy": {"configMap": {"create": True, "content": alloy_config(spec)}}}
+    if spec.node_taints:
+        # grafana/alloy chart templates/controllers/_pod.yaml: `controller.tolerations` -> pod tolerations.
+        computed["controller"] = {"tolerations": tolerations(spec.node_taints)}
     return deep_merge(load_values("alloy-values.yaml"), computed)
 
 

@@ -167,6 +167,10 @@ class TelegrafSettings:
     interval: str = "10s"
 
 
+# Telegraf's prometheus_client output (its own metrics, scraped by the monitoring layer).
+TELEGRAF_METRICS_PORT = 9273
+
+
 def telegraf_conf(settings: TelegrafSettings) -> str:
     if settings.data_format not in DATA_FORMATS:
         raise ValueError(f"data_format must be one of {DATA_FORMATS}, got {settings.data_format!r}")
@@ -183,6 +187,7 @@ def telegraf_conf(settings: TelegrafSettings) -> str:
         data_format=settings.data_format,
         client_id=settings.client_id,
         interval=settings.interval,
+        metrics_port=TELEGRAF_METRICS_PORT,
     )
 
 

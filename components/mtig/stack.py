@@ -164,6 +164,8 @@ class MetricsStack(pulumi.ComponentResource):
         )
 
         self.namespace = args.namespace
+        # Read by the monitoring layer (stacks/monitoring.py _metrics_jobs) as the job "telegraf".
+        self.telegraf_metrics_target = f"telegraf.{args.namespace}.svc.cluster.local:{render.TELEGRAF_METRICS_PORT}"
         self.mqtt_url = self.mosquitto.url
         self.mqtt_external = None
         if self.mosquitto.external_service is not None:

@@ -91,6 +91,8 @@ class Telegraf(pulumi.ComponentResource):
                                 volume_mounts=[
                                     k8s.core.v1.VolumeMountArgs(name="config", mount_path="/etc/telegraf", read_only=True)
                                 ],
+                                ports=[k8s.core.v1.ContainerPortArgs(
+                                    name="metrics", container_port=render.TELEGRAF_METRICS_PORT, protocol="TCP")],
                                 resources=kh.TELEGRAF_SIZE.args(),
                                 security_context=kh.restricted_container_security(),
                             )
@@ -106,5 +108,15 @@ class Telegraf(pulumi.ComponentResource):
             ),
             # The pod reads the config, its credentials and the token Secret by name only.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.config, self.credentials, *args.after]),
+        )
+        # Prometheus scrapes Telegraf's own metrics (failed InfluxDB writes) through this Service.
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="telegraf", namespace=args.namespace, labels=kh.labels(APP)),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP", selector=kh.selector(APP),
+                ports=[k8s.core.v1.ServicePortArgs(name="metrics", port=render.TELEGRAF_METRICS_PORT,
+                                                   target_port="metrics", protocol="TCP")]),
+            opts=child,
         )
         self.register_outputs({"config": self.config_text})

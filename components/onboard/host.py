@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shlex
 from dataclasses import dataclass
 
 import pulumi
@@ -15,6 +16,22 @@ TYPE = "homelab:onboard:OnboardedHost"
 # Run as the operator account the script created: proves key login and passwordless sudo work,
 # which is what every later layer relies on.
 READY_CHECK = "sudo -n true && hostname"
+# A host rebooting for kernel arguments refuses the operator's login until it is back (/run/nologin,
+# see provision.sh): pulumi-command retries refused dials (remote/connection.go, dialErrorLimit), so
+# the ready check waits up to this many dials for the reboot (`shutdown -r +1`) and the boot.
+REBOOT_DIAL_ERROR_LIMIT = 60
+BOOT_CMDLINES = ("/boot/firmware/cmdline.txt", "/boot/cmdline.txt")
+
+
+def ready_check(kernel_args: tuple[str, ...] = ()) -> str:
+    """READY_CHECK, plus (on a board with a cmdline.txt) every kernel argument active in the running kernel."""
+    if not kernel_args:
+        return READY_CHECK
+    on_a_board = " || ".join(f"test -f {path}" for path in BOOT_CMDLINES)
+    wanted = " ".join(shlex.quote(arg) for arg in kernel_args)
+    return (f"{READY_CHECK} && if {on_a_board}; then for arg in {wanted}; do "
+            f'case " $(cat /proc/cmdline) " in *" $arg "*) ;; '
+            f'*) echo "kernel argument $arg is not active: reboot pending" >&2; exit 1 ;; esac; done; fi')
 
 
 @dataclass(frozen=True)
@@ -26,6 +43,7 @@ class OnboardedHostArgs:
     private_key: pulumi.Input[str]  # secret
     ssh_port: int = 22
     host_key: str | None = None  # pinned in the config; else recorded on first contact
+    kernel_args: tuple[str, ...] = ()  # cloudinit.render.pi_kernel_args(spec): provisioning may reboot for them
 
 
 class OnboardedHost(pulumi.ComponentResource):
@@ -40,9 +58,9 @@ class OnboardedHost(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.host_key = hostkey.pinned_or_recorded(name, args.address, args.host_key, port=args.ssh_port, parent=self)
 
-        def ssh(user: str) -> remote.ConnectionArgs:
+        def ssh(user: str, dial_error_limit: int = 10) -> remote.ConnectionArgs:
             return hostkey.connection(args.address, user, args.private_key, self.host_key, port=args.ssh_port,
-                                      dial_error_limit=10)
+                                      dial_error_limit=dial_error_limit)
 
         command = "bash -s" if args.ssh_user == "root" else "sudo bash -s"
         # Script on stdin, same command on update: a changed script re-runs in place as an update
@@ -50,6 +68,7 @@ class OnboardedHost(pulumi.ComponentResource):
         self.provision = remote.Command(
             f"{name}-provision",
             connection=ssh(args.ssh_user),
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=command,
             update=command,
             stdin=args.provision_script,
@@ -58,8 +77,9 @@ class OnboardedHost(pulumi.ComponentResource):
         digest = hashlib.sha256(args.provision_script.encode()).hexdigest()
         self.ready = remote.Command(
             f"{name}-ready",
-            connection=ssh(args.operator_user),
-            create=READY_CHECK,
+            connection=ssh(args.operator_user, REBOOT_DIAL_ERROR_LIMIT if args.kernel_args else 10),
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
+            create=ready_check(args.kernel_args),
             # Re-checked whenever the script changes.
             triggers=[digest],
             # The operator account exists only once provisioning has run; no data links them.

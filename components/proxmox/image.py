@@ -38,7 +38,10 @@ class Image(pulumi.ComponentResource):
             checksum=args.image.checksum,
             checksum_algorithm=args.image.checksum_algorithm,
             upload_timeout=1800,
-            opts=pulumi.ResourceOptions(parent=self),
+            # `url` forces a new download (bpg fwprovider/nodes/resource_download_file.go:
+            # RequiresReplace), but the file is pinned by name and checksum: a new source of the
+            # same file (a release moved to an archive) must not replace what uses it.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["url"]),
         )
         self.file_id = self.file.id
         self.register_outputs({"file_id": self.file_id})

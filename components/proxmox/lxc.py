@@ -33,7 +33,7 @@ class LxcArgs:
     swap_mb: int = 512
     disk_gb: int = 8
     unprivileged: bool = True
-    nesting: bool = False
+    nesting: bool | None = None  # None: on for unprivileged containers (systemd in Debian 12 needs it)
     on_boot: bool = True
     tags: tuple[str, ...] = ()
     protect: bool = False
@@ -65,7 +65,8 @@ class Lxc(pulumi.ComponentResource):
         }
         if args.dns_domain or args.dns_servers:
             initialization["dns"] = {"domain": args.dns_domain, "servers": list(args.dns_servers)}
-        features = {"nesting": True} if args.nesting else None
+        nesting = args.unprivileged if args.nesting is None else args.nesting
+        features = {"nesting": True} if nesting else None
         self.container = proxmoxve.ContainerLegacy(
             f"{name}-ct",
             node_name=args.node_name,

@@ -56,7 +56,10 @@ class Template(pulumi.ComponentResource):
             checksum=image.checksum,
             checksum_algorithm=image.checksum_algorithm,
             upload_timeout=1800,
-            opts=pulumi.ResourceOptions(parent=self),
+            # The file is pinned by name and checksum; `url` alone (RequiresReplace in bpg
+            # resource_download_file.go) only says where to fetch it: a move of the same file to
+            # an archive must not rebuild the template and, through its VMID, its clones.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["url"]),
         )
         self.vm = proxmoxve.VmLegacy(
             f"{name}-template",

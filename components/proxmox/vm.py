@@ -41,6 +41,9 @@ class VmArgs:
     protect: bool = False
     shutdown_timeout: int = 300  # seconds a clean shutdown may take on destroy
     description: str | None = None  # shown in the Proxmox UI; defaults to the FQDN and its origin
+    # Other nodes the VM can run on (shared disks: migration, HA). Snippets on per-node storage must
+    # exist there too: Proxmox rebuilds the cloud-init drive from them when the VM starts there.
+    other_nodes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.ipv4 != "dhcp" and ("/" not in self.ipv4 or not self.gateway):
@@ -57,16 +60,24 @@ class Vm(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: VmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(VM_TYPE, name, None, opts)
+        meta = meta_data(instance_id=f"{args.hostname}-{args.vm_id}", hostname=args.hostname, fqdn=args.fqdn)
         self.meta_data = Snippet(
             f"{name}-meta-data",
             SnippetArgs(
                 node_name=args.node_name,
                 datastore_id=args.snippets_datastore_id,
                 file_name=f"{args.hostname}-meta-data.yaml",
-                content=meta_data(instance_id=f"{args.hostname}-{args.vm_id}", hostname=args.hostname, fqdn=args.fqdn),
+                content=meta,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.meta_data_copies = [
+            Snippet(f"{name}-meta-data-{node}",
+                    SnippetArgs(node_name=node, datastore_id=args.snippets_datastore_id,
+                                file_name=f"{args.hostname}-meta-data.yaml", content=meta),
+                    opts=pulumi.ResourceOptions(parent=self))
+            for node in sorted(set(args.other_nodes) - {args.node_name})
+        ]
         ipv4_config = {"address": args.ipv4} if args.ipv4 == "dhcp" else {"address": args.ipv4, "gateway": args.gateway}
         initialization: dict = {
             "datastore_id": args.datastore_id,

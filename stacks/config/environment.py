@@ -1,4 +1,25 @@
-"""The environment itself: name, DNS domain, networks, operator account, production protection."""
+"""The environment itself: name, DNS domain, networks, operator account, production protection.
+
+```yaml
+homelab:environment:
+  name: lothlorien                 # must equal the stack name (Pulumi.lothlorien.yaml)
+  domain: lothlorien.lan           # hosts are <name>.<domain>
+  production: true                 # protect=True on stateful resources; staging keeps off its nodes
+  timezone: Europe/Amsterdam       # IANA zone name; default UTC
+  default_network: production      # default: the first network by name
+  networks:
+    production:
+      cidr: 10.50.0.0/24           # the network address itself, no host bits
+      vlan: 50                     # optional, 1-4094, unique across networks
+      gateway: 10.50.0.1           # default: the first host address
+      dns_servers: [10.50.0.1]     # default: the gateway
+  operator:                        # the account created on every host: sudo, SSH keys only
+    name: lavender                 # default lavender; never root
+    ssh_authorized_keys:           # public keys only (ssh-ed25519, ssh-rsa, ecdsa-...)
+      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP35ehWl7h8whpoPeQXCcXvFzbTLsmk47RVAvbVXNaCr lavender@example
+    shell: /bin/bash
+```
+"""
 
 from __future__ import annotations
 
@@ -9,12 +30,12 @@ from collections.abc import Iterable
 from itertools import combinations
 from typing import TYPE_CHECKING
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from .base import Model, Problem, check_hostname
+from .base import Model, Problem, check_hostname, strict_cidr
 
 if TYPE_CHECKING:
-    from .model import EnvironmentConfig
+    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
 _SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
@@ -40,6 +61,7 @@ class Network(Model):
     @field_validator("cidr", mode="before")
     @classmethod
     def _strict_cidr(cls, value: object) -> object:
+        strict_cidr(value)  # numbers are refused too
         if isinstance(value, str):
             try:
                 ipaddress.IPv4Network(value)
@@ -117,12 +139,18 @@ class Environment(Model):
             raise ValueError("is not an IANA time zone name, e.g. Europe/Amsterdam or UTC")
         return value
 
+    @field_validator("default_network")
+    @classmethod
+    def _declared_network(cls, value: str | None, info: ValidationInfo) -> str | None:
+        networks = info.data.get("networks")
+        if value is not None and networks is not None and value not in networks:
+            raise ValueError(f"is not one of the networks ({', '.join(sorted(networks))})")
+        return value
+
     @model_validator(mode="after")
     def _default_network(self) -> "Environment":
         if self.default_network is None:
             object.__setattr__(self, "default_network", sorted(self.networks)[0])
-        elif self.default_network not in self.networks:
-            raise ValueError(f"default_network {self.default_network!r} is not one of the networks {sorted(self.networks)}")
         return self
 
     @property

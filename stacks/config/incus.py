@@ -1,4 +1,54 @@
-"""Incus remotes, networks, profiles, instances and their data volumes."""
+"""Incus remotes, networks, profiles, instances and their data volumes.
+
+```yaml
+homelab:incus:
+  remotes:
+    iapetus:
+      address: https://10.50.0.40:8443     # or unix:// for the local socket
+      trust: token                         # secret incusToken-iapetus; or certificate (config_dir)
+      accept_certificate: true             # trust the server's certificate on first contact
+      storage_pool: local
+      project: default                     # optional Incus project
+    cluster01:
+      address: https://10.50.0.41:8443
+      trust: certificate
+      config_dir: $HOME/.config/incus      # client.crt / client.key trusted by the cluster
+      members: [cluster01-n1, cluster01-n2, cluster01-n3]
+      storage_pool: ceph
+      shared_storage: true                 # volumes follow their instance to any member
+  networks:                                # one bridge and one profile each (default: the seed's three)
+    production: {cidr: 10.10.0.0/24}
+    gitops: {cidr: 10.30.0.0/24, nat: true}
+  profiles:                                # extra profiles: Incus config keys
+    big: {limits.cpu: "4"}
+  oci_registries:
+    ghcr: {address: https://ghcr.io}
+  instances:
+    mosquitto:                             # the key is the hostname
+      remote: cluster01
+      target: cluster01-n2                 # a member; default: Incus places it
+      network: production                  # exactly one network per instance
+      address: 10.10.0.10                  # inside the network, not .0, .1 or broadcast
+      distribution: debian12               # system containers: a catalog distribution
+      cpu: 1
+      memory: 512MiB
+      root_size: 8GiB
+      profiles: [big]
+      proxies:
+        mqtt: {listen: "tcp:0.0.0.0:1883", connect: "tcp:127.0.0.1:1883"}
+      data:
+        size: 5GiB
+        path: /var/lib/mosquitto
+        pool: ceph                         # default: the remote's storage_pool
+        snapshots: {schedule: "0 2 * * *", expiry: 7d, pattern: snap%d}
+      groups: [mqtt]
+    atlantis:
+      remote: iapetus
+      network: gitops
+      kind: oci                            # an application container from an OCI registry
+      image: ghcr:runatlantis/atlantis:v0.35.0
+```
+"""
 
 from __future__ import annotations
 
@@ -12,10 +62,10 @@ from pydantic import Field, field_validator, model_validator
 
 from components.catalog import CATALOG
 
-from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname
+from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname, strict_cidr
 
 if TYPE_CHECKING:
-    from .model import EnvironmentConfig
+    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 # Incus proxy device endpoints: <tcp|udp>:<address>:<port or range>, or unix:<path>.
@@ -127,6 +177,8 @@ class IncusNetwork(Model):
 
     cidr: ipaddress.IPv4Network
     nat: bool = True
+
+    _cidr = field_validator("cidr", mode="before")(lambda cls, v: strict_cidr(v))
 
 
 class Snapshots(Model):
@@ -298,7 +350,7 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
             yield Problem(f"{path}.network", inst.network,
                           f"unknown network; known networks: {', '.join(sorted(incus.networks))}")
         elif inst.address is not None:
-            reserved = (network.cidr.network_address, network.cidr.broadcast_address, next(network.cidr.hosts()))
+            reserved = (network.cidr.network_address, network.cidr.broadcast_address, next(iter(network.cidr.hosts()), network.cidr.network_address))
             if inst.address not in network.cidr:
                 yield Problem(f"{path}.address", str(inst.address), f"is outside its network {inst.network} {network.cidr}")
             elif inst.address in reserved:
@@ -359,4 +411,4 @@ def hosts(cfg: "EnvironmentConfig") -> Iterable[DeclaredHost]:
         yield DeclaredHost(name=name, platform="incus", path=f"incus.instances.{name}",
                            address=str(inst.address) if inst.address else None,
                            distribution=inst.distribution if inst.kind == "system" else None,
-                           groups=inst.groups)
+                           groups=inst.groups, address_path=f"incus.instances.{name}.address")

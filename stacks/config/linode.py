@@ -1,4 +1,22 @@
-"""Linode instances and their firewalls."""
+"""Linode instances and their firewalls.
+
+```yaml
+homelab:linode:
+  ssh_sources: [203.0.113.0/24]    # who may SSH in; everything else inbound is dropped
+  instances:
+    - name: fleur                  # hostname and Linode label, 3-29 characters
+      region: us-central           # a region id (us-central is Dallas, TX), not the city
+      type: g6-standard-2          # a Linode type id
+      distribution: debian12       # a catalog distribution with a Linode image
+      provision: ssh               # cloud-init (Metadata service regions only) or ssh
+      private_ip: true             # also a private address (inventory: addresses.private)
+      groups: [web]                # inventory groups
+      services:                    # inbound ports the firewall accepts besides SSH
+        - {label: http, protocol: TCP, ports: "80"}
+        - {label: dns, protocol: UDP, ports: "53", sources: [198.51.100.0/24]}
+```
+Secrets: `linodeToken` (Linodes and Firewalls read/write) and `sshPrivateKey` when there are instances.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +31,10 @@ from pydantic import field_validator
 from components.catalog import CATALOG
 from components.linode.catalog import CLOUD_INIT_IMAGES, REGIONS, TYPES
 
-from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname
+from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname, strict_cidrs
 
 if TYPE_CHECKING:
-    from .model import EnvironmentConfig
+    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 _PORTS_RE = re.compile(r"^\d{1,5}(-\d{1,5})?(,\s*\d{1,5}(-\d{1,5})?)*$")
 SSH_PORT = 22
@@ -32,6 +50,16 @@ def _one_of(value: str, known: Iterable[str], what: str) -> str:
     raise ValueError(f"is not a Linode {what} in the catalog; {suggestion}")
 
 
+def _region_by_place(value: str) -> str | None:
+    """The region id whose city (or city and country) the user wrote, e.g. "Newark" -> us-east."""
+    wanted = re.sub(r"[^a-z]", "", value.lower())
+    for region, info in sorted(REGIONS.items()):
+        city = info.label.split(",")[0]
+        if wanted and wanted in (re.sub(r"[^a-z]", "", city.lower()), re.sub(r"[^a-z]", "", info.label.lower())):
+            return region
+    return None
+
+
 class ServiceRule(Model):
     """A service port the firewall accepts (everything else inbound is dropped)."""
 
@@ -39,6 +67,8 @@ class ServiceRule(Model):
     protocol: Literal["TCP", "UDP", "ICMP"] = "TCP"
     ports: str | None = None
     sources: tuple[ipaddress.IPv4Network, ...] = (ipaddress.IPv4Network("0.0.0.0/0"),)
+
+    _sources = field_validator("sources", mode="before")(lambda cls, v: strict_cidrs(v))
 
     @field_validator("label")
     @classmethod
@@ -95,6 +125,9 @@ class LinodeInstance(Model):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
+        place = _region_by_place(value)
+        if place is not None and value not in REGIONS:
+            raise ValueError(f"is not a Linode region id; {REGIONS[place].label} is {place!r}")
         return _one_of(value, REGIONS, "region")
 
     @field_validator("type")
@@ -132,6 +165,8 @@ class Linode(Model):
         if value is not None and not re.fullmatch(r"sha256:[0-9a-f]{16}", value):
             raise ValueError("is not a token fingerprint sha256:<16 hex digits> (the loader names the value to set)")
         return value
+
+    _sources = field_validator("ssh_sources", mode="before")(lambda cls, v: strict_cidrs(v))
 
     @field_validator("ssh_sources")
     @classmethod

@@ -8,34 +8,29 @@ as peers: a staging stack may not reach into a production environment's nodes, V
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pydantic import ValidationError
 
 from . import credentials
 from . import proxmox as pxcfg
-from .base import Problem, looks_secret
+from . import stackfile
+from .base import ConfigError, Problem, looks_secret  # noqa: F401 - ConfigError is loader.ConfigError too
 from .model import EnvironmentConfig, needed_secrets, problems
 
 NAMESPACE = "homelab"
 SECTION_KEYS = tuple(EnvironmentConfig.model_fields)
-
-
-class ConfigError(pulumi.RunError):
-    """The config is invalid; `lines` holds one message per problem. Nothing has been declared."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-        noun = "problem" if len(lines) == 1 else "problems"
-        super().__init__(f"invalid configuration ({len(lines)} {noun}):\n" + "\n".join(f"  {line}" for line in lines))
+# Set by the offline synth: the folder of the stack file it runs (its peers are the files beside it).
+STACK_DIR_VARIABLE = "HOMELAB_STACK_DIR"
 
 
 def config_sections(entries: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,18 +53,24 @@ def validate(entries: Mapping[str, Any], *, stack: str, secret_keys: set[str] | 
         lines.append(f"environment.name: does not match the stack name {stack!r} (got {name!r})")
     try:
         cfg = EnvironmentConfig.model_validate(sections)
+        kept = Salvage(cfg)
     except ValidationError as error:
+        # Report the field errors, then run the cross-field checks on what did parse (salvage).
         lines.extend(_pydantic_lines(error))
-        raise ConfigError(lines) from None
-    lines.extend(str(problem) for problem in problems(cfg))
+        kept = salvage(sections, error)
+        if kept is None:
+            raise ConfigError(lines) from None
+        cfg = kept.cfg
+    found = list(problems(cfg))
     own_secrets = {key.split(":", 1)[1]: entries[key] for key in secret_keys
                    if key.startswith(f"{NAMESPACE}:") and key in entries}
-    lines.extend(str(problem) for problem in _secrets_match_config(cfg, own_secrets))
+    found.extend(_secrets_match_config(cfg, own_secrets))
     if not cfg.environment.production:
         for peer in peers:
             if peer.environment.production and peer.environment.name != cfg.environment.name:
-                lines.extend(str(problem) for problem in pxcfg.conflicts(cfg, peer))
-                lines.extend(str(problem) for problem in credentials.conflicts(cfg, peer, own_secrets))
+                found.extend(pxcfg.conflicts(cfg, peer))
+                found.extend(credentials.conflicts(cfg, peer, own_secrets))
+    lines.extend(kept.original(str(problem)) for problem in found if kept.keeps(problem))
     secret_specs = needed_secrets(cfg)
     for spec in secret_specs:
         key = f"{NAMESPACE}:{spec.key}"
@@ -83,6 +84,196 @@ def validate(entries: Mapping[str, Any], *, stack: str, secret_keys: set[str] | 
     return cfg
 
 
+@dataclass(frozen=True)
+class Salvage:
+    """The config as far as it parsed: invalid entries taken out or set back to their defaults.
+
+    Cross-field problems that may only be echoes of what was taken out are not reported: those
+    about a removed entry's name (a k3s node naming a VM that had a field error), under a removed
+    or reset path, or naming a section that was dropped whole. List indices in what is reported are
+    the file's own (`removed` holds, per round, the indices each list lost)."""
+
+    cfg: EnvironmentConfig
+    names: frozenset[str] = frozenset()
+    paths: frozenset[str] = frozenset()
+    sections: frozenset[str] = frozenset()
+    removed: tuple[dict[str, frozenset[int]], ...] = ()
+
+    def keeps(self, problem: Problem) -> bool:
+        if isinstance(problem.value, str) and problem.value in self.names:
+            return False
+        path = self.original(problem.path)
+        if any(path == p or path.startswith((f"{p}.", f"{p}[")) for p in self.paths):
+            return False
+        text = f"{problem.path} {problem.message}"
+        return not any(re.search(rf"\b{re.escape(section)}\b", text) for section in self.sections)
+
+    def original(self, text: str) -> str:
+        """`text` with the list indices of the salvaged config turned back into the file's."""
+        return _original(text, self.removed)
+
+
+def _original(text: str, rounds: Iterable[dict[str, frozenset[int]]]) -> str:
+    for removed in reversed(list(rounds)):
+        for path in sorted(removed, key=len):  # outer lists first: inner paths hold their indices
+            gone = sorted(removed[path])
+
+            def back(match: re.Match, gone: list[int] = gone) -> str:
+                index = int(match.group(1))
+                for lost in gone:  # the index-th survivor
+                    if lost <= index:
+                        index += 1
+                return f"{match.group(0)[:-len(match.group(1)) - 2]}[{index}]"
+
+            text = re.sub(rf"(?<![\w.]){re.escape(path)}\[(\d+)\]", back, text)
+    return text
+
+
+def parsed(entries: Mapping[str, Any]) -> Salvage | None:
+    """The config of a stack's entries as far as it parses (no cross-field checks), or None."""
+    sections = config_sections(entries)
+    try:
+        return Salvage(EnvironmentConfig.model_validate(sections))
+    except ValidationError as error:
+        return salvage(sections, error)
+
+
+def salvage(sections: Mapping[str, Any], error: ValidationError, rounds: int = 12) -> Salvage | None:
+    """Take out (or reset to its default) each part a validation error is about, until the rest
+    parses; None when the environment itself cannot be kept."""
+    data = copy.deepcopy(dict(sections))
+    names: set[str] = set()
+    paths: set[str] = set()
+    dropped: set[str] = set()
+    history: list[dict[str, frozenset[int]]] = []
+    for _ in range(rounds):
+        gone: set[str] = set()
+        for item in error.errors(include_url=False):
+            if not _repair(data, item, names, gone, dropped):
+                return None
+        paths.update(_original(path, history) for path in gone)
+        history.append(_removed_indices(gone))
+        _compact(data)
+        try:
+            cfg = EnvironmentConfig.model_validate(data)
+        except ValidationError as again:
+            error = again
+            continue
+        return Salvage(cfg, frozenset(names), frozenset(paths), frozenset(dropped), tuple(history))
+    return None
+
+
+def _removed_indices(paths: Iterable[str]) -> dict[str, frozenset[int]]:
+    """List path -> indices taken out, from the removed paths of one round (`a.b[2]` -> a.b: {2})."""
+    out: dict[str, set[int]] = {}
+    for path in paths:
+        match = re.fullmatch(r"(.*)\[(\d+)\]", path)
+        if match:
+            out.setdefault(match.group(1), set()).add(int(match.group(2)))
+    return {path: frozenset(indices) for path, indices in out.items()}
+
+
+def _repair(data: dict, item: Mapping[str, Any], names: set[str], paths: set[str], dropped: set[str]) -> bool:
+    """Mark the innermost list/map entry or optional field holding the error as gone; False if only
+    the environment itself could go (then nothing can be checked across sections)."""
+    steps = _steps(data, [part for part in item["loc"] if not _is_tag(part)])
+    if item["type"] == "extra_forbidden" and steps and steps[-1][3] == "extra":
+        container, key = steps[-1][:2]
+        container[key] = _GONE
+        return True
+    for container, key, optional, kind, path in reversed(steps):
+        if kind == "item" or optional:
+            value, container[key] = container[key], _GONE
+            if kind == "item" and isinstance(container, dict):
+                names.add(str(key))
+            if kind == "item" and isinstance(value, dict) and isinstance(value.get("name"), str):
+                names.add(value["name"])
+            paths.add(path)
+            if path in SECTION_KEYS:
+                dropped.add(path)
+            return True
+    return False
+
+
+_GONE = object()
+
+
+def _compact(value: Any) -> None:
+    """Drop what a round marked gone (only after the round: list indices of its errors stay valid)."""
+    if isinstance(value, dict):
+        for key in [k for k, child in value.items() if child is _GONE]:
+            del value[key]
+        for child in value.values():
+            _compact(child)
+    elif isinstance(value, list):
+        value[:] = [child for child in value if child is not _GONE]
+        for child in value:
+            _compact(child)
+
+
+def _is_tag(part: Any) -> bool:
+    return isinstance(part, str) and part.startswith(("function-", "tagged-union", "json-or-python", "lax-or-strict"))
+
+
+def _steps(data: dict, loc: list) -> list[tuple[Any, Any, bool, str, str]]:
+    """Walk `loc` through the raw data and the models: (container, key, optional, kind, path) per step,
+    kind "field" for a model's field (optional: it has a default) or "item" for a list/map entry."""
+    steps = []
+    node: Any = data
+    annotation: Any = EnvironmentConfig
+    path = ""
+    for part in loc:
+        annotation = _unwrap(annotation)
+        model_fields = getattr(annotation, "model_fields", None)
+        if isinstance(node, dict) and model_fields is not None and isinstance(part, str):
+            field = model_fields.get(part) or next((f for f in model_fields.values() if f.alias == part), None)
+            if part in node and field is None:  # an unknown field
+                steps.append((node, part, True, "extra", f"{path}.{part}" if path else part))
+                break
+            if part not in node:
+                break
+            steps.append((node, part, not field.is_required(), "field", f"{path}.{part}" if path else part))
+            path = steps[-1][4]
+            node, annotation = node[part], field.annotation
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path = f"{path}[{part}]"
+            steps.append((node, part, False, "item", path))
+            node, annotation = node[part], _item_type(annotation, 0)
+        elif isinstance(node, dict) and part in node:
+            path = f"{path}.{part}"
+            steps.append((node, part, False, "item", path))
+            node, annotation = node[part], _item_type(annotation, 1)
+        else:
+            break
+    return steps
+
+
+def _unwrap(annotation: Any) -> Any:
+    from typing import Annotated, Union, get_args, get_origin
+    import types
+
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            args = [a for a in get_args(annotation) if a is not type(None)]
+            annotation = args[0] if len(args) == 1 else annotation
+            if len(args) != 1:
+                return annotation
+        else:
+            return annotation
+
+
+def _item_type(annotation: Any, index: int) -> Any:
+    from typing import get_args
+
+    args = [a for a in get_args(_unwrap(annotation)) if a is not Ellipsis]
+    if not args:
+        return Any
+    return args[min(index, len(args) - 1)]
+
+
 def load() -> EnvironmentConfig:
     """Validate the running stack's config (Pulumi CLI or mocks)."""
     entries: dict[str, Any] = {}
@@ -94,6 +285,8 @@ def load() -> EnvironmentConfig:
     # The CLI gives the project's root; under mocks it may be unset, and the program runs from there.
     root = pulumi.runtime.get_root_directory()
     project_dir = Path(root) if root and (Path(root) / "Pulumi.yaml").is_file() else Path(os.getcwd())
+    # The offline synth of a stack file elsewhere (--stack-dir) compares it with the files beside it.
+    project_dir = Path(os.environ.get(STACK_DIR_VARIABLE) or project_dir)
     return validate(entries, stack=stack, secret_keys=secret_keys, peers=peer_environments(project_dir, stack))
 
 
@@ -107,11 +300,9 @@ def peer_environments(project_dir: Path, stack: str) -> list[EnvironmentConfig]:
         if path.name == f"Pulumi.{stack}.yaml":
             continue
         try:
-            document = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-            # A stack file may leave out the project's namespace on its own keys.
-            entries = {k if ":" in k else f"{NAMESPACE}:{k}": v for k, v in (document.get("config") or {}).items()}
+            entries = stackfile.read(path).entries
             peers.append(EnvironmentConfig.model_validate(config_sections(entries)))
-        except (OSError, yaml.YAMLError, ValidationError, AttributeError):
+        except (ConfigError, ValidationError):
             continue
     return peers
 

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from . import environment, incus, k3s, linode, monitoring, mtig, onboard, proxmox
+from . import backups, environment, incus, k3s, linode, monitoring, mtig, onboard, overlap, proxmox, pvemetrics
+from .backups import Backups
 from .base import DeclaredHost, Model, Problem, SecretSpec
 from .environment import Environment
 from .incus import Incus
@@ -17,6 +18,7 @@ from .monitoring import Monitoring
 from .mtig import Mtig
 from .onboard import OnboardHost
 from .proxmox import Proxmox
+from .pvemetrics import ProxmoxMetrics
 
 
 class EnvironmentConfig(Model):
@@ -31,10 +33,18 @@ class EnvironmentConfig(Model):
     mtig: Mtig | None = None
     monitoring: Monitoring | None = None
     upstream: str | None = Field(default=None, description="stack reference such as organization/homelab/mirkwood")
+    backups: Backups | None = None
+    proxmox_metrics: ProxmoxMetrics | None = None
+
+    def declared_hosts(self) -> list[DeclaredHost]:
+        """Every host any section declares (sections call this instead of importing this module)."""
+        return declared_hosts(self)
 
 
-# Every section module may define checks(cfg), secrets(cfg) and hosts(cfg).
-SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring)
+# Every section module may define checks(cfg), secrets(cfg), hosts(cfg) and host_checks(cfg, hosts)
+# (checks that need every section's hosts). Sections import only `base`, never this module: the
+# package imports one way, base <- sections <- model <- loader.
+SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, backups, pvemetrics, overlap)
 
 
 def declared_hosts(cfg: EnvironmentConfig) -> list[DeclaredHost]:
@@ -55,7 +65,10 @@ def needed_secrets(cfg: EnvironmentConfig) -> list[SecretSpec]:
 def problems(cfg: EnvironmentConfig) -> list[Problem]:
     """Every cross-field problem of the whole config."""
     found = [problem for section in SECTIONS if hasattr(section, "checks") for problem in section.checks(cfg)]
-    found.extend(_duplicate_hostnames(declared_hosts(cfg)))
+    hosts = declared_hosts(cfg)
+    found.extend(problem for section in SECTIONS if hasattr(section, "host_checks")
+                 for problem in section.host_checks(cfg, hosts))
+    found.extend(_duplicate_hostnames(hosts))
     return found
 
 
@@ -71,4 +84,5 @@ def _duplicate_hostnames(hosts: Iterable[DeclaredHost]) -> Iterable[Problem]:
             addresses[host.address].append(host)
     for address, owners in addresses.items():
         for other in owners[1:]:
-            yield Problem(other.path, address, f"address is already used by {owners[0].path}")
+            yield Problem(other.address_path or other.path, address,
+                          f"address is already used by {owners[0].address_path or owners[0].path}")

@@ -1,20 +1,28 @@
 """`homelab:monitoring` (and the root `homelab:upstream`): Prometheus, Alertmanager, Loki, Alloy.
 
-Example (Pulumi.lothlorien.yaml)::
+Runs on the first k3s cluster (without one, set `enabled: false`).
 
-    homelab:upstream: organization/homelab/mirkwood
-    homelab:monitoring:
-      prometheus: {retention: 30d, volume_size: 50Gi}
-      loki: {retention: 336h, volume_size: 20Gi}
-      alertmanager:
-        receiver: ops
-        receivers:
-          - {name: ops, webhook: true}        # URL: pulumi config set --secret alertmanagerWebhook-ops URL
-          - {name: blackhole}
-        routes:
-          - {receiver: blackhole, matchers: ['severity="info"']}
-      proxmox: {targets: [10.40.0.2]}         # token: pveExporterToken (user@realm!id=secret)
-      incus: {targets: ["10.40.0.30:8443"]}   # client cert: incusMetricsCertificate / incusMetricsKey
+```yaml
+homelab:upstream: organization/homelab/mirkwood   # federate this stack's Prometheus and Loki
+homelab:monitoring:
+  enabled: true
+  namespace: monitoring
+  prometheus: {retention: 30d, volume_size: 50Gi, storage_class: local-path, scrape_interval: 30s, disk_free_percent: 10}
+  loki: {retention: 336h, volume_size: 20Gi, storage_class: local-path}   # retention: whole days
+  alertmanager:
+    receiver: ops
+    receivers:
+      - {name: ops, webhook: true, send_resolved: true}  # URL: pulumi config set --secret alertmanagerWebhook-ops URL
+      - {name: blackhole}
+    routes:
+      - {receiver: blackhole, matchers: ['severity="info"'], continue: false}
+    group_by: [alertname, environment]
+  proxmox: {targets: [10.40.0.2]}         # token: pveExporterToken (user@realm!id=secret)
+  incus: {targets: ["10.40.0.30:8443"], insecure_skip_verify: true}  # incusMetricsCertificate / incusMetricsKey
+  node_targets: ["10.40.0.50:9100"]       # node_exporter on hosts outside k3s
+  grafana_default: false                  # Prometheus as Grafana's default datasource
+  mqtt_exporter: {user: mqtt-exporter}    # a Mosquitto user of mtig with read on $SYS/#
+```
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import pydantic
 from pydantic import Field, field_validator
 
 from components.monitoring.render import parse_duration
-from .base import API_TOKEN, Model, Problem, SecretSpec
+from .base import API_TOKEN, NO_VALUE, Model, Problem, SecretSpec, has_cluster
 
 UPSTREAM = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 SIZE = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
@@ -194,6 +202,16 @@ def checks(cfg) -> Iterable[Problem]:
     mon: Optional[Monitoring] = getattr(cfg, "monitoring", None)
     if mon is None:
         return
+    if mon.enabled and not has_cluster(cfg):
+        yield Problem("monitoring", NO_VALUE, "runs on the first k3s cluster, and k3s.clusters declares none: "
+                      "add a cluster, or set monitoring.enabled: false")
+    if mon.enabled and mon.mqtt_exporter is not None:
+        mosquitto = getattr(getattr(cfg, "mtig", None), "mosquitto", None)
+        users = tuple(getattr(mosquitto, "users", ()))
+        if mon.mqtt_exporter.user not in users:
+            known = f"users: {', '.join(users)}" if users else "mtig is not configured"
+            yield Problem("monitoring.mqtt_exporter.user", mon.mqtt_exporter.user,
+                          f"is not a Mosquitto user of the metrics stack ({known}); the exporter logs in with it")
     if upstream and not mon.enabled:
         yield Problem("monitoring.enabled", mon.enabled, "federating an upstream needs this environment's monitoring enabled")
     mtig = getattr(cfg, "mtig", None)
@@ -228,7 +246,7 @@ def checks(cfg) -> Iterable[Problem]:
 
 def secrets(cfg) -> Iterable[SecretSpec]:
     mon: Optional[Monitoring] = getattr(cfg, "monitoring", None)
-    if mon is None or not mon.enabled:
+    if mon is None or not mon.enabled or not has_cluster(cfg):  # nothing is deployed without a cluster
         return
     for receiver in mon.alertmanager.receivers:
         if receiver.webhook:

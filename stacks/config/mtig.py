@@ -1,4 +1,41 @@
-"""The metrics stack: Mosquitto, Telegraf, InfluxDB, Grafana (config section `mtig`)."""
+"""The metrics stack: Mosquitto, Telegraf, InfluxDB, Grafana (config section `mtig`).
+
+Runs in one namespace of the first k3s cluster (without a cluster it is an error).
+
+```yaml
+homelab:mtig:
+  namespace: mtig
+  storage_class: local-path            # optional; default: the cluster's default class
+  mosquitto:
+    users: [telegraf, sensor-garage]   # each has the secret mqttPassword-<user>
+    acl:                               # every user needs an entry
+      - {user: telegraf, topic: "sensors/#", access: read}
+      - {user: sensor-garage, topic: "sensors/garage/#", access: write}
+    storage: 1Gi
+    expose: nodeport                   # none (default), loadbalancer or nodeport; outside needs TLS
+    node_port: 30883                   # only with expose: nodeport (30000-32767)
+    tls_secret_name: mosquitto-tls     # a kubernetes.io/tls Secret in the namespace: port 8883
+  telegraf:
+    mqtt_user: telegraf                # a Mosquitto user with read access
+    topics: ["sensors/#"]
+    data_format: json                  # json, influx or value
+  influxdb:
+    org: homelab
+    bucket: sensors
+    retention: 365d                    # at least 1h, or 0s to keep forever
+    storage: 10Gi
+  grafana:
+    hostname: grafana.lothlorien.lan   # ingress host
+    ingress_class: traefik
+    tls_secret_name: grafana-tls       # needs hostname
+    storage: 2Gi
+    influxdb_default: true             # exactly one default datasource overall
+    datasources:
+      - {name: Loki, type: loki, uid: loki, url: "http://loki.monitoring:3100", is_default: false}
+```
+Secrets: `mqttPassword-<user>` per user, `influxdbAdminPassword`, `influxdbOperatorToken`,
+`grafanaAdminPassword`.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +47,10 @@ from pydantic import Field, field_validator, model_validator
 
 from components.mtig.render import parse_duration
 
-from .base import Model, Problem, SecretSpec
+from .base import NO_VALUE, Model, Problem, SecretSpec, has_cluster
 
 if TYPE_CHECKING:
-    from .model import EnvironmentConfig
+    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 # MQTT user names become Pulumi secret keys (`mqttPassword-<user>`) and password-file lines.
 USER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -142,6 +179,12 @@ class Mtig(Model):
     _check_class = field_validator("storage_class")(lambda cls, v: _k8s_name(v))
 
 
+def _prometheus_is_default(cfg: "EnvironmentConfig") -> bool:
+    """Whether the monitoring layer gives Grafana its Prometheus as the default datasource."""
+    mon = getattr(cfg, "monitoring", None)
+    return mon is not None and mon.enabled and mon.grafana_default
+
+
 def password_key(user: str) -> str:
     return f"mqttPassword-{user}"
 
@@ -150,6 +193,9 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     m = cfg.mtig
     if m is None:
         return
+    if not has_cluster(cfg):
+        yield Problem("mtig", NO_VALUE, "runs on the first k3s cluster, and k3s.clusters declares none: "
+                      "add a cluster or remove mtig")
     users = m.mosquitto.users
     seen: set[str] = set()
     for i, user in enumerate(users):
@@ -181,7 +227,7 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     ]
     if len(defaults) > 1:
         yield Problem("mtig.grafana.datasources", defaults, "more than one default Grafana datasource")
-    elif not defaults:
+    elif not defaults and not _prometheus_is_default(cfg):
         yield Problem("mtig.grafana.influxdb_default", False, "no default Grafana datasource: exactly one is needed")
     names = ["InfluxDB", *(d.name for d in m.grafana.datasources)]
     uids = ["influxdb", *(d.uid for d in m.grafana.datasources)]
@@ -192,12 +238,25 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
             yield Problem(f"mtig.grafana.datasources[{i}].uid", d.uid, "duplicate Grafana datasource uid")
 
 
+# InfluxDB 2.7 refuses the initial user's password outside 8..72 characters ("passwords must be
+# between 8 and 72 characters long", influxdata/influxdb tenant password check; influxdb#25261):
+# the chart's setup fails and the release never becomes ready.
+INFLUXDB_PASSWORD = {"pattern": r"(?s).{8,72}", "form": "a password of 8 to 72 characters (InfluxDB's limits)"}
+# Telegraf substitutes ${VAR} into its config text before parsing the TOML (influxdata/telegraf
+# docs/CONFIGURATION.md, "Environment Variables": "Replacement occurs before file parsing"), and the
+# password sits inside a basic string: a quote, a backslash or a control character breaks or
+# changes it.
+TELEGRAF_SAFE = {"pattern": r'[^"\\\x00-\x1f\x7f]+',
+                 "form": "a password without quotes, backslashes or control characters (Telegraf's TOML)"}
+
+
 def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
     m = cfg.mtig
-    if m is None:
+    if m is None or not has_cluster(cfg):  # nothing is deployed without a cluster
         return
     for user in sorted(set(m.mosquitto.users)):
-        yield SecretSpec(password_key(user), f"MQTT password of the Mosquitto user {user}")
-    yield SecretSpec("influxdbAdminPassword", "InfluxDB admin user's password")
+        extra = TELEGRAF_SAFE if user == m.telegraf.mqtt_user else {}
+        yield SecretSpec(password_key(user), f"MQTT password of the Mosquitto user {user}", **extra)
+    yield SecretSpec("influxdbAdminPassword", "InfluxDB admin user's password", **INFLUXDB_PASSWORD)
     yield SecretSpec("influxdbOperatorToken", "InfluxDB operator (all-access) token, kept in the cluster")
     yield SecretSpec("grafanaAdminPassword", "Grafana admin password")

@@ -1,4 +1,15 @@
-"""Hosts that exist already (bare metal, Raspberry Pi, machines built elsewhere)."""
+"""Hosts that exist already (bare metal, Raspberry Pi, machines built elsewhere).
+
+```yaml
+homelab:onboard:
+  - name: pippin                   # hostname (RFC 1123 label), unique across every platform
+    address: 10.50.0.61            # IPv4 address or DNS name the program reaches over SSH
+    ssh_user: pi                   # default root; needs passwordless sudo when not root
+    distribution: debian12         # catalog key: which provisioning script runs
+    groups: [k3s_agent]            # inventory groups
+```
+Secret: `sshPrivateKey` (the base provisioning script runs over SSH).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +26,7 @@ from components.hostkey import host_key_problem
 from .base import DeclaredHost, Model, SecretSpec, check_hostname
 
 if TYPE_CHECKING:
-    from .model import EnvironmentConfig
+    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 # A DNS name that can resolve: dot-separated RFC 1123 labels ending in an alphabetic TLD.
 _DNS_NAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
@@ -80,4 +91,5 @@ def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
 def hosts(cfg: "EnvironmentConfig") -> Iterable[DeclaredHost]:
     for index, host in enumerate(cfg.onboard):
         yield DeclaredHost(name=host.name, platform="onboard", path=f"onboard[{index}].name",
-                           address=host.address, distribution=host.distribution, groups=host.groups)
+                           address=host.address, distribution=host.distribution, groups=host.groups,
+                           address_path=f"onboard[{index}].address")

@@ -3,6 +3,7 @@
 ```yaml
 homelab:proxmox:
   endpoint: https://iluvatar.mirkwood.lan:8006/
+  insecure: false                 # true accepts a self-signed API certificate
   ssh_user: root                  # the provider uploads snippets over SSH (key: secret sshPrivateKey)
   nodes: [{name: iluvatar, address: 10.20.0.11}]   # host_key: "ssh-ed25519 AAAA..." pins its SSH key
   storage: {vm: local-lvm, images: local, snippets: local, shared: false}
@@ -11,10 +12,34 @@ homelab:proxmox:
   vmid_range: {first: 7000, last: 9099}
   templates:                      # vm_id defaults to the catalog (rocky9 7000, rocky10 7001, debian12 9001)
     - {distribution: rocky9}      # node defaults to the first node; name to the distribution
+    - {distribution: debian12, name: debian, node: iluvatar, vm_id: 7002, cores: 4, memory_mb: 4096, disk_gb: 8}
   vms:                            # node: explicit, or spread over the nodes holding the template
     - {name: mirkwood-k3s-s1, vm_id: 7101, template: rocky9, ipv4: 10.40.0.21, groups: [k3s, k3s_server]}
+    - name: mirkwood-db
+      vm_id: 7102
+      template: debian
+      node: iluvatar
+      cores: 2
+      memory_mb: 2048
+      disk_gb: 20
+      ipv4: dhcp                  # or an address of the VM's network
+      network: staging            # default: the proxmox section's network
+      on_boot: true
+      tags: [db]
   containers:
-    - {name: mirkwood-dns, vm_id: 7201, distribution: debian12, ipv4: 10.40.0.10, nesting: false}
+    - name: mirkwood-dns
+      vm_id: 7201
+      distribution: debian12      # a catalog distribution with an LXC template
+      node: iluvatar
+      cores: 1
+      memory_mb: 512
+      swap_mb: 512
+      disk_gb: 8
+      ipv4: 10.40.0.10
+      unprivileged: true
+      nesting: true               # the default for unprivileged containers
+      on_boot: true
+      tags: [dns]
 ```
 On the Proxmox side: `images` storage allows the `Import` content type (cloud images) and
 `vztmpl`; `snippets` storage allows `Snippets`; the API token (secret `proxmoxApiToken`,
@@ -31,17 +56,18 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 
-from components.catalog import CATALOG
+from components.catalog import CATALOG, Image
 from components.hostkey import host_key_problem
 
 from .base import API_TOKEN, DeclaredHost, Model, Problem, SecretSpec, check_hostname
 
 if TYPE_CHECKING:
     from .environment import Environment, Network
-    from .model import EnvironmentConfig
+    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 PLATFORM_VM = "proxmox-vm"
 TOKEN_ID = r"[^@\s=]+@[^!\s=]+![^=\s]+"
+TEMPLATE_DISK_GB = 8  # a template's disk unless the image is larger
 PLATFORM_LXC = "proxmox-lxc"
 
 
@@ -123,7 +149,9 @@ class Template(Model):
     vm_id: int | None = None  # defaults to the catalog's VMID for the distribution
     cores: int = Field(default=4, ge=1, le=128)
     memory_mb: int = Field(default=4096, ge=256)
-    disk_gb: int = Field(default=8, ge=4)
+    # Defaults to 8 GiB or the image's virtual size if larger (Rocky GenericCloud: 10); smaller than
+    # the image is refused by checks() below (a shrink, which Proxmox refuses: bpg issue #1351).
+    disk_gb: int | None = Field(default=None, ge=1)
 
     _distribution = field_validator("distribution")(lambda cls, v: _known_distribution(v))
 
@@ -133,6 +161,9 @@ class Template(Model):
             object.__setattr__(self, "name", self.distribution)
         if self.vm_id is None:
             object.__setattr__(self, "vm_id", CATALOG[self.distribution].default_vmid)
+        if self.disk_gb is None:
+            size = max(TEMPLATE_DISK_GB, CATALOG[self.distribution].image.virtual_size_gb)
+            object.__setattr__(self, "disk_gb", size)
         return self
 
 
@@ -145,7 +176,7 @@ class Vm(Model):
     node: str | None = None  # None: spread over the nodes that hold the template
     cores: int = Field(default=2, ge=1, le=128)
     memory_mb: int = Field(default=2048, ge=256)
-    disk_gb: int = Field(default=20, ge=4)
+    disk_gb: int = Field(default=20, ge=1)  # at least the template's disk (checks())
     ipv4: str = "dhcp"
     network: str | None = None  # an environment network; defaults to the proxmox section's
     on_boot: bool = True
@@ -166,17 +197,26 @@ class Container(Model):
     cores: int = Field(default=1, ge=1, le=128)
     memory_mb: int = Field(default=512, ge=64)
     swap_mb: int = Field(default=512, ge=0)
-    disk_gb: int = Field(default=8, ge=1)
+    disk_gb: int = Field(default=8, ge=1)  # at least the template unpacked (checks())
     ipv4: str = "dhcp"
     network: str | None = None
     unprivileged: bool = True
-    nesting: bool = False
+    # Defaults to `unprivileged`: systemd units of current distributions (Debian 12: credentials,
+    # private mounts) fail in an unprivileged container without it; Proxmox's own create wizard
+    # ticks "Nesting" for unprivileged containers (pve-docs pct.adoc, "nesting" feature).
+    nesting: bool | None = None
     on_boot: bool = True
     tags: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
 
     _name = field_validator("name")(lambda cls, v: check_hostname(v))
     _ip = field_validator("ipv4", mode="before")(lambda cls, v: _ipv4_or_dhcp(v))
+
+    @model_validator(mode="after")
+    def _nesting_default(self) -> "Container":
+        if self.nesting is None:
+            object.__setattr__(self, "nesting", self.unprivileged)
+        return self
 
     @field_validator("distribution")
     @classmethod
@@ -282,6 +322,12 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     yield from _duplicates([(f"proxmox.nodes[{i}].name", n.name) for i, n in enumerate(px.nodes)],
                            "node name is already used by")
 
+    guests = {g.ipv4: f"proxmox.{kind}[{i}].ipv4" for kind in ("vms", "containers")
+              for i, g in enumerate(getattr(px, kind)) if g.ipv4 != "dhcp"}
+    for i, node in enumerate(px.nodes):
+        if node.address in guests:
+            yield Problem(f"proxmox.nodes[{i}].address", node.address, f"address is already used by {guests[node.address]}")
+
     if px.network is not None and px.network not in env.networks:
         yield Problem("proxmox.network", px.network, f"is not a network of the environment ({', '.join(sorted(env.networks))})")
 
@@ -302,6 +348,8 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
         first = seen_templates.setdefault((template.name, template.node), path)
         if first != path:
             yield Problem(f"{path}.name", template.name, f"template is already on node {template.node} ({first})")
+        yield from _disk_fits(f"{path}.disk_gb", template.disk_gb, CATALOG[template.distribution].image,
+                              f"the {template.distribution} image")
 
     template_names = sorted({t.name for t in px.templates})
     for i, vm in enumerate(px.vms):
@@ -315,12 +363,33 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
                           "add one there or use shared storage")
         if vm.node is not None and vm.node not in nodes:
             yield Problem(f"{path}.node", vm.node, f"is not a Proxmox node ({', '.join(sorted(nodes))})")
+        yield from _clone_fits(px, path, vm)
         yield from _address_problems(env, px, path, vm.network, vm.ipv4)
     for i, container in enumerate(px.containers):
         path = f"proxmox.containers[{i}]"
         if container.node is not None and container.node not in nodes:
             yield Problem(f"{path}.node", container.node, f"is not a Proxmox node ({', '.join(sorted(nodes))})")
+        template = CATALOG[container.distribution].lxc_template
+        if template is not None:
+            yield from _disk_fits(f"{path}.disk_gb", container.disk_gb, template,
+                                  f"the {container.distribution} container template")
         yield from _address_problems(env, px, path, container.network, container.ipv4)
+
+
+def _disk_fits(path: str, disk_gb: int, image: "Image", what: str) -> Iterator[Problem]:
+    """bpg resizes an imported disk to the configured size; smaller is a shrink, which Proxmox
+    refuses ("shrinking disks is not supported", bpg/terraform-provider-proxmox issue #1351)."""
+    if disk_gb < image.virtual_size_gb:
+        yield Problem(path, disk_gb, f"is smaller than {what} ({image.virtual_size_gb} GiB, {image.file_name}); "
+                                     f"use {image.virtual_size_gb} or more")
+
+
+def _clone_fits(px: Proxmox, path: str, vm: Vm) -> Iterator[Problem]:
+    """A full clone starts with its template's disk; resizing it below that is a shrink too."""
+    largest = max((t.disk_gb for t in px.templates if t.name == vm.template), default=0)
+    if vm.disk_gb < largest:
+        yield Problem(f"{path}.disk_gb", vm.disk_gb,
+                      f"is smaller than the disk of template {vm.template} ({largest} GiB); use {largest} or more")
 
 
 def _address_problems(env: "Environment", px: Proxmox, path: str, network: str | None, ipv4: str) -> Iterator[Problem]:
@@ -333,7 +402,11 @@ def _address_problems(env: "Environment", px: Proxmox, path: str, network: str |
         return
     net = env.networks[name]
     address = ipaddress.IPv4Address(ipv4)
-    if not net.contains(address):
+    if address == net.cidr.network_address:
+        yield Problem(f"{path}.ipv4", ipv4, f"is the network address of {name} {net.cidr}, not a host address")
+    elif address == net.cidr.broadcast_address:
+        yield Problem(f"{path}.ipv4", ipv4, f"is the broadcast address of {name} {net.cidr}, not a host address")
+    elif not net.contains(address):
         yield Problem(f"{path}.ipv4", ipv4, f"is outside the network {name} {net.cidr}")
     elif address == net.gateway:
         yield Problem(f"{path}.ipv4", ipv4, f"is the gateway of the network {name}")
@@ -365,11 +438,13 @@ def hosts(cfg: "EnvironmentConfig") -> Iterable[DeclaredHost]:
         template = next((t for t in cfg.proxmox.templates if t.name == vm.template), None)
         yield DeclaredHost(name=vm.name, platform=PLATFORM_VM, path=f"proxmox.vms[{i}]",
                            address=None if vm.ipv4 == "dhcp" else vm.ipv4,
-                           distribution=template.distribution if template else None, groups=vm.groups)
+                           distribution=template.distribution if template else None, groups=vm.groups,
+                           address_path=f"proxmox.vms[{i}].ipv4")
     for i, container in enumerate(cfg.proxmox.containers):
         yield DeclaredHost(name=container.name, platform=PLATFORM_LXC, path=f"proxmox.containers[{i}]",
                            address=None if container.ipv4 == "dhcp" else container.ipv4,
-                           distribution=container.distribution, groups=container.groups)
+                           distribution=container.distribution, groups=container.groups,
+                           address_path=f"proxmox.containers[{i}].ipv4")
 
 
 

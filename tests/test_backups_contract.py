@@ -1,0 +1,43 @@
+"""The stack contract's `backups` entry (stacks/outputs.py, stacks/CONTRACT.md): what is backed up
+where, added in contract 1.1 (a minor bump: readers of 1.x keep working)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stacks import outputs
+from tests.conftest import ENVIRONMENTS
+
+CONTRACT = Path(__file__).resolve().parent.parent / "stacks" / "CONTRACT.md"
+FIELDS = {"kind", "what", "method", "target", "off_host", "schedule", "retention"}
+
+
+def test_contract_version_is_a_minor_bump_of_1():
+    assert outputs.CONTRACT_VERSION == "1.1"
+    assert '`contract_version` | string | `"1.1"`' in CONTRACT.read_text()
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_backups_output_lists_every_kind_and_its_target(env, synth_result):
+    run = synth_result(env)
+    entries = run.outputs["backups"]
+    assert [e["kind"] for e in entries] == ["proxmox-guests", "k3s-etcd", "influxdb", "grafana"]
+    assert all(set(e) == FIELDS for e in entries)
+    by_kind = {e["kind"]: e for e in entries}
+    guests = sorted(h["name"] for h in run.outputs["inventory"] if h["platform"].startswith("proxmox-"))
+    assert by_kind["proxmox-guests"]["what"] == guests
+    assert by_kind["k3s-etcd"]["target"] == f"s3://homelab-{env}-backups/k3s/{env}"
+    assert by_kind["influxdb"]["target"] == f"s3://homelab-{env}-backups/influxdb"
+    production = env == "lothlorien"
+    assert by_kind["proxmox-guests"]["off_host"] is production  # staging writes vzdump to the node's own storage
+    assert all(e["off_host"] for e in entries if e["kind"] != "proxmox-guests")
+    assert "placeholder" not in repr(entries) and "[secret]" not in repr(entries)
+
+
+def test_contract_documents_every_field():
+    text = CONTRACT.read_text()
+    assert "### `backups[]`" in text
+    for field in FIELDS:
+        assert f"| `{field}` |" in text
