@@ -135,6 +135,9 @@ def test_cluster_membership_alone_brings_the_k3s_prerequisites():
              {**PI, "groups": []}, {**PI, "name": "sam", "address": "10.50.0.33", "groups": ["web"]}]
     entries = {**_entries(hosts), "homelab:k3s": {"clusters": [
         {"name": "lothlorien", "version": "v1.31.4+k3s1", "servers": ["merry"], "agents": ["pippin"]}]}}
+    # Not production: production k3s also needs etcd snapshots to the backup store (backups section),
+    # which is not what this test is about.
+    entries["homelab:environment"] = {**entries["homelab:environment"], "production": False}
     cfg = loader.validate(entries, stack="lothlorien", secret_keys={"homelab:sshPrivateKey"})
     roles = {name: provision_spec(cfg, name, "debian12", "onboard", ()).roles for name in ("merry", "pippin", "sam")}
     assert roles == {"merry": ("k3s",), "pippin": ("k3s",), "sam": ()}

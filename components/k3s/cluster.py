@@ -266,6 +266,7 @@ class Cluster(pulumi.ComponentResource):
         return remote.Command(
             resource_name,
             connection=node.connection,
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=command,
             update=command,
             delete=cleanup,

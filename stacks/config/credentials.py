@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .base import Problem
 
 if TYPE_CHECKING:
-    from .model import EnvironmentConfig
+    from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 FINGERPRINT_PREFIX = "sha256:"
 FINGERPRINT_HEX = 16  # 64 bits of SHA-256: enough to tell two tokens apart, nothing to guess a token from

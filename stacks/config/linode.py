@@ -3,6 +3,7 @@
 ```yaml
 homelab:linode:
   ssh_sources: [203.0.113.0/24]    # who may SSH in; everything else inbound is dropped
+  token_fingerprint: sha256:25e6ad60a2ae6c77   # of linodeToken: the loader checks it and names the value
   instances:
     - name: fleur                  # hostname and Linode label, 3-29 characters
       region: us-central           # a region id (us-central is Dallas, TX), not the city

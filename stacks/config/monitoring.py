@@ -17,8 +17,9 @@ homelab:monitoring:
     routes:
       - {receiver: blackhole, matchers: ['severity="info"'], continue: false}
     group_by: [alertname, environment]
-  proxmox: {targets: [10.40.0.2]}         # token: pveExporterToken (user@realm!id=secret)
-  incus: {targets: ["10.40.0.30:8443"], insecure_skip_verify: true}  # incusMetricsCertificate / incusMetricsKey
+  proxmox: {targets: [10.40.0.2], verify_tls: true}  # token: pveExporterToken (user@realm!id=secret)
+  incus: {targets: ["10.40.0.30:8443"], insecure_skip_verify: false}  # incusMetricsCertificate / incusMetricsKey
+  allowed_sources: [10.50.0.0/24]         # may reach Prometheus and Loki from outside (default: nobody)
   node_targets: ["10.40.0.50:9100"]       # node_exporter on hosts outside k3s
   grafana_default: false                  # Prometheus as Grafana's default datasource
   mqtt_exporter: {user: mqtt-exporter}    # a Mosquitto user of mtig with read on $SYS/#

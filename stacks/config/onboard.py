@@ -7,6 +7,7 @@ homelab:onboard:
     ssh_user: pi                   # default root; needs passwordless sudo when not root
     distribution: debian12         # catalog key: which provisioning script runs
     groups: [k3s_agent]            # inventory groups
+    host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMUQ9Fd12DD7yLLDm38EzrrmSH7Sosg0r8vAAjSnIXXZ"   # pinned; unset: recorded on first contact
 ```
 Secret: `sshPrivateKey` (the base provisioning script runs over SSH).
 """

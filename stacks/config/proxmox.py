@@ -4,8 +4,10 @@
 homelab:proxmox:
   endpoint: https://iluvatar.mirkwood.lan:8006/
   insecure: false                 # true accepts a self-signed API certificate
+  api_token_id: homelab-mirkwood@pve!pulumi   # identity of proxmoxApiToken; required in production
   ssh_user: root                  # the provider uploads snippets over SSH (key: secret sshPrivateKey)
-  nodes: [{name: iluvatar, address: 10.20.0.11}]   # host_key: "ssh-ed25519 AAAA..." pins its SSH key
+  nodes:                          # host_key: the node's SSH key, written to known_hosts for the provider
+    - {name: iluvatar, address: 10.20.0.11, host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAtmCNPamgHfH7c0M6yCtGEdfOoeocKt9tmMJXnsJecZ"}
   storage: {vm: local-lvm, images: local, snippets: local, shared: false}
   bridge: {name: vmbr0, mtu: 1500}  # every NIC gets the bridge's MTU
   network: staging                # environment network (VLAN, CIDR); default: the environment's
