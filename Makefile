@@ -31,7 +31,7 @@ test: venv
 	$(PY) -m pytest
 
 ## test-hosts: host provisioning for real: cloud-init schema, shellcheck, provision.sh run twice in a
-## debootstrap'd Debian bookworm (needs root; the rootfs is cached in ~/.cache/homelab/)
+## debootstrap'd Debian bookworm and trixie (needs root; the rootfs are cached in ~/.cache/homelab/)
 test-hosts: venv
 	$(PY) -m pytest tests/test_cloudinit.py tests/test_cloudinit_schema.py tests/test_cloudinit_script.py \
 	  tests/test_linode.py tests/test_onboard.py

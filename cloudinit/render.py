@@ -142,6 +142,11 @@ def _family(spec: ProvisionSpec) -> Family:
     return FAMILIES[spec.distribution.family]
 
 
+def admin_group(spec: ProvisionSpec) -> str:
+    """The group whose members may sudo: the distribution's own when the catalog says, else the family's."""
+    return spec.distribution.admin_group or _family(spec).admin_group
+
+
 def packages(spec: ProvisionSpec) -> tuple[str, ...]:
     """Packages installed from the distribution's own repositories, under its names, sorted."""
     family = _family(spec)
@@ -180,7 +185,7 @@ def user_data(spec: ProvisionSpec) -> str:
     doc: dict = {
         "users": [{
             "name": spec.user,
-            "groups": [family.admin_group],
+            "groups": [admin_group(spec)],
             "shell": spec.shell,
             "sudo": "ALL=(ALL) NOPASSWD:ALL",
             "lock_passwd": True,
@@ -266,7 +271,7 @@ def provision_script(spec: ProvisionSpec, disable_root: bool = True) -> str:
         spec=spec,
         fqdn=spec.fqdn or spec.hostname,
         package_manager=spec.distribution.package_manager,
-        admin_group=family.admin_group,
+        admin_group=admin_group(spec),
         packages=" ".join(packages(spec)),
         extra_repository_package=family.extra_repository_package or "",
         extra_repository_packages=" ".join(extra_repository_packages(spec)),

@@ -1,10 +1,13 @@
 """The distribution catalog: everything the layers need to know about an operating system.
 
-Adding a distribution is one entry in CATALOG.
+Adding a distribution is one entry in CATALOG: its images (cloud image, LXC template), its ids on
+Linode and Incus, and its facts for provisioning (family, package manager, default user, admin
+group, cloud-init version); README "Adding a distribution" walks through it.
 
 Images are pinned: a dated, versioned file with the checksum its publisher lists next to it
-(Rocky: `CHECKSUM` in the image directory, sha256; Debian: `SHA512SUMS`, sha512; Proxmox
-appliance templates: the `aplinfo` index, sha512). Proxmox verifies the checksum while it
+(Rocky: `CHECKSUM` in the image directory, sha256; Debian: `SHA512SUMS`, sha512; Ubuntu:
+`SHA256SUMS`, sha256, lines `<hex> *<file>`; Proxmox appliance templates: the `aplinfo` index,
+sha512). Proxmox verifies the checksum while it
 downloads, so a changed upstream file fails the download instead of building a different
 template. To move to a newer image, `make bump-image DIST=<key>` (pins/bump_image.py) rewrites URL,
 file name and checksum together from the publisher's sums file.
@@ -47,6 +50,10 @@ class Image:
     checksum: str
     checksum_algorithm: ChecksumAlgorithm
     virtual_size_gb: int  # the disk the image unpacks to (GiB): the smallest disk it fits on
+    # The name at the URL when it differs from `file_name`, the name the file is stored under:
+    # Proxmox's `import` content type takes only .qcow2, .raw and .vmdk files, and Ubuntu publishes
+    # its (qcow2) cloud images as `.img`.
+    source_file_name: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.virtual_size_gb, int) or self.virtual_size_gb < 1:
@@ -55,7 +62,8 @@ class Image:
         if not re.fullmatch(rf"[0-9a-f]{{{length}}}", self.checksum or ""):
             raise ValueError(f"{self.file_name}: checksum must be {length} lowercase hex digits "
                              f"({self.checksum_algorithm}) copied from the publisher's sums file")
-        if not self.url.startswith(("https://", "http://")) or not self.url.endswith(self.file_name):
+        published = self.source_file_name or self.file_name
+        if not self.url.startswith(("https://", "http://")) or not self.url.endswith("/" + published):
             raise ValueError(f"{self.file_name}: url must be http(s) and end with the file name")
 
     @property
@@ -85,6 +93,14 @@ class Distribution:
     lxc_os_type: str | None = None  # ContainerLegacy operating_system.type
     linode_image: str | None = None
     incus_image: str | None = None
+    # Facts the provisioning reads. codename: the release's suite (the tests debootstrap Debian
+    # suites by it); admin_group None: the family's (sudo on Debian and Ubuntu, wheel on Rocky);
+    # cloud_init: the version the cloud image ships (major.minor): from 23.4 on, `cloud-init status
+    # --wait` exits 2 when it finished with recoverable errors (deprecated keys), which the
+    # readiness wait must accept (cloudinit/render.py CLOUD_INIT_WAIT).
+    codename: str | None = None
+    admin_group: str | None = None
+    cloud_init: str | None = None
 
     @property
     def image_url(self) -> str:
@@ -111,6 +127,10 @@ ROCKY_GENERICCLOUD_GB = 10
 # Debian genericcloud: `size: 2` for the vendor genericcloud in debian-cloud-images
 # (salsa.debian.org/cloud-team/debian-cloud-images, src/debian_cloud_images/resources/image.yaml).
 DEBIAN_GENERICCLOUD_GB = 2
+# Debian 13 is built by the same config: the genericcloud vendor's size has no per-release override.
+# Ubuntu server cloud images (noble): `qemu-img info` shows "virtual size: 3.5 GiB (3758096384
+# bytes)", so the smallest whole-GiB disk is 4.
+UBUNTU_SERVER_CLOUDIMG_GB = 4
 # A Proxmox "standard" appliance template is a root file system tarball, not a disk: the container's
 # disk only has to hold it unpacked (well under 1 GiB for debian-12-standard).
 PROXMOX_STANDARD_CT_GB = 1
@@ -185,6 +205,80 @@ CATALOG: dict[str, Distribution] = {
             lxc_os_type="debian",
             linode_image="linode/debian12",
             incus_image="images:debian/12/cloud",
+            codename="bookworm",
+            cloud_init="22.4",  # bookworm's cloud-init 22.4.2-1+deb12u4 (apt-cache policy on its suite)
+        ),
+        Distribution(
+            key="debian13",
+            title="Debian 13 (trixie)",
+            family="debian",
+            # Build 20260712-2537: the digest Debian publishes for it (SHA512SUMS and the build's
+            # .json beside the image), as lima-vm/lima templates/_images/debian-13.yaml @183a60d
+            # carries it (its hack/update-template-debian.sh reads it from Debian's build metadata).
+            image=Image(
+                url="https://cloud.debian.org/images/cloud/trixie/20260712-2537/"
+                    "debian-13-genericcloud-amd64-20260712-2537.qcow2",
+                file_name="debian-13-genericcloud-amd64-20260712-2537.qcow2",
+                checksum="7ae53e9dbee282bfc16f289dec483dde3a8598769c38a267948310f7a2a52c66"
+                         "2620198603bc52c142627efba379863d16079698a10b34102d55bcedd40e8d32",
+                checksum_algorithm="sha512",
+                virtual_size_gb=DEBIAN_GENERICCLOUD_GB,
+            ),
+            default_vmid=9002,
+            tags=("cloudinit", "debian-13", "debian-template"),
+            package_manager="apt",
+            default_user="debian",
+            # proxmox/pve-manager aplinfo/aplinfo.dat @14a22df: debian-13-standard 13.6-1, sha512sum.
+            lxc_template=Image(
+                url="http://download.proxmox.com/images/system/debian-13-standard_13.6-1_amd64.tar.zst",
+                file_name="debian-13-standard_13.6-1_amd64.tar.zst",
+                checksum="4c0c27ca6ceab5ef0b84db57825a00f26157ef1854bafe97297813e1cbe8ecb8"
+                         "cc9c453cab6b3b0efe1ba193a50c47ece1e41d950e411b8730b835b71e9e754b",
+                checksum_algorithm="sha512",
+                virtual_size_gb=PROXMOX_STANDARD_CT_GB,
+            ),
+            lxc_os_type="debian",
+            linode_image="linode/debian13",
+            incus_image="images:debian/13/cloud",
+            codename="trixie",
+            cloud_init="25.1",  # trixie's cloud-init 25.1.4-1+deb13u1 (apt-cache policy on its suite)
+        ),
+        Distribution(
+            key="ubuntu2404",
+            title="Ubuntu 24.04 LTS (noble)",
+            family="debian",
+            # release-20260705 of the server cloud image: the sha256 Ubuntu lists for it in the
+            # release's SHA256SUMS (`<hex> *ubuntu-24.04-server-cloudimg-amd64.img`), as
+            # lima-vm/lima templates/_images/ubuntu-24.04.yaml @183a60d carries it (its
+            # hack/update-template-ubuntu.sh reads it from that SHA256SUMS). The `.img` is a qcow2
+            # image; Proxmox imports it only under a .qcow2 name.
+            image=Image(
+                url="https://cloud-images.ubuntu.com/releases/noble/release-20260705/"
+                    "ubuntu-24.04-server-cloudimg-amd64.img",
+                file_name="ubuntu-24.04-server-cloudimg-amd64-20260705.qcow2",
+                checksum="ffe6203da54deeb6db5d2a98a83f9ec8e55f149d3f7ba622e1abe5fa966ee3d6",
+                checksum_algorithm="sha256",
+                virtual_size_gb=UBUNTU_SERVER_CLOUDIMG_GB,
+                source_file_name="ubuntu-24.04-server-cloudimg-amd64.img",
+            ),
+            default_vmid=9003,
+            tags=("cloudinit", "ubuntu-2404", "ubuntu-template"),
+            package_manager="apt",
+            default_user="ubuntu",
+            # proxmox/pve-manager aplinfo/aplinfo.dat @14a22df: ubuntu-24.04-standard 24.04-2, sha512sum.
+            lxc_template=Image(
+                url="http://download.proxmox.com/images/system/ubuntu-24.04-standard_24.04-2_amd64.tar.zst",
+                file_name="ubuntu-24.04-standard_24.04-2_amd64.tar.zst",
+                checksum="45c2978e6b97fe292ada95fe06834276015e5739a594db4de2fdfd830fa0c379"
+                         "42e8ae118fc1e32ffd9154b3f9378b592738b668ea3957db41f2907b86f219de",
+                checksum_algorithm="sha512",
+                virtual_size_gb=PROXMOX_STANDARD_CT_GB,
+            ),
+            lxc_os_type="ubuntu",
+            linode_image="linode/ubuntu24.04",
+            incus_image="images:ubuntu/24.04/cloud",
+            codename="noble",
+            cloud_init="24.1",  # noble released with cloud-init 24.1.3; stable updates move it up, never below
         ),
     )
 }

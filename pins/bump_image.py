@@ -41,8 +41,9 @@ class Build:
     """The newest build a publisher lists: where it is and its checksum."""
 
     url: str
-    file_name: str
+    file_name: str  # the name the catalog stores it under
     checksum: str
+    source_file_name: str | None = None  # the name at the URL, when the stored one differs (catalog.Image)
 
 
 class BumpError(Exception):
@@ -133,13 +134,18 @@ def newest_ubuntu(image: Image, fetch: Fetch) -> Build:
     release = max(releases, key=lambda r: [int(x) for x in re.findall(r"\d+", r)])
     file_name = current["file"]
     sums = fetch(f"{base}{release}/SHA256SUMS")
-    return Build(f"{base}{release}/{file_name}", file_name, _gnu_sum(sums, file_name, 64))
+    checksum = _gnu_sum(sums, file_name, 64)
+    if image.source_file_name:
+        # Stored as <name>-<release date>.qcow2: Proxmox imports .qcow2 names only (catalog.Image).
+        stored = f"{file_name.removesuffix('.img')}-{release.removeprefix('release-')}.qcow2"
+        return Build(f"{base}{release}/{file_name}", stored, checksum, source_file_name=file_name)
+    return Build(f"{base}{release}/{file_name}", file_name, checksum)
 
 
 # ---- Proxmox appliance templates ----------------------------------------------------------------
 
 PROXMOX_URL = re.compile(r"https?://download\.proxmox\.com/images/system/"
-                         r"(?P<package>[a-z0-9]+-\d+-standard)_[0-9][^_/]*_amd64\.tar\.(?:zst|xz|gz)")
+                         r"(?P<package>[a-z0-9]+-\d+(?:\.\d+)?-standard)_[0-9][^_/]*_amd64\.tar\.(?:zst|xz|gz)")
 APLINFO = "http://download.proxmox.com/images/aplinfo-pve-8.dat"
 
 
@@ -228,7 +234,8 @@ def bump(dist_key: str, fetch: Fetch = fetch_text, catalog_file: Path = CATALOG_
         new = publisher_of(image).newest(image, fetch)
         # The catalog's own checks. The virtual size stays the entry's (same build recipe); check a
         # new build with `qemu-img info` before relying on it (a smaller disk is a config error).
-        Image(new.url, new.file_name, new.checksum, image.checksum_algorithm, image.virtual_size_gb)
+        Image(new.url, new.file_name, new.checksum, image.checksum_algorithm, image.virtual_size_gb,
+              source_file_name=new.source_file_name)
         if new.file_name == image.file_name and new.checksum == image.checksum and new.url == image.url:
             lines.append(f"{dist_key}: {image.file_name} is the newest build")
             continue

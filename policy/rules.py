@@ -379,6 +379,9 @@ def clones_from_templates(resources: Sequence[Resource]) -> Iterable[tuple[str, 
 K3S_SERVER_SETTING = re.compile(
     r"^[ \t-]*[\"']?(cluster-init|tls-san|secrets-encryption|cluster-cidr|service-cidr|etcd-[a-z-]+)[\"']?\s*:", re.M)
 K3S_SERVER_INSTALL = re.compile(r"INSTALL_K3S_EXEC=[\"']?server\b|\bk3s(-install\.sh)?\s+server\b|\bsh -s - server\b")
+# A server that keeps its state in an external datastore (PostgreSQL, MySQL) instead of embedded
+# etcd: its endpoint in config.yaml, or the drop-in the program writes it to from stdin.
+K3S_EXTERNAL_DATASTORE = re.compile(r"datastore-endpoint|config\.yaml\.d/\S*datastore")
 
 
 def _k3s_role(resource: Resource) -> str | None:
@@ -406,11 +409,17 @@ def k3s_odd_servers(resources: Sequence[Resource]) -> Iterable[tuple[str, str]]:
             continue  # the command inside a server component is the same server
         clusters.setdefault(_cluster_of(resource, by_urn), []).append(resource)
     for cluster, nodes in sorted(clusters.items()):
-        if len(nodes) % 2 == 0:
+        if len(nodes) % 2 == 0 and not any(_external_datastore(node) for node in nodes):
             label = by_urn[cluster].name if cluster in by_urn else "(stack)"
             yield cluster, (f"k3s cluster '{label}' has {len(nodes)} servers "
                             f"({', '.join(sorted(n.name for n in nodes))}): embedded etcd needs an odd number "
                             f"(1, 3, 5...)")
+
+
+def _external_datastore(resource: Resource) -> bool:
+    """No etcd quorum to keep: any number of servers share an external datastore."""
+    return any(text not in (SECRET, UNKNOWN) and K3S_EXTERNAL_DATASTORE.search(text)
+               for _path, _key, text in strings(resource.props))
 
 
 def _ancestors(resource: Resource, by_urn: Mapping[str, Resource]) -> set[str]:

@@ -37,7 +37,8 @@ def container_args(cfg: EnvironmentConfig, name: str, inst: Instance, site: Site
         image = image or distro.incus_image
         provisioning = user_data(ProvisionSpec(
             distribution=distro, user=env.operator.name, ssh_authorized_keys=env.operator.ssh_authorized_keys,
-            timezone=env.timezone, hostname=name, fqdn=env.fqdn(name), guest_agent=False, shell=env.operator.shell))
+            timezone=env.timezone, hostname=name, fqdn=env.fqdn(name), guest_agent=False, shell=env.operator.shell,
+            extra_packages=env.packages_for(inst.groups, distro.family)))
     volume = None
     if inst.data is not None:
         snaps = inst.data.snapshots

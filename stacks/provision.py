@@ -52,4 +52,5 @@ def provision_spec(cfg: EnvironmentConfig, name: str, distribution: str, platfor
         shell=env.operator.shell,
         hosts_entries=hosts_entries(cfg, exclude=name) if with_hosts_entries else (),
         roles=host_roles(cfg, name, groups),
+        extra_packages=env.packages_for(groups, CATALOG[distribution].family),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import pulumi
 import pulumi_proxmoxve as proxmoxve
@@ -23,6 +24,11 @@ from .provision import host_roles
 
 # Containers get the operator's SSH keys for root (no password); they have no operator user until provisioned.
 LXC_SSH_USER = "root"
+
+
+def package_variant(packages: tuple[str, ...]) -> str:
+    """A short, stable name part for a set of extra packages (snippet names and file names)."""
+    return "pkg" + hashlib.sha256(" ".join(packages).encode()).hexdigest()[:8]
 
 
 def provider(cfg: EnvironmentConfig, secrets: Secrets) -> proxmoxve.Provider:
@@ -56,8 +62,9 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
     env = cfg.environment
     opts = pulumi.ResourceOptions(provider=provider(cfg, secrets))
 
-    def nic(network_name: str | None) -> NetworkArgs:
-        return NetworkArgs(bridge=px.bridge.name, vlan_id=pxcfg.network_of(env, px, network_name).vlan, mtu=px.bridge.mtu)
+    def nic(network_name: str | None, bridge: str | None = None) -> NetworkArgs:
+        return NetworkArgs(bridge=bridge or px.bridge.name, vlan_id=pxcfg.network_of(env, px, network_name).vlan,
+                           mtu=px.bridge.mtu)
 
     def address(ipv4: str, network_name: str | None) -> tuple[str, str | None]:
         if ipv4 == "dhcp":
@@ -90,10 +97,11 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
     # The shared base provisioning, one snippet per distribution, role set and node: nothing
     # host-specific (names come from per-VM meta-data, other hosts from the environment's DNS), so
     # editing one VM never touches the file or the other VMs.
-    user_data_snippets: dict[tuple[str, tuple[str, ...], str], Snippet] = {}
+    user_data_snippets: dict[tuple[str, tuple[str, ...], tuple[str, ...], str], Snippet] = {}
 
-    def user_data_on(distribution: str, roles: tuple[str, ...], node: str) -> Snippet:
-        key = (distribution, roles, node)
+    def user_data_on(distribution: str, roles: tuple[str, ...], node: str, extra: tuple[str, ...] = ()) -> Snippet:
+        # The groups' extra packages (environment.packages) make their own snippet variant.
+        key = (distribution, roles, extra, node)
         if key not in user_data_snippets:
             spec = ProvisionSpec(
                 distribution=CATALOG[distribution],
@@ -102,8 +110,9 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
                 timezone=env.timezone,
                 shell=env.operator.shell,
                 roles=roles,
+                extra_packages=extra,
             )
-            variant = "-".join((distribution, *roles))
+            variant = "-".join((distribution, *roles, *([package_variant(extra)] if extra else [])))
             user_data_snippets[key] = Snippet(
                 f"user-data-{variant}-{node}",
                 SnippetArgs(node_name=node, datastore_id=px.storage.snippets,
@@ -119,11 +128,12 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
         source = templates[(tpl.name, tpl.node)]
         ipv4, gateway = address(vm.ipv4, vm.network)
         roles = host_roles(cfg, vm.name, vm.groups)
+        extra = env.packages_for(vm.groups, CATALOG[tpl.distribution].family)
         # Every node the VM can run on (shared disks: all of them) gets its snippets, so that a
         # migrated or HA-restarted VM finds them where Proxmox rebuilds its cloud-init drive.
         runs_on = px.template_nodes(vm.template) if px.storage.shared else (node,)
         for other in runs_on:
-            user_data_on(tpl.distribution, roles, other)
+            user_data_on(tpl.distribution, roles, other, extra)
         guest = Vm(
             vm.name,
             VmArgs(
@@ -133,11 +143,11 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
                 vm_id=vm.vm_id,
                 template_vm_id=source.vm_id,
                 template_node_name=tpl.node,
-                datastore_id=px.storage.vm,
+                datastore_id=vm.datastore or px.storage.vm,
                 snippets_datastore_id=px.storage.snippets,
-                user_data_file_id=user_data_on(tpl.distribution, roles, node).file_id,
+                user_data_file_id=user_data_on(tpl.distribution, roles, node, extra).file_id,
                 other_nodes=tuple(n for n in runs_on if n != node),
-                network=nic(vm.network),
+                network=nic(vm.network, vm.bridge),
                 ipv4=ipv4,
                 gateway=gateway,
                 dns_domain=env.domain,
@@ -195,8 +205,8 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
                 vm_id=ct.vm_id,
                 template_file_id=lxc_images[(ct.distribution, node)].file_id,
                 os_type=distro.lxc_os_type,
-                datastore_id=px.storage.vm,
-                network=nic(ct.network),
+                datastore_id=ct.datastore or px.storage.vm,
+                network=nic(ct.network, ct.bridge),
                 ssh_authorized_keys=tuple(env.operator.ssh_authorized_keys),
                 ipv4=ipv4,
                 gateway=gateway,

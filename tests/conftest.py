@@ -58,8 +58,10 @@ class SynthRun:
         return [r for r in self.resources if r["type"] == type_]
 
 
-def run_synth(env: str, out: Path, secrets: dict[str, str] | None = None) -> SynthRun:
+def run_synth(env: str, out: Path, secrets: dict[str, str] | None = None, stack_dir: Path | None = None) -> SynthRun:
     args = [sys.executable, "-m", "synth", "--env", env, "--out", str(out)]
+    if stack_dir is not None:
+        args += ["--stack-dir", str(stack_dir)]
     if secrets is not None:
         secrets_file = out.parent / f"{env}-secrets.json"
         secrets_file.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from components.k3s import render
 from stacks.config.backups import check_cron
 from synth.wire import MASK
 from tests.rootfs import make_rootfs, run_in_rootfs
-from tests.test_k3s_scripts import OLD, SERVER, SERVER_STDIN, SETTINGS, seed_installer
+from tests.test_k3s_scripts import OLD, SERVER, SETTINGS, TOKEN, seed_installer
 from tests.tools import require_tool
 
 COMMAND = "command:remote:Command"
@@ -95,7 +95,7 @@ def installed(tmp_path: Path) -> Path:
     root = make_rootfs(tmp_path)
     seed_installer(root, OLD)
     script = render.install_script(SERVER, OLD, config_with_snapshots(), ready_timeout=30)
-    done = run_in_rootfs(root, script, stdin=SERVER_STDIN)  # server token, then the agent token
+    done = run_in_rootfs(root, script, stdin=TOKEN)  # a script without secret files: the token alone
     assert done.returncode == 0, done.stderr
     return root
 

@@ -65,7 +65,7 @@ def test_every_catalog_image_has_its_publishers_url_and_checksum_format(key, ima
     publisher = publisher_of(image)
     assert image.checksum_algorithm == publisher.checksum_algorithm, publisher.name
     assert re.fullmatch(r"[0-9a-f]+", image.checksum)
-    assert image.url.endswith("/" + image.file_name)
+    assert image.url.endswith("/" + (image.source_file_name or image.file_name))
 
 
 def test_a_url_no_publisher_serves_is_refused():
@@ -108,7 +108,8 @@ def test_bump_to_the_same_build_leaves_the_catalog_byte_identical():
     source = bump_image.CATALOG_FILE.read_text()
     rewritten = source
     for _, image in IMAGES:
-        rewritten = rewrite_image(rewritten, image, Build(image.url, image.file_name, image.checksum))
+        rewritten = rewrite_image(rewritten, image, Build(image.url, image.file_name, image.checksum,
+                                                          image.source_file_name))
     assert rewritten == source
 
 
@@ -132,3 +133,29 @@ def test_make_bump_image_refuses_an_unknown_distribution_with_exit_2():
     assert done.stderr.strip().startswith("bump-image: plan9: not in the catalog")
     assert "Traceback" not in done.stderr
     assert "bump-image:" in (ROOT / "Makefile").read_text()
+
+
+def test_bump_moves_ubuntu_to_the_newest_release_still_stored_under_a_qcow2_name(tmp_path):
+    catalog = tmp_path / "catalog.py"
+    catalog.write_text(bump_image.CATALOG_FILE.read_text())
+    base = "https://cloud-images.ubuntu.com/releases/noble/"
+    image = "ubuntu-24.04-server-cloudimg-amd64.img"
+    pages = {
+        base: '<a href="release-20260705/">a</a><a href="release-20261112/">b</a><a href="release/">c</a>',
+        f"{base}release-20261112/SHA256SUMS": f"{'9' * 64} *ubuntu-24.04-server-cloudimg-arm64.img\n"
+                                              f"{'8' * 64} *{image}\n",
+        bump_image.APLINFO: "Package: ubuntu-24.04-standard\nVersion: 24.04-2\n"
+                            "Location: system/ubuntu-24.04-standard_24.04-2_amd64.tar.zst\n"
+                            f"sha512sum: {CATALOG['ubuntu2404'].lxc_template.checksum}\n",
+    }
+    lines = bump("ubuntu2404", fetch=lambda url: pages[url], catalog_file=catalog)
+    assert lines == [
+        "ubuntu2404: ubuntu-24.04-server-cloudimg-amd64-20260705.qcow2 -> "
+        "ubuntu-24.04-server-cloudimg-amd64-20261112.qcow2",
+        "ubuntu2404: ubuntu-24.04-standard_24.04-2_amd64.tar.zst is the newest build",
+    ]
+    after = catalog.read_text()
+    assert f'"{base}release-20261112/"\n' in after and "8" * 64 in after
+    assert 'file_name="ubuntu-24.04-server-cloudimg-amd64-20261112.qcow2"' in after
+    assert f'source_file_name="{image}"' in after
+    compile(after, str(catalog), "exec")

@@ -1,4 +1,4 @@
-"""provision.sh for real: shellcheck, and two runs inside a throwaway Debian bookworm root filesystem."""
+"""provision.sh for real: shellcheck, and two runs inside throwaway Debian bookworm and trixie root filesystems."""
 
 from __future__ import annotations
 
@@ -61,9 +61,15 @@ def _in(root: Path, command: str) -> str:
     return result.stdout
 
 
+# Each Debian release of the catalog, in a root filesystem of its own suite (tests/rootfs.py SUITES).
+RELEASES = [pytest.param(key, id=CATALOG[key].codename) for key in ("debian12", "debian13")]
+
+
 @pytest.mark.system
-def test_provisioning_twice_in_a_debian_rootfs_sets_up_the_host_then_changes_nothing(tmp_path):
-    root = make_rootfs(tmp_path)
+@pytest.mark.parametrize("distribution", RELEASES)
+def test_provisioning_twice_in_a_debian_rootfs_sets_up_the_host_then_changes_nothing(tmp_path, distribution):
+    root = make_rootfs(tmp_path, CATALOG[distribution].codename)
+    assert (root / "etc/os-release").read_text().count(f"VERSION_CODENAME={CATALOG[distribution].codename}\n") == 1
     # An existing Raspberry Pi: its old name on 127.0.1.1, an SSH server that allows passwords
     # (an earlier drop-in, as cloud-init or an imager writes it), the Pi's kernel command line.
     (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\traspberrypi\n")
@@ -74,7 +80,7 @@ def test_provisioning_twice_in_a_debian_rootfs_sets_up_the_host_then_changes_not
     (root / "boot/firmware").mkdir(parents=True)
     pi_cmdline = "console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes rootwait"
     (root / "boot/firmware/cmdline.txt").write_text(pi_cmdline + "\n")
-    script = provision_script(pippin(), disable_root=True)
+    script = provision_script(pippin(distribution=CATALOG[distribution]), disable_root=True)
     # The kernel the Pi runs now, and a reboot that only records that it was asked for.
     (root / "root/running-cmdline").write_text(pi_cmdline + "\n")
     (root / "usr/local/sbin/fake-reboot").write_text("#!/bin/sh\necho reboot >> /root/reboots\n")
@@ -137,7 +143,8 @@ def test_provisioning_twice_in_a_debian_rootfs_sets_up_the_host_then_changes_not
     (root / "root/running-cmdline").write_text((root / "boot/firmware/cmdline.txt").read_text())
 
     # A changed definition re-runs as an update: only what differs changes.
-    updated = provision_script(pippin(ssh_authorized_keys=(KEY, SECOND_KEY), timezone="UTC"), disable_root=True)
+    updated = provision_script(pippin(distribution=CATALOG[distribution], ssh_authorized_keys=(KEY, SECOND_KEY),
+                                      timezone="UTC"), disable_root=True)
     third = run_in_rootfs(root, "exec bash -s", stdin=updated, env=pi)
     assert third.returncode == 0, third.stdout + third.stderr
     assert third.stdout.splitlines() == [

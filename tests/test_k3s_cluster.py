@@ -16,6 +16,7 @@ from pulumi_command import remote
 
 from components.k3s import Cluster, ClusterArgs, K3sNode
 from components.k3s.render import KUBECONFIG_PATH
+from components.k3s import render
 from synth.mocks import _random_password, k3s_ca_prefix, k3s_kubeconfig
 from synth.wire import MASK
 from tests.conftest import RECORDED, registered
@@ -282,9 +283,11 @@ def test_agents_hold_only_the_agent_token_and_every_join_pins_the_cluster_ca():
     def check(kubeconfig: str, endpoint: str) -> None:
         regs = records(p)
         stdin = {name: revealed(reg)["stdin"] for name, reg in regs.items() if "stdin" in reg["inputs"]}
-        assert stdin[f"{p}-server-{p}-k3s-1"] == f"{TOKEN}\n{agent_password}\n"
+        # a server: its token, then the agents' token as the file agent-token-file names
+        agent_file = {render.AGENT_TOKEN_FILE: agent_password}
+        assert stdin[f"{p}-server-{p}-k3s-1"] == render.stdin_payload(TOKEN, agent_file)
         for i in (2, 3):
-            assert stdin[f"{p}-server-{p}-k3s-{i}"] == f"{ca}::server:{TOKEN}\n{agent_password}\n"
+            assert stdin[f"{p}-server-{p}-k3s-{i}"] == render.stdin_payload(f"{ca}::server:{TOKEN}", agent_file)
         agents = {name: value for name, value in stdin.items() if "-agent-" in name}
         assert len(agents) == 6
         for name, value in agents.items():

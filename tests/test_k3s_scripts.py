@@ -1,5 +1,5 @@
-"""The k3s node scripts, for real: shellcheck, then runs inside a throwaway Debian bookworm root
-filesystem (tests/rootfs.py) where the k3s installer is a stand-in that records what it was asked
+"""The k3s node scripts, for real: shellcheck, then runs inside throwaway Debian bookworm and trixie
+root filesystems (tests/rootfs.py) where the k3s installer is a stand-in that records what it was asked
 (tests/fixtures/k3s/installer-standin.sh) — the real one downloads a binary, which cannot happen here.
 """
 
@@ -12,14 +12,15 @@ import pytest
 import yaml
 
 from components.k3s import render
-from tests.rootfs import make_rootfs, run_in_rootfs
+from tests.rootfs import SUITES, make_rootfs, run_in_rootfs
 from tests.tools import require_tool
 
 STANDIN = Path(__file__).parent / "fixtures" / "k3s" / "installer-standin.sh"
 TOKEN = "K10-test-token-5f2b9c1e7d"
 AGENT_PASSWORD = "agent-password-93be1f"
 CA = "K10" + "3f" * 32
-SERVER_STDIN = f"{TOKEN}\n{AGENT_PASSWORD}\n"
+# A server gets the server token, then the agents' token as a secret file (render.stdin_payload).
+SERVER_STDIN = render.stdin_payload(TOKEN, {render.AGENT_TOKEN_FILE: AGENT_PASSWORD})
 AGENT_TOKEN = f"{CA}::node:{AGENT_PASSWORD}"
 OLD, NEW = "v1.31.4+k3s1", "v1.32.1+k3s1"
 SETTINGS = render.ServerSettings(
@@ -34,7 +35,8 @@ AGENT = render.NodeSettings("k3s-4", "agent", {"homelab.io/tier": "worker"})
 
 def server_script(version: str = OLD, settings: render.ServerSettings = SETTINGS, timeout: int = 30) -> str:
     config = render.server_config(SERVER, settings, ["192.168.30.11", "192.168.30.12", "192.168.30.13"], None)
-    return render.install_script(SERVER, version, config, ready_timeout=timeout)
+    return render.install_script(SERVER, version, config, ready_timeout=timeout,
+                                 secret_files=(render.AGENT_TOKEN_FILE,))
 
 
 def agent_script(version: str = OLD) -> str:
@@ -45,7 +47,7 @@ def rendered_scripts() -> dict[str, str]:
     joiner = render.server_config(SERVER, SETTINGS, ["192.168.30.11"], "192.168.30.11")
     return {
         "server-init.sh": server_script(),
-        "server-join.sh": render.install_script(SERVER, OLD, joiner),
+        "server-join.sh": render.install_script(SERVER, OLD, joiner, secret_files=(render.AGENT_TOKEN_FILE,)),
         "agent.sh": agent_script(),
         "server-uninstall.sh": render.uninstall_script(SERVER),
         "agent-uninstall.sh": render.uninstall_script(AGENT),
@@ -97,9 +99,9 @@ def run(root: Path, script: str, token: str | None = SERVER_STDIN) -> subprocess
     return run_in_rootfs(root, script, stdin=token)
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    rootfs = make_rootfs(tmp_path)
+@pytest.fixture(params=SUITES)
+def root(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    rootfs = make_rootfs(tmp_path, request.param)
     seed_installer(rootfs, OLD)
     seed_installer(rootfs, NEW)
     return rootfs
@@ -181,20 +183,20 @@ def test_new_version_takes_the_upgrade_path_and_changed_settings_restart_without
     assert yaml.safe_load((root / "etc/rancher/k3s/config.yaml").read_text())["disable"] == ["traefik"]
 
     # another token on an installed node would break it: refused, nothing touched
-    other = run(root, server_script(NEW, changed), token=f"K10-another-token\n{AGENT_PASSWORD}\n")
+    other = run(root, server_script(NEW, changed), token=render.stdin_payload("K10-another-token", {render.AGENT_TOKEN_FILE: AGENT_PASSWORD}))
     assert other.returncode != 0
     assert "the cluster token differs from the one this node joined with" in other.stderr
     assert (root / "etc/rancher/k3s/cluster-token").read_text() == TOKEN
     assert len(installer_calls(root)) == 3
     # ... but the same password in the secure format (a server that now joins with the CA pinned) is
     # the same token: written, and the server restarted with it
-    secure = run(root, server_script(NEW, changed), token=f"{CA}::server:{TOKEN}\n{AGENT_PASSWORD}\n")
+    secure = run(root, server_script(NEW, changed), token=render.stdin_payload(f"{CA}::server:{TOKEN}", {render.AGENT_TOKEN_FILE: AGENT_PASSWORD}))
     assert secure.returncode == 0, secure.stderr
     assert (root / "etc/rancher/k3s/cluster-token").read_text() == f"{CA}::server:{TOKEN}"
     assert installer_calls(root)[-1]["INSTALL_K3S_FORCE_RESTART"] == "true"
     # a server without the agent token on its second line is refused
     alone = run(root, server_script(NEW, changed), token=f"{TOKEN}\n")
-    assert alone.returncode != 0 and "no agent token on stdin" in alone.stderr
+    assert alone.returncode != 0 and "no /etc/rancher/k3s/agent-token on stdin" in alone.stderr
 
 
 @pytest.mark.system

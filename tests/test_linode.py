@@ -166,7 +166,7 @@ def test_region_type_and_image_outside_the_catalog_are_reported_together():
     bad = {**INSTANCE, "region": "us-centrl", "type": "g6-huge-99", "distribution": "ubuntu24"}
     assert sorted(_errors(_config({"ssh_sources": ["203.0.113.0/24"], "instances": [bad]}))) == [
         "linode.instances[0].distribution: is not a distribution with a Linode image; "
-        "known: debian12, rocky10, rocky9 (got 'ubuntu24')",
+        "known: debian12, debian13, rocky10, rocky9, ubuntu2404 (got 'ubuntu24')",
         "linode.instances[0].region: is not a Linode region in the catalog; did you mean 'us-central'? (got 'us-centrl')",
         "linode.instances[0].type: is not a Linode type in the catalog; known: g6-dedicated-2, g6-dedicated-4, "
         "g6-nanode-1, g6-standard-1, g6-standard-2, g6-standard-4, g6-standard-6 (got 'g6-huge-99')",

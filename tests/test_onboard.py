@@ -95,7 +95,7 @@ def test_unknown_distribution_user_and_duplicates_are_reported_together():
     with pytest.raises(loader.ConfigError) as caught:
         loader.validate(_entries(bad), stack="lothlorien", secret_keys={"homelab:sshPrivateKey"})
     assert caught.value.lines == [
-        "onboard[0].distribution: is not a distribution in the catalog; known: debian12, rocky10, rocky9 (got 'raspbian')",
+        "onboard[0].distribution: is not a distribution in the catalog; known: debian12, debian13, rocky10, rocky9, ubuntu2404 (got 'raspbian')",
         "onboard[1].ssh_user: is not a login name (lowercase, up to 32 characters) (got 'Pi')",
     ]
     with pytest.raises(loader.ConfigError) as caught:

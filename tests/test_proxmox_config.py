@@ -140,8 +140,8 @@ def test_unknown_distribution_and_container_without_lxc_template():
     entries["homelab:proxmox"]["templates"][0]["distribution"] = "centos7"
     entries["homelab:proxmox"]["containers"][0]["distribution"] = "rocky9"
     assert _lines(entries) == [
-        "proxmox.containers[0].distribution: has no LXC template in the catalog (available: debian12) (got 'rocky9')",
-        "proxmox.templates[0].distribution: is not a distribution of the catalog (debian12, rocky10, rocky9) "
+        "proxmox.containers[0].distribution: has no LXC template in the catalog (available: debian12, debian13, ubuntu2404) (got 'rocky9')",
+        "proxmox.templates[0].distribution: is not a distribution of the catalog (debian12, debian13, rocky10, rocky9, ubuntu2404) "
         "(got 'centos7')",
     ]
 

@@ -48,6 +48,7 @@ class K3sNode:
     ready: Sequence[pulumi.Resource] = ()  # the host is provisioned once these exist
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: Sequence[str] = ()
+    flannel_iface: str | None = None  # the interface flannel uses on this node (default: k3s picks)
 
     def inner_address(self) -> pulumi.Input[str]:
         return self.cluster_address if self.cluster_address is not None else self.address
@@ -70,6 +71,14 @@ class ClusterArgs:
     s3_access_key: pulumi.Input[str] | None = None  # secret; needed when snapshots.s3 is set
     s3_secret_key: pulumi.Input[str] | None = None  # secret
     ready_timeout: int = render.DEFAULT_READY_TIMEOUT
+    server_args: Sequence[str] = ()  # extra `k3s server` flags (flags.arg_problem), on every server
+    agent_args: Sequence[str] = ()  # extra `k3s agent` flags, on every agent
+    flannel_backend: str | None = None
+    # Secret: postgres://... or mysql://... (render.datastore_endpoint). Set: every server uses the
+    # external datastore (no embedded etcd, no cluster-init), any number of servers.
+    datastore_endpoint: pulumi.Input[str] | None = None
+    registries: pulumi.Input[str] | None = None  # secret registries.yaml text (render.registries_yaml)
+    airgap: render.Airgap | None = None
 
 
 class Cluster(pulumi.ComponentResource):
@@ -98,9 +107,17 @@ class Cluster(pulumi.ComponentResource):
             service_cidr=args.service_cidr,
             disable=tuple(args.disable),
             tls_san=tuple(args.tls_san),
+            flannel_backend=args.flannel_backend,
+            external_datastore=args.datastore_endpoint is not None,
+            extra_args=tuple(args.server_args),
             snapshots=args.snapshots,
         )
         credentials = self._s3_credentials(name, args)
+        # Files that may hold credentials reach the nodes on stdin with the token, never in a script.
+        # A server's files include the agents' token (k3s agent-token-file); agents never get the
+        # server token.
+        server_files = {**self._secret_files(args, server=True), render.AGENT_TOKEN_FILE: agent_token}
+        agent_files = self._secret_files(args, server=False)
         # Every server answers on its SSH address and on its address inside the cluster network.
         san_addresses = pulumi.Output.all(
             *[addr for node in args.servers for addr in (node.inner_address(), node.address)]
@@ -112,7 +129,8 @@ class Cluster(pulumi.ComponentResource):
         previous: remote.Command | None = None
         ca_prefix: pulumi.Output[str] | None = None
         for index, node in enumerate(args.servers):
-            settings_node = render.NodeSettings(node.name, "server", dict(node.labels), tuple(node.taints))
+            settings_node = render.NodeSettings(node.name, "server", dict(node.labels), tuple(node.taints),
+                                                flannel_iface=node.flannel_iface)
             is_first = index == 0
             script = pulumi.Output.all(san_addresses, join_address).apply(
                 lambda values, n=settings_node, init=is_first: render.install_script(
@@ -120,6 +138,8 @@ class Cluster(pulumi.ComponentResource):
                     args.version,
                     render.server_config(n, settings, values[0], None if init else values[1]),
                     args.ready_timeout,
+                    secret_files=tuple(server_files),
+                    airgap=args.airgap,
                 )
             )
             # The host must be provisioned first (data does not say so); a joining server waits for
@@ -128,8 +148,7 @@ class Cluster(pulumi.ComponentResource):
             # The first server starts with the short token; joiners with the secure one.
             server_token = token if ca_prefix is None else pulumi.Output.all(ca_prefix, token).apply(
                 lambda values: render.secure_token(values[0], render.SERVER_USER, values[1]))
-            stdin = pulumi.Output.secret(pulumi.Output.all(server_token, agent_token).apply(
-                lambda values: render.server_stdin(values[0], values[1])))
+            server_stdin = self._stdin(pulumi.Output.secret(server_token), server_files)
             if args.snapshots is not None:
                 # The S3 credentials drop-in must exist before k3s starts with etcd-s3 set.
                 depends.append(self._etcd_backup(f"{name}-server-{node.name}-etcd-backup", node, is_first,
@@ -139,7 +158,7 @@ class Cluster(pulumi.ComponentResource):
                 node,
                 settings_node,
                 script,
-                stdin,
+                server_stdin,
                 pulumi.ResourceOptions(parent=self, depends_on=depends, protect=args.protect_servers),
             )
             self.server_commands[node.name] = previous
@@ -150,13 +169,16 @@ class Cluster(pulumi.ComponentResource):
         assert ca_prefix is not None
         node_token = pulumi.Output.secret(pulumi.Output.all(ca_prefix, agent_token).apply(
             lambda values: render.secure_token(values[0], render.AGENT_USER, values[1])))
+        agent_stdin = self._stdin(node_token, agent_files)
 
         self.agent_commands = {}
         for node in args.agents:
-            settings_node = render.NodeSettings(node.name, "agent", dict(node.labels), tuple(node.taints))
+            settings_node = render.NodeSettings(node.name, "agent", dict(node.labels), tuple(node.taints),
+                                                flannel_iface=node.flannel_iface, extra_args=tuple(args.agent_args))
             command = join_address.apply(
                 lambda address, n=settings_node, u=node.ssh_user: render.remote_command(
-                    render.install_script(n, args.version, render.agent_config(n, address), args.ready_timeout), u
+                    render.install_script(n, args.version, render.agent_config(n, address), args.ready_timeout,
+                                          secret_files=tuple(agent_files), airgap=args.airgap), u
                 )
             )
             uninstall = render.remote_command(render.uninstall_script(settings_node), node.ssh_user)
@@ -167,7 +189,7 @@ class Cluster(pulumi.ComponentResource):
                 create=command,
                 update=NOOP,
                 delete=uninstall,
-                stdin=node_token,
+                stdin=agent_stdin,
                 # Joins once at the version of the day; later versions and settings reach the agent
                 # through its -sync command, after every server.
                 opts=pulumi.ResourceOptions(
@@ -184,7 +206,7 @@ class Cluster(pulumi.ComponentResource):
                 add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
                 create=command,
                 update=command,
-                stdin=node_token,
+                stdin=agent_stdin,
                 # After its own join, and after the last server so that a version change upgrades
                 # every server before any agent (k3s upgrade order).
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[join, last_server]),
@@ -244,6 +266,26 @@ class Cluster(pulumi.ComponentResource):
             ),
         )
         return command.stdout.apply(lambda text: text.strip())
+
+    @staticmethod
+    def _secret_files(args: ClusterArgs, server: bool) -> dict[str, pulumi.Input[str]]:
+        """Path -> (secret) content of the files a node of this role gets on stdin."""
+        files: dict[str, pulumi.Input[str]] = {}
+        if server and args.datastore_endpoint is not None:
+            files[render.DATASTORE_DROP_IN] = pulumi.Output.from_input(args.datastore_endpoint).apply(
+                render.datastore_drop_in)
+        if args.registries is not None:
+            files[render.REGISTRIES_FILE] = args.registries
+        return files
+
+    @staticmethod
+    def _stdin(token: pulumi.Output[str], files: dict[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+        """The token alone, or the token and the secret files (render.stdin_payload), as a secret."""
+        if not files:
+            return token
+        paths = sorted(files)
+        return pulumi.Output.secret(pulumi.Output.all(token, *[files[p] for p in paths]).apply(
+            lambda values: render.stdin_payload(values[0], dict(zip(paths, values[1:])))))
 
     @staticmethod
     def _s3_credentials(name: str, args: ClusterArgs) -> pulumi.Output[str] | None:

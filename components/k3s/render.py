@@ -6,10 +6,19 @@ without the leading dashes (`token-file`, `cluster-init`, `server`, `tls-san`, `
 `service-cidr`, `disable`, `secrets-encryption`, `node-label`, `node-taint`, `node-name`); the install
 script takes INSTALL_K3S_VERSION / INSTALL_K3S_EXEC / INSTALL_K3S_SKIP_DOWNLOAD and leaves
 k3s-uninstall.sh (server) or k3s-agent-uninstall.sh (agent) behind.
+
+Options beyond the defaults (each renders nothing unless set): extra server/agent arguments
+(components/k3s/flags.py), the flannel backend and interface, an external datastore (its endpoint,
+which holds the password, reaches /etc/rancher/k3s/config.yaml.d/ from stdin), a private registry
+or pull-through mirror (/etc/rancher/k3s/registries.yaml, from stdin: it may hold credentials) and
+an air-gapped install from a local mirror, every file pinned by sha256 (docs.k3s.io
+installation/airgap: binary at /usr/local/bin/k3s, images under agent/images/, the installer run
+with INSTALL_K3S_SKIP_DOWNLOAD=true).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import shlex
 import urllib.parse
@@ -20,6 +29,8 @@ from typing import Literal
 
 import jinja2
 import yaml
+
+from components.k3s import flags
 
 API_PORT = 6443
 TOKEN_FILE = "/etc/rancher/k3s/cluster-token"
@@ -36,6 +47,14 @@ SERVER_USER, AGENT_USER = "server", "node"
 KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml"
 CONFIG_DELIMITER = "HOMELAB_K3S_CONFIG"
 DEFAULT_READY_TIMEOUT = 600
+# Files whose content may hold a credential: written from stdin, never from the script's text.
+DATASTORE_DROP_IN = "/etc/rancher/k3s/config.yaml.d/50-homelab-datastore.yaml"
+REGISTRIES_FILE = "/etc/rancher/k3s/registries.yaml"
+# Release assets per architecture (k3s install.sh: SUFFIX "" / -arm64 / -armhf; the release's
+# k3s-airgap-images-<arch>.tar.zst).
+AIRGAP_BINARIES = {"amd64": "k3s", "arm64": "k3s-arm64", "arm": "k3s-armhf"}
+AIRGAP_IMAGES = {arch: f"k3s-airgap-images-{arch}.tar.zst" for arch in AIRGAP_BINARIES}
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 Role = Literal["server", "agent"]
 
@@ -105,6 +124,9 @@ class ServerSettings:
     service_cidr: str
     disable: tuple[str, ...] = ()
     tls_san: tuple[str, ...] = ()
+    flannel_backend: str | None = None  # vxlan (k3s default), host-gw, wireguard-native, none
+    external_datastore: bool = False  # servers share a PostgreSQL/MySQL datastore: no embedded etcd
+    extra_args: tuple[str, ...] = ()  # valid `k3s server` flags (flags.arg_problem), same on every server
     snapshots: EtcdSnapshots | None = None
 
 
@@ -171,6 +193,39 @@ class NodeSettings:
     role: Role
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: tuple[str, ...] = ()
+    flannel_iface: str | None = None
+    extra_args: tuple[str, ...] = ()  # valid `k3s agent` flags, agents only (servers take ServerSettings')
+
+
+@dataclass(frozen=True)
+class Airgap:
+    """Binary, images and installer from a local mirror instead of GitHub, each pinned by sha256.
+
+    `url` holds the release's assets under their release names (k3s, k3s-arm64,
+    k3s-airgap-images-amd64.tar.zst, ...) and the release's install.sh."""
+
+    url: str
+    installer_sha256: str
+    binaries: Mapping[str, str]  # architecture (amd64, arm64, arm) -> sha256 of the k3s binary
+    images: Mapping[str, str]  # architecture -> sha256 of k3s-airgap-images-<arch>.tar.zst
+
+    def __post_init__(self) -> None:
+        sums = [self.installer_sha256, *self.binaries.values(), *self.images.values()]
+        if not all(SHA256.match(value) for value in sums):
+            raise ValueError("air-gap checksums must be sha256: 64 lowercase hex digits")
+        unknown = sorted((set(self.binaries) | set(self.images)) - set(AIRGAP_BINARIES))
+        if unknown or not self.binaries:
+            raise ValueError(f"air-gap architectures must be among {sorted(AIRGAP_BINARIES)} (got {unknown or 'none'})")
+
+    @property
+    def base(self) -> str:
+        return self.url.rstrip("/")
+
+    def assets(self) -> list[tuple[str, str, str, str]]:
+        """(kind, architecture, file, sha256) of every pinned asset, sorted."""
+        rows = [("binary", arch, AIRGAP_BINARIES[arch], sha) for arch, sha in self.binaries.items()]
+        rows += [("images", arch, AIRGAP_IMAGES[arch], sha) for arch, sha in self.images.items()]
+        return sorted(rows)
 
 
 def _node_keys(node: NodeSettings) -> dict[str, object]:
@@ -179,7 +234,17 @@ def _node_keys(node: NodeSettings) -> dict[str, object]:
         keys["node-label"] = [f"{k}={v}" for k, v in sorted(node.labels.items())]
     if node.taints:
         keys["node-taint"] = sorted(node.taints)
+    if node.flannel_iface:
+        keys["flannel-iface"] = node.flannel_iface
     return keys
+
+
+def _extra(args: Sequence[str], role: Role) -> dict[str, object]:
+    for arg in args:
+        problem = flags.arg_problem(arg, role)
+        if problem:
+            raise ValueError(f"extra {role} argument: {problem}")
+    return flags.to_config(args)
 
 
 def server_config(
@@ -203,9 +268,14 @@ def server_config(
     )
     if settings.disable:
         config["disable"] = sorted(settings.disable)
+    if settings.flannel_backend:
+        config["flannel-backend"] = settings.flannel_backend
     if settings.snapshots is not None:
         config.update(snapshot_keys(settings.snapshots))
-    if join_address is None:
+    config.update(_extra(settings.extra_args, "server"))
+    if settings.external_datastore:
+        pass  # every server reaches the datastore (its endpoint comes on stdin): no etcd to init or join
+    elif join_address is None:
         config["cluster-init"] = True
     else:
         config["server"] = server_url(join_address)
@@ -214,8 +284,64 @@ def server_config(
 
 def agent_config(node: NodeSettings, join_address: str) -> dict[str, object]:
     config = _node_keys(node)
+    config.update(_extra(node.extra_args, "agent"))
     config["server"] = server_url(join_address)
     return config
+
+
+def datastore_endpoint(kind: Literal["postgres", "mysql"], host: str, port: int, database: str, user: str,
+                       password: str, params: Mapping[str, str] | None = None) -> str:
+    """The datastore-endpoint k3s expects (docs.k3s.io datastore): postgres://user:pass@host:port/db
+    (user and password percent-encoded) or mysql://user:pass@tcp(host:port)/db; params as a query."""
+    query = ("?" + urllib.parse.urlencode(sorted((params or {}).items()))) if params else ""
+    if kind == "postgres":
+        credentials = f"{urllib.parse.quote(user, safe='')}:{urllib.parse.quote(password, safe='')}"
+        return f"postgres://{credentials}@{host}:{port}/{database}{query}"
+    return f"mysql://{user}:{password}@tcp({host}:{port})/{database}{query}"
+
+
+def datastore_drop_in(endpoint: str) -> str:
+    """The config.yaml.d drop-in that carries the (secret) endpoint: k3s merges it into config.yaml."""
+    return config_yaml({"datastore-endpoint": endpoint})
+
+
+@dataclass(frozen=True)
+class RegistryLogin:
+    username: str
+    password: str
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+
+
+def registries_yaml(mirrors: Mapping[str, Sequence[str]], configs: Mapping[str, RegistryLogin]) -> str:
+    """/etc/rancher/k3s/registries.yaml (docs.k3s.io installation/private-registry): mirrors with
+    their endpoints, and per registry host the login and TLS settings."""
+    doc: dict[str, object] = {}
+    if mirrors:
+        doc["mirrors"] = {name: {"endpoint": list(endpoints)} for name, endpoints in sorted(mirrors.items())}
+    if configs:
+        entries: dict[str, object] = {}
+        for host, login in sorted(configs.items()):
+            entry: dict[str, object] = {"auth": {"username": login.username, "password": login.password}}
+            tls: dict[str, object] = {}
+            if login.ca_file:
+                tls["ca_file"] = login.ca_file
+            if login.insecure_skip_verify:
+                tls["insecure_skip_verify"] = True
+            if tls:
+                entry["tls"] = tls
+            entries[host] = entry
+        doc["configs"] = entries
+    return config_yaml(doc)
+
+
+def stdin_payload(token: str, files: Mapping[str, str]) -> str:
+    """What a node's command gets on stdin when it has secret files: the token on the first line,
+    then one line per file, `PATH BASE64`, sorted. Without secret files stdin is the token alone."""
+    if not files:
+        return token
+    lines = [token, *(f"{path} {base64.b64encode(text.encode()).decode()}" for path, text in sorted(files.items()))]
+    return "\n".join(lines) + "\n"
 
 
 def config_yaml(config: Mapping[str, object]) -> str:
@@ -229,7 +355,12 @@ def install_script(
     version: str,
     config: Mapping[str, object],
     ready_timeout: int = DEFAULT_READY_TIMEOUT,
+    secret_files: Sequence[str] = (),
+    airgap: Airgap | None = None,
 ) -> str:
+    """The node's install script. `secret_files`: paths whose content comes on stdin after the token
+    (stdin_payload), written 0600; a change restarts k3s like a config change. `airgap`: binary,
+    images and installer from the mirror, verified, never from the internet."""
     if not is_release_tag(version):
         raise ValueError(f"k3s version {version!r} is not a release tag such as v1.31.4+k3s1")
     text = config_yaml(config).rstrip("\n")
@@ -239,11 +370,12 @@ def install_script(
         role=node.role,
         node_name=node.name,
         version=version,
-        installer_url=installer_url(version),
+        installer_url=f"{airgap.base}/install.sh" if airgap else installer_url(version),
         ready_timeout=int(ready_timeout),
         token_file=TOKEN_FILE,
-        agent_token_file=AGENT_TOKEN_FILE,
         config_yaml=text,
+        secret_files=sorted(secret_files),
+        airgap=airgap,
     )
 
 
@@ -277,14 +409,6 @@ def secure_token(ca_prefix: str, user: str, token: str) -> str:
     if not password or any(c.isspace() for c in password):
         raise ValueError("a k3s token password must be non-empty, without spaces or newlines")
     return f"{prefix}::{user}:{password}"
-
-
-def server_stdin(server_token: str, agent_token: str) -> str:
-    """What a server's install script reads on stdin: the server token, then the agent token."""
-    for token in (server_token, agent_token):
-        if not token or "\n" in token:
-            raise ValueError("a k3s token must be one non-empty line")
-    return f"{server_token}\n{agent_token}\n"
 
 
 def read_ca_prefix_command(ssh_user: str) -> str:

@@ -18,6 +18,9 @@ homelab:environment:
     ssh_authorized_keys:           # public keys only (ssh-ed25519, ssh-rsa, ecdsa-...)
       - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP35ehWl7h8whpoPeQXCcXvFzbTLsmk47RVAvbVXNaCr lavender@example
     shell: /bin/bash
+  packages:                        # extra packages per inventory group, on every platform
+    k3s_server: [jq]               # one list for every distribution
+    nfs: {debian: [nfs-common], rhel: [nfs-utils]}   # or one per family when the names differ
 ```
 """
 
@@ -26,18 +29,21 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import combinations
 from typing import TYPE_CHECKING
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from .base import Model, Problem, check_hostname, strict_cidr
+from .base import DeclaredHost, Model, Problem, check_hostname, strict_cidr
 
 if TYPE_CHECKING:
     from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+# A Debian or RPM package name (Debian policy 5.6.1: lowercase letters, digits, + - .).
+_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+._-]{0,99}$")
+_FAMILIES = ("debian", "rhel")  # cloudinit/render.py FAMILIES: how each family names its packages
 _SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
                   "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com")
 
@@ -122,6 +128,12 @@ class Environment(Model):
     networks: dict[str, Network] = Field(min_length=1)
     default_network: str | None = None
     operator: Operator
+    packages: dict[str, tuple[str, ...] | dict[str, tuple[str, ...]]] = Field(
+        default_factory=dict,
+        description="extra packages per inventory group, on every host of the group (cloud-init or provision.sh): "
+                    "one list for every distribution, or one per family when the names differ",
+        examples=[{"k3s_server": ["jq"], "nfs": {"debian": ["nfs-common"], "rhel": ["nfs-utils"]}}],
+    )
 
     _check_name = field_validator("name")(lambda cls, v: check_hostname(v))
 
@@ -138,6 +150,35 @@ class Environment(Model):
         if value not in _timezones():
             raise ValueError("is not an IANA time zone name, e.g. Europe/Amsterdam or UTC")
         return value
+
+    @field_validator("packages", mode="before")
+    @classmethod
+    def _package_names(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        problems = []
+        for group, names in value.items():
+            by_family = names if isinstance(names, dict) else {None: names}
+            for family, listed in by_family.items():
+                where = f"{group}.{family}" if family else str(group)
+                if family is not None and family not in _FAMILIES:
+                    problems.append(f"{where}: unknown distribution family (one of {', '.join(_FAMILIES)})")
+                elif not isinstance(listed, (list, tuple)):
+                    problems.append(f"{where}: must be a list of package names")
+                else:
+                    problems += [f"{where}: {name!r} is not a package name (lowercase letters, digits, + . - _)"
+                                 for name in listed if not (isinstance(name, str) and _PACKAGE_RE.match(name))]
+        if problems:
+            raise ValueError(f"has entries apt or dnf would refuse: {'; '.join(problems)}")
+        return value
+
+    def packages_for(self, groups: Iterable[str], family: str) -> tuple[str, ...]:
+        """The extra packages of a host in `groups` whose distribution is of `family`, sorted."""
+        wanted: set[str] = set()
+        for group in groups:
+            names = self.packages.get(group, ())
+            wanted |= set(names.get(family, ()) if isinstance(names, dict) else names)
+        return tuple(sorted(wanted))
 
     @field_validator("default_network")
     @classmethod
@@ -160,6 +201,14 @@ class Environment(Model):
 
     def fqdn(self, hostname: str) -> str:
         return f"{hostname}.{self.domain}"
+
+
+def host_checks(cfg: "EnvironmentConfig", hosts: Sequence[DeclaredHost]) -> Iterable[Problem]:
+    """Packages for a group no host is in would install nothing anywhere (a typo, most likely)."""
+    groups = {group for host in hosts for group in host.groups}
+    for group in sorted(set(cfg.environment.packages) - groups):
+        yield Problem(f"environment.packages.{group}", group,
+                      f"no host is in this group (groups in use: {', '.join(sorted(groups)) or 'none'})")
 
 
 def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:

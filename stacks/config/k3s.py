@@ -14,8 +14,41 @@ homelab:k3s:
       disable: [traefik]
       node_labels: {pippin: {homelab.io/arch: arm64}}
       node_taints: {pippin: ["homelab.io/pi=true:NoSchedule"]}
+    # Options real clusters use (each optional; unset, nothing changes on the nodes):
+    - name: lab
+      version: v1.31.4+k3s1
+      servers: [lab-s1, lab-s2]      # two: valid with an external datastore (no etcd quorum)
+      agents: [lab-a1]
+      server_args: ["--kube-apiserver-arg=audit-log-maxage=30", "--etcd-expose-metrics"]
+      agent_args: ["--kubelet-arg=max-pods=150"]   # k3s flags, checked against k3s's own list
+      flannel_backend: wireguard-native            # vxlan (default), host-gw, wireguard-native, none
+      flannel_iface: ens18                         # every node, unless node_flannel_iface says
+      node_flannel_iface: {lab-a1: eth0}
+      datastore:                                   # external datastore: any number of servers
+        type: postgres                             # or mysql
+        host: db.lab.lan
+        port: 5432                                 # default 5432 (postgres) or 3306 (mysql)
+        database: k3s
+        user: k3s                                  # password: secret k3sDatastorePassword-lab
+        params: {sslmode: require}
+      registry:                                    # /etc/rancher/k3s/registries.yaml
+        mirrors: {docker.io: ["https://registry.lab.lan:5000"]}
+        logins:                                    # password: secret k3sRegistryPassword-<name>
+          lan:
+            host: "registry.lab.lan:5000"
+            username: k3s
+            ca_file: /usr/local/share/ca-certificates/lab-ca.crt
+            insecure_skip_verify: false
+      airgap:                                      # binary, images, installer from a local mirror
+        url: https://mirror.lab.lan/k3s/v1.31.4+k3s1
+        # each file's sha256 as the release's sha256sum-<arch>.txt lists it (zeros: placeholders)
+        installer_sha256: "0000000000000000000000000000000000000000000000000000000000000000"
+        binaries: {amd64: "0000000000000000000000000000000000000000000000000000000000000000"}
+        images: {amd64: "0000000000000000000000000000000000000000000000000000000000000000"}
 ```
-The first cluster is the one the services layers deploy to.
+The first cluster is the one the services layers deploy to. Secret keys are per cluster like the
+token: `k3sDatastorePassword` for the first cluster, `k3sDatastorePassword-<cluster>` after it;
+registry passwords are `k3sRegistryPassword-<login>`.
 """
 
 from __future__ import annotations
@@ -28,7 +61,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
-from components.k3s.render import RELEASE_TAG, TAINT
+from components.k3s import flags
+from components.k3s.render import RELEASE_TAG, SHA256, TAINT
 
 from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname, strict_cidr
 
@@ -42,6 +76,14 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
+_IFACE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")  # a Linux interface name (IFNAMSIZ 16 with the NUL)
+_DB_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
+_LOGIN_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+_REGISTRY_HOST = re.compile(r"^(\*|[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:\d{1,5})?)$")
+_ENDPOINT_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/\S*)?$")
+HIDDEN = "[not shown: may hold a credential]"
+
+
 def _address_or_name(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
@@ -51,6 +93,84 @@ def _address_or_name(value: str) -> str:
     raise ValueError("is not an IP address or a DNS name, e.g. 10.50.0.20 or k3s.lothlorien.lan")
 
 
+class Datastore(Model):
+    """An external datastore the servers share instead of embedded etcd (docs.k3s.io datastore).
+
+    The password is the secret `k3sDatastorePassword` (`k3sDatastorePassword-<cluster>` after the
+    first cluster); the endpoint holding it reaches the servers on stdin, never in a script."""
+
+    type: Literal["postgres", "mysql"] = Field(description="PostgreSQL or MySQL/MariaDB", examples=["postgres"])
+    host: str = Field(description="host name or address of the database server (no credentials)",
+                      examples=["db.lothlorien.lan"])
+    port: int | None = Field(default=None, ge=1, le=65535, description="default 5432 (postgres) or 3306 (mysql)",
+                             examples=[5432])
+    database: str = Field(default="k3s", description="database k3s keeps its state in", examples=["k3s"])
+    user: str = Field(default="k3s", description="database user (its password is a secret)", examples=["k3s"])
+    params: dict[str, str] = Field(default_factory=dict, description="connection parameters, as a query",
+                                   examples=[{"sslmode": "require"}])
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (5432 if self.type == "postgres" else 3306)
+
+
+class RegistryLogin(Model):
+    """Credentials and TLS settings of one registry host; the password is `k3sRegistryPassword-<name>`."""
+
+    host: str = Field(description="registry host[:port] as the mirror endpoints name it",
+                      examples=["registry.lothlorien.lan:5000"])
+    username: str = Field(description="registry user (its password is a secret)", examples=["k3s"])
+    ca_file: str | None = Field(default=None, description="CA bundle on the nodes that signs the registry's certificate",
+                                examples=["/usr/local/share/ca-certificates/lab-ca.crt"])
+    insecure_skip_verify: bool = Field(default=False, description="skip TLS verification (a lab registry only)")
+
+
+class Registry(Model):
+    """A private registry or pull-through mirror: /etc/rancher/k3s/registries.yaml on every node."""
+
+    mirrors: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="registry (docker.io, ghcr.io, or * for all) -> mirror endpoint URLs",
+        examples=[{"docker.io": ["https://registry.lothlorien.lan:5000"]}])
+    logins: dict[str, RegistryLogin] = Field(
+        default_factory=dict, description="login name -> registry credentials (password: k3sRegistryPassword-<name>)",
+        examples=[{"lan": {"host": "registry.lothlorien.lan:5000", "username": "k3s"}}])
+
+
+class Airgap(Model):
+    """An air-gapped install: the release's installer, binaries and images from a local mirror, each
+    pinned by sha256 (as the release's sha256sum-<arch>.txt lists them)."""
+
+    url: str = Field(description="mirror folder holding install.sh, k3s[-arm64|-armhf] and k3s-airgap-images-<arch>.tar.zst",
+                     examples=["https://mirror.lothlorien.lan/k3s/v1.31.4+k3s1"])
+    installer_sha256: str = Field(description="sha256 of the mirror's install.sh")
+    binaries: dict[Literal["amd64", "arm64", "arm"], str] = Field(
+        min_length=1, description="architecture -> sha256 of the k3s binary (every node's architecture needs one)")
+    images: dict[Literal["amd64", "arm64", "arm"], str] = Field(
+        default_factory=dict, description="architecture -> sha256 of k3s-airgap-images-<arch>.tar.zst")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not _ENDPOINT_URL.match(value):
+            raise ValueError("is not an http(s) URL of the mirror folder, e.g. https://mirror.lan/k3s/v1.31.4+k3s1")
+        return value
+
+    @field_validator("installer_sha256")
+    @classmethod
+    def _sha(cls, value: str) -> str:
+        if not SHA256.match(value):
+            raise ValueError("is not a sha256 (64 lowercase hex digits)")
+        return value
+
+    @field_validator("binaries", "images")
+    @classmethod
+    def _shas(cls, value: dict[str, str]) -> dict[str, str]:
+        for arch, digest in value.items():
+            if not SHA256.match(digest):
+                raise ValueError(f"{arch}: is not a sha256 (64 lowercase hex digits)")
+        return value
+
+
 def _taint(value: str) -> str:
     if not TAINT.match(value):
         raise ValueError("is not a taint key[=value]:Effect with Effect NoSchedule, PreferNoSchedule or NoExecute")
@@ -58,7 +178,7 @@ def _taint(value: str) -> str:
 
 
 class K3sCluster(Model):
-    """One k3s cluster: embedded etcd, servers and agents by host name."""
+    """One k3s cluster: embedded etcd (or an external datastore), servers and agents by host name."""
 
     name: str
     version: str
@@ -71,6 +191,21 @@ class K3sCluster(Model):
     disable: tuple[Component, ...] = ()
     node_labels: dict[str, dict[str, str]] = Field(default_factory=dict)
     node_taints: dict[str, tuple[Annotated[str, AfterValidator(_taint)], ...]] = Field(default_factory=dict)
+    server_args: tuple[str, ...] = Field(
+        default=(), description="extra `k3s server` flags on every server, checked against k3s's own list",
+        examples=[["--kube-apiserver-arg=audit-log-maxage=30", "--etcd-expose-metrics"]])
+    agent_args: tuple[str, ...] = Field(
+        default=(), description="extra `k3s agent` flags on every agent", examples=[["--kubelet-arg=max-pods=150"]])
+    flannel_backend: Literal["vxlan", "host-gw", "wireguard-native", "none"] | None = Field(
+        default=None, description="flannel backend (k3s default vxlan; none: bring your own CNI)",
+        examples=["wireguard-native"])
+    flannel_iface: str | None = Field(default=None, description="interface flannel uses on every node",
+                                      examples=["ens18"])
+    node_flannel_iface: dict[str, str] = Field(default_factory=dict, description="per-node flannel interface",
+                                               examples=[{"pippin": "eth0"}])
+    datastore: Datastore | None = Field(default=None, description="external PostgreSQL/MySQL instead of embedded etcd")
+    registry: Registry | None = Field(default=None, description="private registry or pull-through mirror")
+    airgap: Airgap | None = Field(default=None, description="install from a local mirror, pinned by sha256")
 
     _cidrs = field_validator("cluster_cidr", "service_cidr", mode="before")(lambda cls, v: strict_cidr(v))
 
@@ -111,8 +246,20 @@ class K3s(Model):
 
 def token_key(cfg: "EnvironmentConfig", cluster: K3sCluster) -> str:
     """The secret config key of a cluster's token: k3sToken for the first, k3sToken-<name> after."""
+    return _cluster_key(cfg, cluster, "k3sToken")
+
+
+def _cluster_key(cfg: "EnvironmentConfig", cluster: K3sCluster, base: str) -> str:
     first = cfg.k3s is not None and cfg.k3s.clusters and cfg.k3s.clusters[0].name == cluster.name
-    return "k3sToken" if first else f"k3sToken-{cluster.name}"
+    return base if first else f"{base}-{cluster.name}"
+
+
+def datastore_password_key(cfg: "EnvironmentConfig", cluster: K3sCluster) -> str:
+    return _cluster_key(cfg, cluster, "k3sDatastorePassword")
+
+
+def registry_password_key(login: str) -> str:
+    return f"k3sRegistryPassword-{login}"
 
 
 def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
@@ -125,6 +272,11 @@ def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
             f"k3s token of cluster {cluster.name} (optional: generated once and kept in the state when unset)",
             required=False,
         )
+        if cluster.datastore is not None:
+            yield SecretSpec(datastore_password_key(cfg, cluster),
+                             f"password of the {cluster.datastore.type} user of cluster {cluster.name}'s external datastore")
+        for login in sorted(cluster.registry.logins if cluster.registry else {}):
+            yield SecretSpec(registry_password_key(login), f"password of the registry login {login}")
 
 
 def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
@@ -149,6 +301,12 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
             for node in getattr(cluster, field):
                 if node not in cluster.nodes():
                     yield Problem(f"{path}.{field}.{node}", node, "is not a server or agent of this cluster")
+        yield from _options(path, cluster)
+        backups = getattr(cfg, "backups", None)
+        if cluster.datastore is not None and backups is not None and backups.k3s is not None:
+            yield Problem(f"{path}.datastore", cluster.datastore.type,
+                          "keeps the cluster's state outside etcd, so backups.k3s (etcd snapshots) has nothing to "
+                          "snapshot: back the database up instead, or drop one of them")
         if cluster.vip is not None and cluster.vip not in cluster.tls_san:
             yield Problem(f"{path}.tls_san", list(cluster.tls_san),
                           f"must include the VIP {cluster.vip} so the API certificate is valid for it")
@@ -161,6 +319,58 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
             for net_path, net in networks.items():
                 if cidr.overlaps(net):
                     yield Problem(f"{path}.{field}", str(cidr), f"overlaps {net_path} {net}")
+
+
+def _options(path: str, cluster: K3sCluster) -> Iterable[Problem]:
+    """Extra flags, flannel interfaces, datastore and registry. A flag's value, a datastore host or
+    user that fails is never shown: it may hold a credential."""
+    for field, role in (("server_args", "server"), ("agent_args", "agent")):
+        for index, message in flags.problems(getattr(cluster, field), role):
+            arg = getattr(cluster, field)[index]
+            yield Problem(f"{path}.{field}[{index}]", flags.flag_name(arg) or HIDDEN, message)
+    ifaces = {"flannel_iface": cluster.flannel_iface} if cluster.flannel_iface else {}
+    ifaces.update({f"node_flannel_iface.{node}": iface for node, iface in cluster.node_flannel_iface.items()})
+    for field, iface in ifaces.items():
+        if not _IFACE.match(iface):
+            yield Problem(f"{path}.{field}", iface, "is not a network interface name such as eth0 or ens18")
+    for node in cluster.node_flannel_iface:
+        if node not in cluster.nodes():
+            yield Problem(f"{path}.node_flannel_iface.{node}", node, "is not a server or agent of this cluster")
+    if cluster.datastore is not None:
+        store = cluster.datastore
+        try:
+            _address_or_name(store.host)
+        except ValueError:
+            yield Problem(f"{path}.datastore.host", HIDDEN,
+                          "is not a host name or IP address (credentials go in the secret k3sDatastorePassword)")
+        for field in ("database", "user"):
+            if not _DB_NAME.match(getattr(store, field)):
+                yield Problem(f"{path}.datastore.{field}", HIDDEN,
+                              "is not a plain database or user name (letters, digits, '_', '.', '-')")
+    if cluster.registry is not None:
+        yield from _registry(f"{path}.registry", cluster.registry)
+
+
+def _registry(path: str, registry: Registry) -> Iterable[Problem]:
+    for name, endpoints in registry.mirrors.items():
+        if not _REGISTRY_HOST.match(name):
+            yield Problem(f"{path}.mirrors.{name}", name, "is not a registry host such as docker.io, or *")
+        if not endpoints:
+            yield Problem(f"{path}.mirrors.{name}", [], "needs at least one endpoint URL")
+        for index, url in enumerate(endpoints):
+            if "@" in url:
+                yield Problem(f"{path}.mirrors.{name}[{index}]", HIDDEN,
+                              "holds credentials: put them in logins (password as a secret)")
+            elif not _ENDPOINT_URL.match(url):
+                yield Problem(f"{path}.mirrors.{name}[{index}]", url,
+                              "is not an endpoint URL such as https://registry.lan:5000")
+    for name, login in registry.logins.items():
+        if not _LOGIN_NAME.match(name):
+            yield Problem(f"{path}.logins.{name}", name,
+                          "is not a login name (lowercase letters, digits, '-'): it names the secret k3sRegistryPassword-<name>")
+        if not _REGISTRY_HOST.match(login.host) or login.host == "*":
+            yield Problem(f"{path}.logins.{name}.host", HIDDEN if "@" in login.host else login.host,
+                          "is not a registry host[:port] such as registry.lan:5000")
 
 
 def host_checks(cfg: "EnvironmentConfig", hosts: Sequence[DeclaredHost]) -> Iterable[Problem]:
@@ -215,6 +425,8 @@ def _topology(path: str, cluster: K3sCluster) -> Iterable[Problem]:
         yield Problem(f"{path}.servers", [], "agents need at least one server to join")
     elif servers == 0:
         yield Problem(f"{path}.servers", [], "a cluster needs at least one server")
+    elif cluster.datastore is not None:
+        return  # an external datastore keeps the state: any number of servers
     elif servers > 1 and servers % 2 == 0:
         yield Problem(f"{path}.servers", list(cluster.servers),
                       f"{servers} servers cannot keep etcd quorum through a failure; use 1, 3 or 5")

@@ -26,6 +26,8 @@ homelab:proxmox:
       disk_gb: 20
       ipv4: dhcp                  # or an address of the VM's network
       network: staging            # default: the proxmox section's network
+      datastore: fast-nvme        # default: storage.vm
+      bridge: vmbr1               # default: bridge.name
       on_boot: true
       tags: [db]
   containers:
@@ -38,11 +40,16 @@ homelab:proxmox:
       swap_mb: 512
       disk_gb: 8
       ipv4: 10.40.0.10
+      datastore: local-lvm        # default: storage.vm
+      bridge: vmbr0               # default: bridge.name
       unprivileged: true
       nesting: true               # the default for unprivileged containers
       on_boot: true
       tags: [dns]
 ```
+Placement per guest, without code: `datastore` (a VM's or container's disks on another storage than
+`storage.vm`, e.g. `{datastore: fast-nvme}`), `network` (another environment network: its VLAN,
+gateway and DNS) and `bridge` (another Linux bridge than `bridge.name`, e.g. `vmbr1`).
 On the Proxmox side: `images` storage allows the `Import` content type (cloud images) and
 `vztmpl`; `snippets` storage allows `Snippets`; the API token (secret `proxmoxApiToken`,
 `USER@REALM!TOKENID=SECRET`) may manage VMs, storage and downloads (`Sys.Audit`, `Sys.Modify`).
@@ -87,6 +94,15 @@ def _ipv4_or_dhcp(value: object) -> object:
     except ValueError:
         raise ValueError("must be 'dhcp' or an IPv4 address without prefix, e.g. 10.40.0.21") from None
     return str(value)
+
+
+_STORAGE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")  # Proxmox storage/bridge identifiers
+
+
+def _storage_id(value: str | None) -> str | None:
+    if value is not None and not _STORAGE_ID.match(value):
+        raise ValueError("is not a Proxmox identifier (a letter, then letters, digits, '-', '_', '.')")
+    return value
 
 
 class Node(Model):
@@ -181,12 +197,17 @@ class Vm(Model):
     disk_gb: int = Field(default=20, ge=1)  # at least the template's disk (checks())
     ipv4: str = "dhcp"
     network: str | None = None  # an environment network; defaults to the proxmox section's
+    datastore: str | None = Field(default=None, description="storage for this guest's disks (default: storage.vm)",
+                                  examples=["fast-nvme"])
+    bridge: str | None = Field(default=None, description="Linux bridge of this guest's NIC (default: bridge.name)",
+                               examples=["vmbr1"])
     on_boot: bool = True
     tags: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
 
     _name = field_validator("name")(lambda cls, v: check_hostname(v))
     _ip = field_validator("ipv4", mode="before")(lambda cls, v: _ipv4_or_dhcp(v))
+    _placement = field_validator("datastore", "bridge")(lambda cls, v: _storage_id(v))
 
 
 class Container(Model):
@@ -202,6 +223,10 @@ class Container(Model):
     disk_gb: int = Field(default=8, ge=1)  # at least the template unpacked (checks())
     ipv4: str = "dhcp"
     network: str | None = None
+    datastore: str | None = Field(default=None, description="storage for this guest's disks (default: storage.vm)",
+                                  examples=["fast-nvme"])
+    bridge: str | None = Field(default=None, description="Linux bridge of this guest's NIC (default: bridge.name)",
+                               examples=["vmbr1"])
     unprivileged: bool = True
     # Defaults to `unprivileged`: systemd units of current distributions (Debian 12: credentials,
     # private mounts) fail in an unprivileged container without it; Proxmox's own create wizard
@@ -213,6 +238,7 @@ class Container(Model):
 
     _name = field_validator("name")(lambda cls, v: check_hostname(v))
     _ip = field_validator("ipv4", mode="before")(lambda cls, v: _ipv4_or_dhcp(v))
+    _placement = field_validator("datastore", "bridge")(lambda cls, v: _storage_id(v))
 
     @model_validator(mode="after")
     def _nesting_default(self) -> "Container":
