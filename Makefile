@@ -10,7 +10,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv synth test test-hosts clean policy-venv policy bench critical-path graph bump-image
+.PHONY: venv synth plan test test-hosts clean policy-venv policy bench critical-path graph bump-image
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ venv: $(VENV)/.installed
 ## stack file elsewhere)
 synth: venv
 	$(PY) -m synth --env $(ENV) $(STACK_DIR_ARG)
+
+## plan: predict what `pulumi preview` would do to ENV going from BASE (a git ref or a folder holding
+## the project; default main) to the working tree -> build/plan/ENV.{json,md} (README "Day 2")
+BASE ?= main
+plan: venv
+	$(PY) -m synth.plan --env $(ENV) --base $(BASE) $(STACK_DIR_ARG)
 
 ## test: the whole test suite
 test: venv

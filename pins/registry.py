@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -99,6 +100,22 @@ def chart_and_image_pins(env: str, resources: Iterable[dict[str, Any]]) -> Itera
             for image in _images(inputs):
                 name, _, tag = image.rpartition(":")
                 yield Pin("image", name, tag, f"synth {env}: {resource['name']}")
+        if resource["type"] == "command:remote:Command":
+            # Manifests k3s auto-deploys from its servers' manifests directory (kube-vip).
+            for image in _images(_k3s_manifests(inputs.get("create"))):
+                name, _, tag = image.rpartition(":")
+                yield Pin("image", name, tag, f"synth {env}: {resource['name']}")
+
+
+_K3S_MANIFEST = re.compile(r"<<'HOMELAB_K3S_MANIFEST'\n(.*?)\nHOMELAB_K3S_MANIFEST\n", re.S)
+
+
+def _k3s_manifests(command: Any) -> list[Any]:
+    """The YAML documents of the manifests a k3s server script writes (components/k3s/render.py)."""
+    if not isinstance(command, str) or "HOMELAB_K3S_MANIFEST" not in command:
+        return []
+    script = shlex.split(command)[-1]  # [sudo --non-interactive] bash -c SCRIPT
+    return [doc for text in _K3S_MANIFEST.findall(script) for doc in yaml.safe_load_all(text)]
 
 
 def _images(value: Any) -> Iterator[str]:

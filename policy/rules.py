@@ -16,7 +16,6 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,6 +50,39 @@ MACHINE_TYPES = VM_TYPES | {PVE_CT, LINODE_INSTANCE, INCUS_INSTANCE}
 STATEFUL_TYPES = MACHINE_TYPES | {LINODE_VOLUME, INCUS_VOLUME, K8S_PVC}
 DESCRIBED_TYPES = frozenset({PVE_VM, PVE_VM_EXPERIMENTAL, PVE_CLONED_VM, PVE_CT, INCUS_INSTANCE, INCUS_VOLUME,
                              "incus:index/profile:Profile", "incus:index/network:Network"})
+
+# Rules match a resource by what it is, not by one exact type token: the providers publish several
+# tokens for the same kind of thing (bpg 8.x: `index/vmLegacy:VmLegacy`, the experimental
+# `index/vm:Vm` and `cloned/vm:Vm`; 6.x/7.x: `VM/virtualMachine:VirtualMachine`,
+# `CT/container:Container`), and a new variant must not slip past a guard.
+_PVE_VM = re.compile(r"(vm|virtualmachine)\d*(legacy)?")
+_PVE_CT = re.compile(r"(container|ct|lxc)\d*(legacy)?")
+_KINDS = {
+    "linode": {"instance": "instance", "volume": "volume"},
+    "incus": {"instance": "instance", "storagevolume": "volume", "volume": "volume"},
+    "lxd": {"instance": "instance", "container": "instance", "storagevolume": "volume", "volume": "volume"},
+    "kubernetes": {"persistentvolumeclaim": "claim", "secret": "secret", "secretpatch": "secret"},
+}
+MACHINE_KINDS = frozenset({"vm", "container", "instance"})
+STATEFUL_KINDS = MACHINE_KINDS | {"volume", "claim"}
+
+
+def kind_of(type_token: str) -> str | None:
+    """'vm', 'container', 'instance', 'volume', 'claim', 'secret', 'download' or None, from any of a
+    provider's type tokens (`package:module:Name`)."""
+    parts = type_token.split(":")
+    if len(parts) != 3:
+        return None
+    package, module, name = parts[0].lower(), parts[1].lower(), parts[2].lower()
+    if package == "proxmoxve":
+        if _PVE_VM.fullmatch(name):
+            return "vm"
+        if _PVE_CT.fullmatch(name):
+            return "container"
+        if module.startswith("download") or name == "downloadfile":
+            return "download"
+        return None
+    return _KINDS.get(package, {}).get(name)
 
 
 @dataclass(frozen=True)
@@ -107,18 +139,13 @@ class Environment:
     production: bool
 
 
-@lru_cache(maxsize=None)
 def environment(stack: str) -> Environment:
-    """The environment a stack deploys, from its committed `Pulumi.<stack>.yaml` (single source of truth).
+    """The environment a stack deploys. Production is decided by the pack's own config
+    (`policy/stacks.yaml`, shared with the config loader), never by the stack file a pull request
+    could edit; the environment's name is the stack's (the loader refuses any other)."""
+    from policy.stacks import is_production
 
-    An unknown stack is treated as production: the strict rules apply until it says otherwise.
-    """
-    path = ROOT / f"Pulumi.{stack}.yaml"
-    if not stack or not path.exists():
-        return Environment(name=stack, production=True)
-    document = yaml.safe_load(path.read_text()) or {}
-    env = (document.get("config") or {}).get("homelab:environment") or {}
-    return Environment(name=str(env.get("name", stack)), production=bool(env.get("production", True)))
+    return Environment(name=stack, production=is_production(stack))
 
 
 def mapping(value: Any) -> Mapping[str, Any]:
@@ -150,8 +177,26 @@ def strings(value: Any) -> Iterable[tuple[str, str, str]]:
             yield path, key, leaf
 
 
+def _disks(resource: Resource) -> list[Mapping[str, Any]]:
+    disks = resource.props.get("disks")
+    return [mapping(disk) for disk in disks] if isinstance(disks, (list, tuple)) else []
+
+
 def is_template(resource: Resource) -> bool:
-    return resource.type in VM_TYPES and resource.props.get("template") is True
+    """A catalog template, which holds nothing but a catalog image and is rebuilt on purpose.
+
+    The `template` flag alone proves nothing (any VM can set it to escape protection): the VM must
+    also clone nothing, never start, and have every disk imported from a catalog image."""
+    props = resource.props
+    if kind_of(resource.type) != "vm" or props.get("template") is not True:
+        return False
+    if props.get("clone") is not None or props.get("started") is True:
+        return False
+    names = catalog_file_names()
+    disks = _disks(resource)
+    return bool(disks) and all(
+        any(isinstance(disk.get(key), str) and _file_part(disk[key]) in names for key in ("importFrom", "fileId"))
+        for disk in disks)
 
 
 # --- mandatory ----------------------------------------------------------------------------------
@@ -160,7 +205,7 @@ def is_template(resource: Resource) -> bool:
 def production_protected(resource: Resource) -> Iterable[str]:
     """In a production environment every stateful resource (VM, container, instance, volume,
     claim) is protected, so that no preview can delete or replace it."""
-    if resource.type not in STATEFUL_TYPES or is_template(resource):
+    if kind_of(resource.type) not in STATEFUL_KINDS or is_template(resource):
         return
     env = environment(resource.stack)
     if env.production and not resource.options.protect:
@@ -182,36 +227,94 @@ SECRET_DATA_IDENTIFIER = re.compile(
 PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 
 
+# A credential written into config or script text: `password = "x"`, `token: x`, `--password x`,
+# `export API_TOKEN=x`. The value is judged, never shown.
+TEXT_CREDENTIAL = re.compile(
+    r"(?im)(?:^[ \t]*(?:export[ \t]+|-[ \t]+)?[\"']?(?P<key>[\w.-]*(?:password|passwd|passphrase|secret|token|"
+    r"private_?key|api_?key|access_?key|credentials?)[\w.-]*)[\"']?[ \t]*[=:][ \t]*(?P<value>[^\r\n#]*)"
+    r"|(?P<flag>--[\w-]*(?:password|passwd|passphrase|secret|token|api-?key)[\w-]*)(?:=|[ \t]+)(?P<arg>[^\s\\]+))")
+URL_PASSWORD = re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:(?P<password>[^@\s/]+)@", re.I)
+# What a credential-named setting may hold without being a credential: references to one
+# ($VAR, ${VAR}, $(command), {{ template }}, a path, a placeholder, a file name), booleans, numbers.
+NOT_A_CREDENTIAL = re.compile(
+    r"""^(["']?)(|\$.*|.*\$\{.*|.*\$\(.*|\{\{.*|%\(.*|/.*|~/.*|\[secret\]|\[unknown\]|true|false|yes|no|on|off|"""
+    r"""null|none|\d+[smhd]?|\*+|<[^>]*>|[\w.-]+\.(?:token|key|pem|crt|txt|json|ya?ml|conf|env|secret|password))\1[,;]?$""",
+    re.I)  # the last: a file that holds the credential (kustomize `token=grafana.token`)
+# Pairs such as a container's env entry {name: DB_PASSWORD, value: ...} or Helm `set` {key, value}.
+PAIR_NAME_KEYS = ("name", "key")
+
+
+def _plain_text_value(value: str) -> bool:
+    value = value.strip()
+    return bool(value) and not NOT_A_CREDENTIAL.match(value)
+
+
+def _credential_pairs(props: Mapping[str, Any]) -> Iterable[str]:
+    for path, _key, node in walk(props):
+        if not isinstance(node, Mapping):
+            continue
+        label = next((node[k] for k in PAIR_NAME_KEYS if isinstance(node.get(k), str)), None)
+        value = node.get("value")
+        if (label and isinstance(value, str) and value not in ("", SECRET, UNKNOWN)
+                and CREDENTIAL_KEY.search(label) and not REFERENCE_KEY.search(label)):
+            yield f"{path}.value"
+
+
+def _credentials_in_text(text: str) -> bool:
+    for match in TEXT_CREDENTIAL.finditer(text):
+        key, value = (match["key"], match["value"]) if match["key"] else (match["flag"], match["arg"])
+        if not REFERENCE_KEY.search(key.strip("-")) and _plain_text_value(value):
+            return True
+    return any(_plain_text_value(m["password"]) for m in URL_PASSWORD.finditer(text))
+
+
+def _is_kubernetes_secret(resource: Resource) -> bool:
+    return kind_of(resource.type) == "secret" or (
+        resource.type.split(":")[0] == "kubernetes" and resource.props.get("kind") == "Secret")
+
+
 def no_plain_credentials(resource: Resource) -> Iterable[str]:
     """No input that looks like a credential is a plain value: a credential-named key holds a
-    secret, a Kubernetes Secret's data is secret (bar user names, hosts and public certificates),
-    and no string carries a private key."""
+    secret, so does the value of a credential-named name/value pair (a container's env entry),
+    a Kubernetes Secret's data is secret (bar user names, hosts and public certificates), and no
+    string (config text, a script, a URL) carries a credential or a private key in clear."""
     seen: set[str] = set()
+    where = f"{resource.type} '{resource.name}'"
     for path, key, leaf in walk(resource.props):
         if (isinstance(leaf, str) and leaf not in ("", SECRET, UNKNOWN)
                 and CREDENTIAL_KEY.search(key) and not REFERENCE_KEY.search(key)):
             seen.add(path)
-            yield (f"{resource.type} '{resource.name}': input '{path}' looks like a credential but is a "
+            yield (f"{where}: input '{path}' looks like a credential but is a "
                    f"plain value: pass it as a secret (pulumi.Output.secret / config --secret)")
-    if resource.type == K8S_SECRET:
+    for path in _credential_pairs(resource.props):
+        if path not in seen:
+            seen.add(path)
+            yield (f"{where}: '{path}' is the plain value of a credential-named entry: "
+                   f"take it from a secret (valueFrom.secretKeyRef, or a Pulumi secret)")
+    if _is_kubernetes_secret(resource):
         for section in ("data", "stringData"):
             for key, value in sorted(mapping(resource.props.get(section)).items()):
                 path = f"{section}.{key}"
                 if (path not in seen and known(value) and value not in ("", SECRET)
                         and not SECRET_DATA_IDENTIFIER.search(key)):
-                    yield (f"{resource.type} '{resource.name}': '{path}' is a plain value: Kubernetes Secret "
+                    seen.add(path)
+                    yield (f"{where}: '{path}' is a plain value: Kubernetes Secret "
                            f"content must be a Pulumi secret")
     for path, _key, text in strings(resource.props):
-        if path not in seen and text != SECRET and PEM_PRIVATE_KEY.search(text):
-            yield (f"{resource.type} '{resource.name}': input '{path}' contains a private key in plain text: "
-                   f"pass it as a secret")
+        if path in seen or text in (SECRET, UNKNOWN):
+            continue
+        if PEM_PRIVATE_KEY.search(text):
+            yield f"{where}: input '{path}' contains a private key in plain text: pass it as a secret"
+        elif _credentials_in_text(text):
+            yield (f"{where}: input '{path}' writes a credential in clear into config or script text: "
+                   f"reference it ($VAR, a file, a Secret) and pass the value as a secret")
 
 
 ENV_TAG_FORMS = ("{env}", "env-{env}", "environment-{env}", "env:{env}", "environment:{env}", "environment={env}")
 
 
 def _tags(resource: Resource) -> list[str] | None:
-    if resource.type == INCUS_INSTANCE:
+    if resource.type.split(":")[0] in ("incus", "lxd"):
         config = mapping(resource.props.get("config"))
         values = [config[k] for k in ("user.environment", "user.tags") if isinstance(config.get(k), str)]
         return [tag.strip() for value in values for tag in value.split(",")]
@@ -224,7 +327,7 @@ def _tags(resource: Resource) -> list[str] | None:
 def environment_tag(resource: Resource) -> Iterable[str]:
     """Every VM, container and instance carries its environment's tag (the environment name),
     so that an inventory, a dashboard or an operator can tell staging from production."""
-    if resource.type not in MACHINE_TYPES or is_template(resource):
+    if kind_of(resource.type) not in MACHINE_KINDS or is_template(resource):
         return
     tags = _tags(resource)
     if tags is None:
@@ -232,38 +335,55 @@ def environment_tag(resource: Resource) -> Iterable[str]:
     env = environment(resource.stack).name
     wanted = {form.format(env=env) for form in ENV_TAG_FORMS}
     if not wanted & set(tags):
-        where = "config 'user.environment'" if resource.type == INCUS_INSTANCE else "tags"
+        where = "config 'user.environment'" if resource.type.split(":")[0] in ("incus", "lxd") else "tags"
         yield (f"{resource.type} '{resource.name}' does not carry the environment tag '{env}' in its {where} "
                f"(has: {', '.join(sorted(tags)) or 'none'})")
 
 
-ANONYMOUS_ON = re.compile(r"^\s*allow_anonymous\s+true\b", re.M)
-ANONYMOUS_OFF = re.compile(r"^\s*allow_anonymous\s+false\b", re.M)
+# Mosquitto reads `allow_anonymous true` and `allow_anonymous 1` alike, after any leading
+# whitespace (src/conf.c, conf__parse_bool: "true"/"1" and "false"/"0"; checked with mosquitto
+# 2.0: "  allow_anonymous 1" admits anonymous clients). Anything but false/0 counts as on.
+ANONYMOUS_SETTING = re.compile(r"^[ \t]*allow_anonymous[ \t]+(?P<value>\S*)", re.M)
+ANONYMOUS_OFF_VALUES = frozenset({"false", "0"})
+# A config that pulls in other files the pack cannot see: refused, whatever they hold.
+MOSQUITTO_INCLUDE = re.compile(r"^[ \t]*include_dir\b", re.M)
 MOSQUITTO_LISTENER = re.compile(r"^\s*listener\s+\d+", re.M)
-MOSQUITTO_DIRECTIVE = re.compile(r"^\s*(password_file|acl_file|persistence_location|per_listener_settings)\s", re.M)
-ANONYMOUS_KEYS = {"allow_anonymous", "allowAnonymous", "allow-anonymous"}
+MOSQUITTO_DIRECTIVE = re.compile(
+    r"^\s*(password_file|acl_file|persistence_location|per_listener_settings|allow_anonymous|include_dir)\s", re.M)
+
+
+def _is_anonymous_key(key: str) -> bool:
+    return re.sub(r"[^a-z]", "", key.lower()) == "allowanonymous"
+
+
+def _anonymous_on(value: Any) -> bool:
+    return value is True or (isinstance(value, (int, float)) and not isinstance(value, bool) and value != 0) or (
+        isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"))
 
 
 def _is_mosquitto_conf(key: str, text: str) -> bool:
-    return "mosquitto" in key.lower() or bool(
-        MOSQUITTO_LISTENER.search(text) and (MOSQUITTO_DIRECTIVE.search(text) or ANONYMOUS_ON.search(text)))
+    return "mosquitto" in key.lower() or bool(MOSQUITTO_LISTENER.search(text) and MOSQUITTO_DIRECTIVE.search(text))
 
 
 def mosquitto_no_anonymous(resource: Resource) -> Iterable[str]:
     """A Mosquitto broker never accepts anonymous clients: every mosquitto.conf a resource carries
-    says `allow_anonymous false` and never `allow_anonymous true` (also in structured values)."""
+    says `allow_anonymous false` and never turns it on (`true` or `1`, in any structured spelling
+    such as allowAnonymous), and includes no other config (`include_dir`) the pack cannot check."""
+    where = f"{resource.type} '{resource.name}'"
     for path, key, leaf in walk(resource.props):
-        if key in ANONYMOUS_KEYS and leaf in (True, "true", "True", 1):
-            yield f"{resource.type} '{resource.name}': '{path}' allows anonymous MQTT clients"
+        if _is_anonymous_key(key) and _anonymous_on(leaf):
+            yield f"{where}: '{path}' allows anonymous MQTT clients"
     for path, key, text in strings(resource.props):
         if text in (SECRET, UNKNOWN) or not _is_mosquitto_conf(key, text):
             continue
-        if ANONYMOUS_ON.search(text):
-            yield (f"{resource.type} '{resource.name}': Mosquitto config at '{path}' sets allow_anonymous true: "
-                   f"every client must authenticate")
-        elif not ANONYMOUS_OFF.search(text):
-            yield (f"{resource.type} '{resource.name}': Mosquitto config at '{path}' does not say "
-                   f"'allow_anonymous false'")
+        values = [m["value"] for m in ANONYMOUS_SETTING.finditer(text)]
+        if any(value not in ANONYMOUS_OFF_VALUES for value in values):
+            yield f"{where}: Mosquitto config at '{path}' turns allow_anonymous on: every client must authenticate"
+        elif not values:
+            yield f"{where}: Mosquitto config at '{path}' does not say 'allow_anonymous false'"
+        if MOSQUITTO_INCLUDE.search(text):
+            yield (f"{where}: Mosquitto config at '{path}' pulls in other files with include_dir, which the "
+                   f"policy cannot check: keep the whole config in one file")
 
 
 def catalog() -> Mapping[str, Any]:
@@ -302,7 +422,8 @@ def pinned_images(resource: Resource) -> Iterable[str]:
     the catalog's checksum, every template disk is imported from a catalog image, every instance
     image is the catalog's image for its platform."""
     props = resource.props
-    if resource.type == PVE_DOWNLOAD:
+    kind, package = kind_of(resource.type), resource.type.split(":")[0]
+    if kind == "download":
         url = props.get("url")
         if not isinstance(url, str) or not known(url):
             return
@@ -319,22 +440,23 @@ def pinned_images(resource: Resource) -> Iterable[str]:
             if props.get("checksum") != image.checksum or props.get("checksumAlgorithm") != image.checksum_algorithm:
                 yield (f"{resource.type} '{resource.name}' downloads {url} without the catalog's pinned "
                        f"{image.checksum_algorithm} checksum")
-    elif resource.type in VM_TYPES and is_template(resource):
+    elif kind == "vm":
+        # Every VM, template or not: a disk imported from a file that is not a catalog image is an
+        # unpinned image whatever the VM calls itself (clones carry no import).
         names = catalog_file_names()
-        disks = props.get("disks")
-        for index, disk in enumerate(disks if isinstance(disks, (list, tuple)) else []):
+        for index, disk in enumerate(_disks(resource)):
             for key in ("importFrom", "fileId"):
-                value = mapping(disk).get(key)
-                if isinstance(value, str) and known(value) and _file_part(value) not in names:
-                    yield (f"{resource.type} '{resource.name}': template disk {index} {key} {value!r} is not a "
+                value = disk.get(key)
+                if isinstance(value, str) and known(value) and value != SECRET and _file_part(value) not in names:
+                    yield (f"{resource.type} '{resource.name}': disk {index} {key} {value!r} is not a "
                            f"catalog image")
-    elif resource.type == LINODE_INSTANCE:
+    elif kind == "instance" and package == "linode":
         image = props.get("image")
         allowed = {d.linode_image for d in catalog().values() if d.linode_image}
         if isinstance(image, str) and known(image) and image not in allowed:
             yield (f"{resource.type} '{resource.name}': image {image!r} is not a catalog image "
                    f"({', '.join(sorted(allowed))})")
-    elif resource.type == INCUS_INSTANCE:
+    elif kind == "instance":
         image = props.get("image")
         if not (isinstance(image, str) and known(image)):
             return
@@ -348,7 +470,7 @@ def pinned_images(resource: Resource) -> Iterable[str]:
             # An application (OCI) container is not a distribution: it is pinned by tag or digest.
             yield (f"{resource.type} '{resource.name}': OCI image {image!r} is not pinned to a version tag "
                    f"or digest")
-    elif resource.type == PVE_CT:
+    elif kind == "container":
         template = mapping(props.get("operatingSystem")).get("templateFileId")
         if isinstance(template, str) and known(template) and _file_part(template) not in catalog_file_names():
             yield (f"{resource.type} '{resource.name}': templateFileId {template!r} is not a catalog LXC template")
@@ -363,7 +485,7 @@ def clones_from_templates(resources: Sequence[Resource]) -> Iterable[tuple[str, 
     templates = {int(r.props["vmId"]) for r in resources if is_template(r) and isinstance(r.props.get("vmId"), (int, float))}
     allowed = templates or {d.default_vmid for d in catalog().values()}
     for resource in resources:
-        if resource.type not in VM_TYPES:
+        if kind_of(resource.type) != "vm":
             continue
         clone = resource.props.get("clone")
         if not isinstance(clone, Mapping):
@@ -459,7 +581,7 @@ K3S_ETCD_S3 = re.compile(r"^etcd-s3:\s*true\s*$", re.M)
 
 
 def _guest_datastores(resource: Resource) -> set[str]:
-    disks = resource.props.get("disks") if resource.type in VM_TYPES else [resource.props.get("disk")]
+    disks = resource.props.get("disks") if kind_of(resource.type) == "vm" else [resource.props.get("disk")]
     return {str(d["datastoreId"]) for d in disks or [] if isinstance(d, Mapping) and known(d.get("datastoreId"))}
 
 
@@ -493,7 +615,7 @@ def production_backups(resources: Sequence[Resource]) -> Iterable[tuple[str, str
         if isinstance(member.props.get("vmId"), (int, float)) and known(member.props.get("poolId")):
             pools.setdefault(int(member.props["vmId"]), set()).add(str(member.props["poolId"]))
     for guest in resources:
-        if guest.type not in VM_TYPES | {PVE_CT} or is_template(guest) or not isinstance(guest.props.get("vmId"), (int, float)):
+        if kind_of(guest.type) not in ("vm", "container") or is_template(guest) or not isinstance(guest.props.get("vmId"), (int, float)):
             continue
         vm_id = int(guest.props["vmId"])
         in_pools = pools.get(vm_id, set()) | ({str(guest.props["poolId"])} if known(guest.props.get("poolId")) else set())
@@ -533,13 +655,14 @@ def has_description(resource: Resource) -> Iterable[str]:
     An Incus network pending on one cluster member (`target` set) is exempt: Incus takes only
     member-specific keys there, the description belongs to the cluster-wide definition."""
     pending_member = resource.type == "incus:index/network:Network" and resource.props.get("target")
-    if resource.type in DESCRIBED_TYPES and not resource.props.get("description") and not pending_member:
+    described = resource.type in DESCRIBED_TYPES or kind_of(resource.type) in ("vm", "container")
+    if described and not resource.props.get("description") and not pending_member:
         yield f"{resource.type} '{resource.name}' has no description"
 
 
 def guest_agent(resource: Resource) -> Iterable[str]:
     """VMs run the QEMU guest agent (clean shutdown, IP reporting, fs-freeze for backups)."""
-    if resource.type not in VM_TYPES:
+    if kind_of(resource.type) != "vm" or is_template(resource):
         return
     agent = resource.props.get("agent")
     if not (isinstance(agent, Mapping) and agent.get("enabled") is True):

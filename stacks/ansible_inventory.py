@@ -26,7 +26,7 @@ import subprocess
 import sys
 from typing import Any, Iterable, Mapping
 
-SUPPORTED_MAJOR = 1
+SUPPORTED_MAJOR = 2
 # pulumi.runtime.rpc's envelope for secrets, as found in raw mock/synth dumps.
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -87,6 +87,11 @@ def hostvars(host: Mapping[str, Any], environment: str) -> dict:
     }
     if addresses.get("private"):
         out["homelab_private_address"] = addresses["private"]
+    connection = host.get("connection") or {}
+    if connection.get("type") == "incus":
+        # Behind an Incus NAT bridge: through `incus exec` on the remote (community.general.incus).
+        out.update(ansible_connection="community.general.incus", ansible_incus_host=host.get("name"),
+                   ansible_incus_remote=connection.get("remote"))
     return {k: v for k, v in out.items() if v is not None}
 
 

@@ -22,11 +22,16 @@ class Host:
     address: pulumi.Input[str]
     ssh_user: str
     ready: tuple[pulumi.Resource, ...] = ()
+    # Re-created exactly when the machine is (a new id = a new machine); () for hardware.
+    machine: tuple[pulumi.CustomResource, ...] = ()
     groups: tuple[str, ...] = ()
     private_address: pulumi.Input[str] | None = None
     # The SSH host key every connection to the host pins (components/hostkey); None for hosts
     # nothing connects to over SSH (Incus instances), where connection() refuses.
     host_key: pulumi.Input[str] | None = None
+    # An Incus instance on a NAT bridge: the LAN cannot reach its address; `incus exec` on this
+    # remote can (Ansible: community.general.incus). None: SSH to `address` works.
+    incus_remote: str | None = None
 
 
 @dataclass

@@ -8,8 +8,10 @@ import pulumi
 from cloudinit.render import ProvisionSpec, user_data
 from components.catalog import CATALOG
 from components.incus import Container, ContainerArgs, NetworkSpec, ProxySpec, Site, SiteArgs, VolumeSpec, binding
+from components.incus.container import static_network_config
 
-from .config.incus import Incus, Instance, Remote, token_secret_key
+from .config import names
+from .config.incus import Incus, IncusNetwork, Instance, Remote, lan, token_secret_key
 from .config.model import EnvironmentConfig
 from .secrets import Secrets
 from .hosts import Host, HostRegistry
@@ -39,6 +41,15 @@ def container_args(cfg: EnvironmentConfig, name: str, inst: Instance, site: Site
             distribution=distro, user=env.operator.name, ssh_authorized_keys=env.operator.ssh_authorized_keys,
             timezone=env.timezone, hostname=name, fqdn=env.fqdn(name), guest_agent=False, shell=env.operator.shell,
             extra_packages=env.packages_for(inst.groups, distro.family)))
+    network_config = None
+    net = cfg.incus.networks[inst.network]
+    if net.type == "macvlan" and inst.kind == "system" and inst.address is not None:
+        # No Incus DHCP on the LAN: the address, route and resolvers (the lab DNS first) from cloud-init.
+        env_name = next(n for n, e in env.networks.items() if e.cidr == net.cidr)
+        env_net = env.networks[env_name]
+        network_config = static_network_config(
+            str(inst.address), net.cidr.prefixlen, str(env_net.gateway),
+            names.resolvers(cfg, env_name, name), (env.domain,))
     volume = None
     if inst.data is not None:
         snaps = inst.data.snapshots
@@ -49,10 +60,20 @@ def container_args(cfg: EnvironmentConfig, name: str, inst: Instance, site: Site
         hostname=name, image=image, kind=inst.kind, profiles=site.profiles_for(inst.network, inst.profiles),
         network=site.network_names[inst.network], root_pool=remote.storage_pool, cpu=inst.cpu,
         memory=inst.memory, root_size=inst.root_size, address=str(inst.address) if inst.address else None,
-        user_data=provisioning,
+        user_data=provisioning, network_config=network_config,
         proxies=tuple(ProxySpec(key, p.listen, p.connect) for key, p in sorted(inst.proxies.items())),
         volume=volume, target=inst.target, project=remote.project, environment=env.name,
         protect=env.production, retain_data=env.production)
+
+
+def network_spec(cfg: EnvironmentConfig, key: str, net: IncusNetwork, remote_name: str, remote: Remote) -> NetworkSpec:
+    """A network as one remote creates it: a NAT bridge, or macvlan on that remote's uplink(s)."""
+    if net.type != "macvlan":
+        return NetworkSpec(key, str(net.cidr), nat=net.nat)
+    env_net = lan(cfg, net)
+    return NetworkSpec(key, str(net.cidr), type="macvlan", parent=net.uplink(remote_name),
+                       vlan=net.vlan if net.vlan is not None else (env_net.vlan if env_net else None),
+                       member_parents={m: net.uplink(remote_name, m) or "" for m in remote.members})
 
 
 def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> None:
@@ -60,11 +81,13 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
     incus = cfg.incus
     if incus is None:
         return
-    networks = tuple(NetworkSpec(key, str(net.cidr), nat=net.nat) for key, net in sorted(incus.networks.items()))
     sites: dict[str, tuple[Site, pulumi.ResourceOptions]] = {}
     for name, remote in sorted(incus.remotes.items()):
         provider = binding.Provider(f"incus-{name}", provider_args(name, remote, incus, secrets))
         opts = pulumi.ResourceOptions(providers={binding.PACKAGE: provider})
+        # Only the networks this remote's instances use are created on it.
+        used = sorted({inst.network for inst in incus.instances.values() if inst.remote == name})
+        networks = tuple(network_spec(cfg, key, incus.networks[key], name, remote) for key in used)
         site = Site(f"incus-{name}", SiteArgs(remote=name, networks=networks, members=remote.members,
                                               extra_profiles=incus.profiles, project=remote.project), opts=opts)
         sites[name] = (site, opts)
@@ -76,4 +99,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             name=name, fqdn=cfg.environment.fqdn(name), platform="incus",
             distribution=inst.distribution if inst.kind == "system" else None,
             address=container.ipv4_address, ssh_user=cfg.environment.operator.name, ready=(container.instance,),
-            groups=tuple(sorted({"incus", f"incus-{inst.remote}", *inst.groups}))))
+            machine=(container.instance,),
+            groups=tuple(sorted({"incus", f"incus-{inst.remote}", *inst.groups})),
+            # Behind a NAT bridge only the remote reaches the instance (incus exec).
+            incus_remote=inst.remote if incus.networks[inst.network].type == "bridge" else None))

@@ -38,6 +38,7 @@ def _cluster(cfg: EnvironmentConfig, spec: ClusterConfig, secrets: Secrets, host
             connection=connection(host, private_key),
             cluster_address=host.private_address,
             ready=host.ready,
+            machine=host.machine,
             labels=spec.node_labels.get(name, {}),
             taints=spec.node_taints.get(name, ()),
             flannel_iface=spec.node_flannel_iface.get(name, spec.flannel_iface),
@@ -54,6 +55,7 @@ def _cluster(cfg: EnvironmentConfig, spec: ClusterConfig, secrets: Secrets, host
             disable=spec.disable,
             tls_san=spec.tls_san,
             vip=spec.vip,
+            vip_interface=spec.vip_interface,
             token=secrets.get(token_key(cfg, spec)),
             # Servers hold etcd: in production removing one must be a deliberate act.
             protect_servers=cfg.environment.production,

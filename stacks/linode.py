@@ -41,6 +41,8 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
                 user_data=user_data(spec) if cloud_init else None,
                 # Provisioning connects as root, so root keeps its key login (never passwords).
                 provision_script=None if cloud_init else provision_script(spec, disable_root=False),
+                # A cloud-init instance is kept current over SSH too: edits never replace it (day 2).
+                reprovision_script=provision_script(spec) if cloud_init else None,
                 services=tuple(FirewallRule(label=s.label, protocol=s.protocol, ports=s.ports,
                                             sources=tuple(str(n) for n in s.sources))
                                for s in instance.services),
@@ -57,7 +59,8 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             distribution=instance.distribution,
             address=component.public_ip,
             ssh_user=env.operator.name,
-            ready=(component.ready,),
+            ready=(component.ready, *([component.provision] if component.provision else [])),
+            machine=(component.instance,),
             groups=instance.groups,
             private_address=component.private_ip,
             host_key=component.host_key,

@@ -60,6 +60,9 @@ def config_datasources(m: Mtig) -> list[Datasource]:
     ]
 
 
+GRAFANA_TLS_SECRET = "grafana-tls"
+
+
 def stack_args(
     cfg: EnvironmentConfig,
     secrets: Secrets,
@@ -93,7 +96,9 @@ def stack_args(
         mqtt_tls_secret=m.mosquitto.tls_secret_name,
         grafana_hostname=m.grafana.hostname,
         grafana_ingress_class=m.grafana.ingress_class,
-        grafana_tls_secret=m.grafana.tls_secret_name,
+        # A TLS Secret of the operator's, else one cert-manager issues from the lab CA (components/ca).
+        grafana_tls_secret=m.grafana.tls_secret_name or (GRAFANA_TLS_SECRET if cfg.ca is not None else None),
+        grafana_cluster_issuer=cfg.ca.issuer_name if cfg.ca is not None and not m.grafana.tls_secret_name else None,
         # Production data (time series, dashboards, retained messages) survives a mistake.
         protect=cfg.environment.production,
     )

@@ -16,9 +16,13 @@ from . import backups
 from .config.model import EnvironmentConfig
 from .hosts import Cluster, HostRegistry
 
-CONTRACT_VERSION = "1.1"  # 1.1: `backups`
+# 1.1 added `backups`; 2: the kubeconfig moved from `k3s.kubeconfig` to the top-level secret output
+# `kubeconfig`: tools such as pulumi/actions mask only top-level secret outputs (src/main.ts:
+# core.setSecret on outExport.secret) and hand every other output, nested secrets included, to the
+# job in clear.
+CONTRACT_VERSION = "2"
 
-ENDPOINT_KEYS = ("alertmanager", "grafana", "influxdb", "loki", "loki_push", "mqtt", "prometheus")
+ENDPOINT_KEYS = ("alertmanager", "grafana", "influxdb", "loki", "loki_push", "mqtt", "mqtt_edge", "prometheus")
 
 
 def host_entry(host, primary: Optional[str], private: Optional[str]) -> dict:
@@ -31,6 +35,7 @@ def host_entry(host, primary: Optional[str], private: Optional[str]) -> dict:
         "distribution": host.distribution,
         "groups": sorted(host.groups),
         "ssh_user": host.ssh_user,
+        **({"connection": {"type": "incus", "remote": host.incus_remote}} if host.incus_remote else {}),
     }
 
 
@@ -50,9 +55,12 @@ def k3s(cluster) -> Optional[dict]:
         "name": cluster.name,
         "api_endpoint": cluster.api_endpoint,
         "version": cluster.version,
-        # Cluster admin: kept secret in state and in `pulumi stack output` (shown as [secret]).
-        "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
     }
+
+
+def kubeconfig(cluster) -> Optional[pulumi.Output]:
+    """Cluster admin, as a top-level secret output of its own (never nested inside a map)."""
+    return None if cluster is None else pulumi.Output.secret(cluster.kubeconfig)
 
 
 def _mqtt(metrics) -> Any:
@@ -65,9 +73,11 @@ def _mqtt(metrics) -> Any:
     return metrics.mqtt_url
 
 
-def endpoints(metrics, mon) -> dict:
+def endpoints(metrics, mon, edge_brokers: list[str] | None = None) -> dict:
     """Every service endpoint; ``None`` for a layer the environment does not run."""
     out: dict[str, Any] = {key: None for key in ENDPOINT_KEYS}
+    if edge_brokers:
+        out["mqtt_edge"] = list(edge_brokers)
     if metrics is not None:
         out.update(mqtt=_mqtt(metrics), grafana=metrics.grafana_url, influxdb=metrics.influxdb_url)
     if mon is not None:
@@ -80,7 +90,27 @@ def endpoints(metrics, mon) -> dict:
     return out
 
 
-def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None, metrics: Any, mon: Any) -> None:
+def dns(lab_dns) -> Optional[pulumi.Output[dict]]:
+    """The lab DNS: its servers (resolvers for the hosts) and every record of its zone by FQDN."""
+    if lab_dns is None:
+        return None
+    return pulumi.Output.all(lab_dns.servers, lab_dns.zone).apply(lambda values: {
+        "domain": lab_dns.domain,
+        "servers": list(values[0]),
+        "records": {(lab_dns.domain if r.name == "@" else f"{r.name}.{lab_dns.domain}"): r.address
+                    for r in values[1].records},
+    })
+
+
+def ca(lab_ca) -> Optional[dict]:
+    """The lab CA's root (public: hosts and browsers trust it) and the issuer that uses it."""
+    if lab_ca is None:
+        return None
+    return {"root_pem": lab_ca.root_pem, "issuer": lab_ca.issuer_name}
+
+
+def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None, metrics: Any, mon: Any,
+           lab_dns: Any = None, lab_ca: Any = None, edge_brokers: list[str] | None = None) -> None:
     env = cfg.environment
     pulumi.export("contract_version", CONTRACT_VERSION)
     pulumi.export(
@@ -89,7 +119,10 @@ def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None,
     )
     pulumi.export("inventory", inventory(hosts))
     pulumi.export("k3s", k3s(cluster))
-    pulumi.export("endpoints", endpoints(metrics, mon))
+    pulumi.export("kubeconfig", kubeconfig(cluster))
+    pulumi.export("endpoints", endpoints(metrics, mon, edge_brokers))
+    pulumi.export("dns", dns(lab_dns))
+    pulumi.export("ca", ca(lab_ca))
     # What is backed up where (1.1): kinds, targets, schedules, retention; never a credential.
     pulumi.export("backups", backups.contract(cfg))
     if metrics is not None:

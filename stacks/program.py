@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import backups, incus, k3s, linode, monitoring, mtig, onboard, outputs, proxmox
+from . import backups, ca, ci_runner, dns, edge, incus, k3s, linode, monitoring, mtig, onboard, outputs, proxmox
 from .config.model import EnvironmentConfig
 from .secrets import Secrets
 from .hosts import HostRegistry
@@ -15,8 +15,12 @@ def main(cfg: EnvironmentConfig, secrets: Secrets) -> None:
     linode.deploy(cfg, secrets, hosts)
     incus.deploy(cfg, secrets, hosts)
     onboard.deploy(cfg, secrets, hosts)
+    ci_runner.deploy(cfg, secrets, hosts)  # the pipeline's runner, inside the lab
     cluster = k3s.deploy(cfg, secrets, hosts)
+    lab_dns = dns.deploy(cfg, secrets, hosts)  # the zone names every host and published service
+    lab_ca = ca.deploy(cfg, cluster)  # cert-manager issuing HTTPS certificates from the lab's root
+    edge_brokers = edge.deploy(cfg, secrets, hosts, lab_ca)  # hosts of group mqtt: Mosquitto with TLS
     metrics = mtig.deploy(cfg, secrets, cluster)  # with the monitoring layer's Grafana datasources
     mon = monitoring.deploy(cfg, secrets, cluster, metrics, hosts)
     backups.deploy(cfg, secrets, hosts, proxmox_provider, cluster, metrics)
-    outputs.export(cfg, hosts, cluster, metrics, mon)
+    outputs.export(cfg, hosts, cluster, metrics, mon, lab_dns, lab_ca, edge_brokers)

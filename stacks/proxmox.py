@@ -9,18 +9,19 @@ import pulumi
 import pulumi_proxmoxve as proxmoxve
 from pulumi_command import remote
 
-from cloudinit.render import CLOUD_INIT_WAIT, ProvisionSpec
+from cloudinit.render import CLOUD_INIT_WAIT, ProvisionSpec, provision_script
 from components import hostkey
 from components.catalog import CATALOG
 from components.proxmox import (Image, ImageArgs, Lxc, LxcArgs, NetworkArgs, Snippet, SnippetArgs, Template,
                                 TemplateArgs, Vm, VmArgs)
 from components.proxmox.metadata import shared_user_data
 
+from .config import names
 from .config import proxmox as pxcfg
-from .config.model import EnvironmentConfig
+from .config.model import EnvironmentConfig, declared_hosts
+from .provision import host_roles, provision_spec
 from .secrets import Secrets
 from .hosts import Host, HostRegistry, connection
-from .provision import host_roles
 
 # Containers get the operator's SSH keys for root (no password); they have no operator user until provisioned.
 LXC_SSH_USER = "root"
@@ -72,8 +73,11 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
         net = pxcfg.network_of(env, px, network_name)
         return f"{ipv4}/{net.cidr.prefixlen}", str(net.gateway)
 
-    def dns(network_name: str | None) -> tuple[str, ...]:
-        return tuple(str(server) for server in pxcfg.network_of(env, px, network_name).dns_servers)
+    lab_dns = names.dns_hosts(declared_hosts(cfg))
+
+    def dns(network_name: str | None, host: str) -> tuple[str, ...]:
+        # The lab DNS first (components/dns), then the network's own resolvers.
+        return names.resolvers(cfg, network_name or px.network or env.default_network, host, lab_dns)
 
     templates: dict[tuple[str, str], Template] = {}
     for tpl in px.templates:
@@ -134,6 +138,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
         runs_on = px.template_nodes(vm.template) if px.storage.shared else (node,)
         for other in runs_on:
             user_data_on(tpl.distribution, roles, other, extra)
+        user_data = user_data_on(tpl.distribution, roles, node, extra)
         guest = Vm(
             vm.name,
             VmArgs(
@@ -145,13 +150,14 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
                 template_node_name=tpl.node,
                 datastore_id=vm.datastore or px.storage.vm,
                 snippets_datastore_id=px.storage.snippets,
-                user_data_file_id=user_data_on(tpl.distribution, roles, node, extra).file_id,
+                user_data_file_id=user_data.file_id,
+                user_data_file=user_data.file,
                 other_nodes=tuple(n for n in runs_on if n != node),
                 network=nic(vm.network, vm.bridge),
                 ipv4=ipv4,
                 gateway=gateway,
                 dns_domain=env.domain,
-                dns_servers=dns(vm.network),
+                dns_servers=dns(vm.network, vm.name),
                 cores=vm.cores,
                 memory_mb=vm.memory_mb,
                 disk_gb=vm.disk_gb,
@@ -180,11 +186,16 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
             connection=connection(host, private_key),
             add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=CLOUD_INIT_WAIT,
-            triggers=[guest.vm.id],  # a new VM (a replacement) is waited for again
+            # A new VM (a real replacement) is waited for again: its MAC addresses are new (Proxmox
+            # generates them on creation), while its id is the VMID and stays the same.
+            triggers=[guest.vm.mac_addresses],
             # A static address is plain config: only this option orders the wait after the VM.
             opts=pulumi.ResourceOptions(parent=guest, depends_on=[guest.vm]),
         )
-        hosts.add(dataclasses.replace(host, ready=(ready,)))
+        provisioned = reprovision(f"{vm.name}-provision", host, private_key, guest, ready,
+                                  provision_spec(cfg, vm.name, tpl.distribution, pxcfg.PLATFORM_VM, vm.groups,
+                                                 with_hosts_entries=False))
+        hosts.add(dataclasses.replace(host, ready=(ready, provisioned), machine=(ready,)))
 
     lxc_images: dict[tuple[str, str], Image] = {}
     for ct in px.containers:
@@ -211,7 +222,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
                 ipv4=ipv4,
                 gateway=gateway,
                 dns_domain=env.domain,
-                dns_servers=dns(ct.network),
+                dns_servers=dns(ct.network, ct.name),
                 cores=ct.cores,
                 memory_mb=ct.memory_mb,
                 swap_mb=ct.swap_mb,
@@ -225,7 +236,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
             opts=opts,
         )
         ct_address = ct.ipv4 if ct.ipv4 != "dhcp" else guest.ipv4
-        hosts.add(Host(
+        host = Host(
             name=ct.name,
             fqdn=env.fqdn(ct.name),
             platform=pxcfg.PLATFORM_LXC,
@@ -235,5 +246,31 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
             ready=(guest.container,),
             groups=ct.groups,
             host_key=hostkey.recorded_host_key(ct.name, ct_address, machine=[guest.container], parent=guest),
-        ))
+        )
+        provisioned = reprovision(f"{ct.name}-provision", host, private_key, guest, guest.container,
+                                  provision_spec(cfg, ct.name, ct.distribution, pxcfg.PLATFORM_LXC, ct.groups,
+                                                 with_hosts_entries=False), disable_root=False)
+        hosts.add(dataclasses.replace(host, ready=(guest.container, provisioned), machine=(guest.container,)))
     return opts.provider
+
+
+def reprovision(name: str, host: Host, private_key: pulumi.Input[str], parent: pulumi.Resource,
+                after: pulumi.Resource, spec: ProvisionSpec, disable_root: bool = True) -> remote.Command:
+    """provision.sh over SSH after the guest is up, and again (an update) whenever it changes.
+
+    The cloud-init files of a running guest are read once per instance: a package, the timezone or
+    a rotated operator key reaches an existing guest only this way (the same idempotent script the
+    SSH-provisioned Linodes and onboarded hosts run). Script on stdin, same command on update."""
+    command = "bash -s" if host.ssh_user == "root" else "sudo --non-interactive bash -s"
+    return remote.Command(
+        name,
+        connection=connection(host, private_key),
+        create=command,
+        update=command,
+        stdin=provision_script(spec, disable_root=disable_root),
+        add_previous_output_in_env=False,  # sshd would refuse (or log) the previous stdout as SETENV
+        # A new guest (its readiness check re-created) is provisioned again.
+        triggers=[after.id],
+        # SSH works once cloud-init has finished (or the container runs); the trigger is an id only.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[after]),
+    )

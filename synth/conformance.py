@@ -24,12 +24,14 @@ from typing import Any
 import pulumi
 from pulumi import _types
 
+from components.ca import crd as ca_crd
 from components.incus import binding as incus_binding
 
-SDK_PACKAGES = ("pulumi_proxmoxve", "pulumi_linode", "pulumi_command", "pulumi_kubernetes", "pulumi_random", "pulumi_minio")
+SDK_PACKAGES = ("pulumi_proxmoxve", "pulumi_linode", "pulumi_command", "pulumi_kubernetes", "pulumi_random", "pulumi_tls",
+                "pulumi_minio")
 _REGISTER = re.compile(r'resource_(modules|packages)="""(.*?)"""', re.S)
 # Types registered by bindings in this repository rather than by an installed SDK.
-EXTRA_TYPES: dict[str, type] = dict(incus_binding.RESOURCE_TYPES)
+EXTRA_TYPES: dict[str, type] = {**incus_binding.RESOURCE_TYPES, **ca_crd.RESOURCE_TYPES}
 
 
 @functools.cache
@@ -56,6 +58,8 @@ def resource_class(token: str) -> type | None:
 
 
 def args_class(resource_cls: type) -> type | None:
+    if resource_cls is ca_crd.ClusterIssuer:
+        return ca_crd.ClusterIssuerArgs
     module = sys.modules[resource_cls.__module__]
     # Most SDKs name it <Class>Args; pulumi-kubernetes names it <Class>InitArgs.
     return getattr(module, f"{resource_cls.__name__}Args", None) or getattr(module, f"{resource_cls.__name__}InitArgs", None)

@@ -35,6 +35,10 @@ PROJECT = "homelab"
 class Recorded:
     resources: list[dict[str, Any]] = field(default_factory=list)
     revealed: dict[str, dict[str, Any]] = field(default_factory=dict)  # urn -> inputs with secrets shown
+    # For the day-2 plan (synth/plan.py): what the provider computed (the id and every output that
+    # is not an echoed input, secrets shown) and which resources each top-level input came from.
+    computed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    property_dependencies: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 class RecordingMonitor(MockMonitor):
@@ -48,7 +52,18 @@ class RecordingMonitor(MockMonitor):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             self._record(request, response.urn, kind="register")
+            if request.custom:
+                self._record_computed(request, response)
         return response
+
+    def _record_computed(self, request, response) -> None:
+        inputs = struct_to_plain(request.object, reveal=True)
+        state = struct_to_plain(response.object, reveal=True) if response.HasField("object") else {}
+        computed = {key: value for key, value in state.items() if key not in inputs or inputs[key] != value}
+        computed["id"] = response.id
+        self.recorded.computed[response.urn] = computed
+        self.recorded.property_dependencies[response.urn] = {
+            key: sorted(set(deps.urns)) for key, deps in sorted(request.propertyDependencies.items()) if deps.urns}
 
     def ReadResource(self, request):  # noqa: N802
         response = super().ReadResource(request)
@@ -93,6 +108,8 @@ class SynthResult:
     revealed: dict[str, dict[str, Any]]
     outputs: dict[str, Any]
     secret_values: dict[str, str]
+    computed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    property_dependencies: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 def stack_entries(env: str, stack_dir: Path = ROOT) -> tuple[dict[str, Any], set[str]]:
@@ -163,7 +180,8 @@ def run(env: str, secret_values: dict[str, str] | None = None, stack_dir: Path =
             os.environ[loader.STACK_DIR_VARIABLE] = previous
     cfg = loader.validate(entries, stack=env, secret_keys=secret_keys)
     resources = sorted(recorded.resources, key=lambda r: r["urn"])
-    return SynthResult(env, cfg, resources, recorded.revealed, outputs, values)
+    return SynthResult(env, cfg, resources, recorded.revealed, outputs, values,
+                       recorded.computed, recorded.property_dependencies)
 
 
 def _resolve_outputs() -> dict[str, Any]:

@@ -126,6 +126,9 @@ def k3s_ca_prefix(name: str) -> str:
     return "K10" + hashlib.sha256(_pem("CERTIFICATE", name, "server-ca").encode()).hexdigest()
 
 
+K3S_PROVIDER_TOKEN_SECRET = "homelab-pulumi-token"
+
+
 def _pem(kind: str, *parts: str) -> str:
     """A PEM block with a deterministic body: looks like k3s' material, is no real key."""
     import base64
@@ -169,6 +172,10 @@ def _k3s_remote_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
         return {"stdout": k3s_kubeconfig(name), "stderr": ""}
     if isinstance(create, str) and create.split()[-1:] == [K3S_SERVER_TOKEN_PATH]:
         return {"stdout": k3s_ca_prefix(name) + "\n", "stderr": ""}
+    if isinstance(create, str) and K3S_PROVIDER_TOKEN_SECRET in create:
+        # components/k3s/scripts/provider-credential.sh: k3s.yaml, then the ServiceAccount token
+        token = "eyJhbGciOiJSUzI1NiJ9." + hashlib.sha256(f"sa-token/{name}".encode()).hexdigest()
+        return {"stdout": f"{k3s_kubeconfig(name)}---\ntoken: {token}\n", "stderr": ""}
     return _OTHER_REMOTE_COMMAND(inputs, name) if _OTHER_REMOTE_COMMAND else {"stdout": "", "stderr": ""}
 
 
@@ -302,3 +309,25 @@ def _local_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 OUTPUTS["command:local:Command"] = _local_command
+
+
+# ---- tls (components/ca): what the tls provider computes --------------------------------------------
+
+def _tls_private_key(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"privateKeyPem": _pem("EC PRIVATE KEY", "tls", name), "publicKeyPem": _pem("PUBLIC KEY", "tls", name)}
+
+
+def _tls_self_signed_cert(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"certPem": _pem("CERTIFICATE", "tls", name)}
+
+
+OUTPUTS["tls:index/privateKey:PrivateKey"] = _tls_private_key
+OUTPUTS["tls:index/selfSignedCert:SelfSignedCert"] = _tls_self_signed_cert
+
+
+def _tls_cert_request(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"certRequestPem": _pem("CERTIFICATE REQUEST", "tls", name)}
+
+
+OUTPUTS["tls:index/certRequest:CertRequest"] = _tls_cert_request
+OUTPUTS["tls:index/locallySignedCert:LocallySignedCert"] = _tls_self_signed_cert

@@ -66,7 +66,7 @@ def test_a_distribution_may_name_its_own_admin_group():
 
 # --- the committed environments do not opt in ------------------------------------------------------
 
-OPT_IN_MARKERS = ("flannel-", "config.yaml.d", "registries.yaml", "AIRGAP_URL", "kubelet-arg",
+OPT_IN_MARKERS = ("flannel-", "50-homelab-datastore.yaml", "registries.yaml", "AIRGAP_URL", "kubelet-arg",
                   "debian13", "ubuntu2404", "-pkg")
 
 

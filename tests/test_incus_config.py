@@ -92,14 +92,19 @@ def _lothlorien():
 
 
 def test_token_trust_needs_a_secret_and_certificate_trust_does_not():
-    specs = list(section.secrets(_lothlorien()))
-    assert [spec.key for spec in specs] == ["incusToken-iapetus"]
+    cfg = _lothlorien()
+    # lothlorien's remotes trust a client certificate (CI cannot reuse a one-time token): no secret.
+    assert [spec.key for spec in section.secrets(cfg)] == []
+    remotes = dict(cfg.incus.remotes)
+    remotes["iapetus"] = remotes["iapetus"].model_copy(update={"trust": "token"})
+    with_token = cfg.model_copy(update={"incus": cfg.incus.model_copy(update={"remotes": remotes})})
+    assert [spec.key for spec in section.secrets(with_token)] == ["incusToken-iapetus"]
 
 
 def test_lothlorien_declares_its_incus_instances_as_hosts():
     hosts = {h.name: h for h in section.hosts(_lothlorien())}
-    assert sorted(hosts) == ["atlantis", "coredns", "mosquitto", "prometheus"]
-    assert hosts["mosquitto"].address == "10.10.0.10" and hosts["mosquitto"].platform == "incus"
+    assert sorted(hosts) == ["atlantis", "coredns", "mosquitto"]
+    assert hosts["mosquitto"].address == "10.50.0.54" and hosts["mosquitto"].platform == "incus"
     assert hosts["atlantis"].distribution is None  # OCI application container
 
 
@@ -110,3 +115,4 @@ def test_lothlorien_has_a_standalone_control_host_and_a_three_node_cluster():
     # System containers run no service the program configures: none of them publishes a proxy.
     assert {name: inst.proxies for name, inst in incus.instances.items() if inst.kind == "system"} == {
         "coredns": {}, "mosquitto": {}, "prometheus": {}}
+    assert incus.networks["lan"].type == "macvlan" and incus.networks["lan"].parent == "eno1"

@@ -19,13 +19,11 @@ def _instances(run) -> dict[str, dict]:
 def test_lothlorien_runs_the_seed_containers_on_its_two_remotes(synth_result):
     run = synth_result("lothlorien")
     instances = _instances(run)
-    assert sorted(instances) == ["atlantis", "coredns", "mosquitto", "prometheus"]
+    assert sorted(instances) == ["atlantis", "coredns", "mosquitto"]
     providers = {r["name"]: r for r in run.of_type(PROVIDER)}
     assert sorted(providers) == ["incus-cluster01", "incus-iapetus"]
     where = {name: r["provider"].rsplit("::", 1)[-1] for name, r in instances.items()}
-    assert where == {"atlantis": "incus-iapetus", "coredns": "incus-cluster01", "mosquitto": "incus-cluster01",
-                     "prometheus": "incus-cluster01"}
-    assert instances["prometheus"]["inputs"]["target"] == "cluster01-n2"
+    assert where == {"atlantis": "incus-iapetus", "coredns": "incus-cluster01", "mosquitto": "incus-cluster01"}
     # Incus has no tags: the environment goes into a user key, where the policy pack looks for it.
     assert {r["inputs"]["config"]["user.environment"] for r in instances.values()} == {"lothlorien"}
 
@@ -35,23 +33,29 @@ def test_every_instance_gets_base_plus_exactly_one_network_profile_never_default
     profiles = {name: r["inputs"]["profiles"] for name, r in _instances(run).items()}
     assert profiles == {
         "atlantis": ["homelab-base", "homelab-gitops"],
-        "coredns": ["homelab-base", "homelab-production"],
-        "mosquitto": ["homelab-base", "homelab-production"],
-        "prometheus": ["homelab-base", "homelab-management"],
+        "coredns": ["homelab-base", "homelab-lan"],
+        "mosquitto": ["homelab-base", "homelab-lan"],
     }
-    names = sorted({r["inputs"]["name"] for r in run.of_type(PROFILE)})
-    assert names == ["homelab-base", "homelab-gitops", "homelab-management", "homelab-production"]
-    assert len(run.of_type(PROFILE)) == 8  # four on each remote
+    by_remote: dict[str, set[str]] = {}
+    for r in run.of_type(PROFILE):
+        by_remote.setdefault(r["provider"].rsplit("::", 1)[-1], set()).add(r["inputs"]["name"])
+    # Each remote gets the networks (and their profiles) its own instances use, not every network.
+    assert by_remote == {
+        "incus-iapetus": {"homelab-base", "homelab-gitops"},
+        "incus-cluster01": {"homelab-base", "homelab-lan"},  # the NAT bridges nobody there uses: not created
+    }
 
 
-def test_mosquitto_keeps_its_data_and_publishes_no_proxy(synth_result):
+def test_mosquitto_is_on_the_lan_without_proxies_and_keeps_its_data(synth_result):
     run = synth_result("lothlorien")
     mosquitto = _instances(run)["mosquitto"]
     devices = {d["name"]: d for d in mosquitto["inputs"]["devices"]}
     # Nothing the program configures listens inside a system container: no proxy device publishes it.
     proxies = [d["name"] for r in _instances(run).values() for d in r["inputs"]["devices"] if d["type"] == "proxy"]
     assert proxies == []
-    assert devices["eth0"]["properties"]["ipv4.address"] == "10.10.0.10"
+    assert sorted(devices) == ["data", "root"]  # no proxy, no eth0 override: cloud-init sets the address
+    assert yaml.safe_load(mosquitto["inputs"]["config"]["cloud-init.network-config"])["ethernets"]["eth0"][
+        "addresses"] == ["10.50.0.54/24"]
     assert devices["data"]["properties"] == {"path": "/var/lib/mosquitto", "pool": "ceph", "source": "mosquitto-data"}
     volume = next(r for r in run.of_type(VOLUME) if r["inputs"]["name"] == "mosquitto-data")
     assert volume["inputs"]["config"]["snapshots.schedule"] == "0 2 * * *"
@@ -61,18 +65,22 @@ def test_production_protects_instances_and_keeps_data_volumes(synth_result):
     run = synth_result("lothlorien")
     assert all(r["options"]["protect"] for r in run.of_type(INSTANCE))
     volumes = run.of_type(VOLUME)
-    assert sorted(r["inputs"]["name"] for r in volumes) == ["atlantis-data", "mosquitto-data", "prometheus-data"]
+    assert sorted(r["inputs"]["name"] for r in volumes) == ["atlantis-data", "mosquitto-data"]
     assert all(r["options"]["protect"] and r["options"]["retain_on_delete"] for r in volumes)
     atlantis = next(r for r in volumes if r["inputs"]["name"] == "atlantis-data")
     assert atlantis["inputs"]["config"]["snapshots.schedule"] == "@daily"
     assert atlantis["inputs"]["config"]["snapshots.expiry"] == "2w"
 
 
-def test_trust_token_stays_secret_and_certificate_remote_has_none(synth_result):
+def test_certificate_remotes_carry_no_secret_and_generate_no_certificate(synth_result):
+    """Both of lothlorien's remotes trust a client certificate (CI writes it from the environment's
+    secrets): no one-time token, which a fresh runner could not use after the first up."""
     run = synth_result("lothlorien")
     providers = {r["name"]: r["inputs"] for r in run.of_type(PROVIDER)}
-    assert providers["incus-iapetus"]["remotes"] == "[secret]"
-    assert providers["incus-iapetus"]["generateClientCertificates"] == "true"
+    iapetus = json.loads(providers["incus-iapetus"]["remotes"])
+    assert iapetus[0] == {"name": "iapetus", "address": "https://10.50.0.40:8443", "protocol": "incus",
+                          "authenticationType": "tls"}
+    assert providers["incus-iapetus"].get("generateClientCertificates") in (None, "false", False)
     remotes = json.loads(providers["incus-cluster01"]["remotes"])
     assert remotes == [
         {"name": "cluster01", "address": "https://10.50.0.41:8443", "protocol": "incus", "authenticationType": "tls"},
@@ -85,8 +93,8 @@ def test_system_containers_get_the_shared_cloud_init_and_oci_does_not(synth_resu
     run = synth_result("lothlorien")
     files = run.artifacts
     assert sorted(p for p in files if p.startswith("incus/")) == [
-        "incus/incus-coredns-instance.user-data.yaml", "incus/incus-mosquitto-instance.user-data.yaml",
-        "incus/incus-prometheus-instance.user-data.yaml"]
+        "incus/incus-coredns-instance.network-config.yaml", "incus/incus-coredns-instance.user-data.yaml",
+        "incus/incus-mosquitto-instance.network-config.yaml", "incus/incus-mosquitto-instance.user-data.yaml"]
     doc = yaml.safe_load(files["incus/incus-mosquitto-instance.user-data.yaml"])
     assert doc["hostname"] == "mosquitto" and doc["ssh_pwauth"] is False and doc["disable_root"] is True
     assert "qemu-guest-agent" not in doc["packages"]
@@ -99,8 +107,11 @@ def test_incus_instances_join_the_inventory(synth_result):
     run = synth_result("lothlorien")
     inventory = {h["name"]: h for h in run.outputs["inventory"] if h["platform"] == "incus"}
     assert {name: h["addresses"]["primary"] for name, h in inventory.items()} == {
-        "atlantis": "10.30.0.10", "coredns": "10.10.0.53", "mosquitto": "10.10.0.10", "prometheus": "10.21.0.10"}
+        "atlantis": "10.30.0.10", "coredns": "10.50.0.53", "mosquitto": "10.50.0.54"}
     assert "incus-cluster01" in inventory["mosquitto"]["groups"]
+    # On the LAN (macvlan) SSH reaches the instance; behind a NAT bridge only `incus exec` does.
+    assert "connection" not in inventory["coredns"] and "connection" not in inventory["mosquitto"]
+    assert inventory["atlantis"]["connection"] == {"type": "incus", "remote": "iapetus"}
 
 
 def test_mirkwood_has_no_incus(synth_result):
@@ -110,8 +121,8 @@ def test_mirkwood_has_no_incus(synth_result):
 
 def test_volumes_on_shared_storage_are_not_pinned_to_a_member(synth_result):
     run = synth_result("lothlorien")
-    prometheus = next(r for r in run.of_type(VOLUME) if r["inputs"]["name"] == "prometheus-data")
-    assert prometheus["inputs"]["pool"] == "ceph" and "target" not in prometheus["inputs"]
+    mosquitto = next(r for r in run.of_type(VOLUME) if r["inputs"]["name"] == "mosquitto-data")
+    assert mosquitto["inputs"]["pool"] == "ceph" and "target" not in mosquitto["inputs"]
 
 
 def test_synthesized_incus_inputs_conform_to_the_provider_schema_as_documented(synth_result):
@@ -134,7 +145,7 @@ def test_synthesized_incus_inputs_conform_to_the_provider_schema_as_documented(s
             assert device["type"] in schema.DEVICE_TYPES
             assert all(isinstance(v, str) and v for v in device["properties"].values())  # non-empty strings
         assert all(isinstance(v, str) for v in res["inputs"].get("config", {}).values())  # a map of strings
-    assert checked == 4 + 8 + 3 + 15
+    assert checked == 3 + 4 + 2 + 5  # instances, profiles, volumes, networks (pending members too)
     remote_block = schema.block_properties(schema.PROVIDER)["remotes"]
     for provider in run.of_type(PROVIDER):
         assert set(provider["inputs"]) <= set(schema.pulumi_properties(schema.PROVIDER))

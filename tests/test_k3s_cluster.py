@@ -15,6 +15,7 @@ import yaml
 from pulumi_command import remote
 
 from components.k3s import Cluster, ClusterArgs, K3sNode
+from components.k3s import render
 from components.k3s.render import KUBECONFIG_PATH
 from components.k3s import render
 from synth.mocks import _random_password, k3s_ca_prefix, k3s_kubeconfig
@@ -113,6 +114,8 @@ def test_one_server_two_agents_join_graph_and_generated_token():
         assert "k3s-uninstall.sh" in server["inputs"]["delete"]
         ca_hash = regs[f"{p}-ca-hash"]
         assert commands_deps(ca_hash) == [server["urn"]]
+        assert "kube-vip" not in server["inputs"]["create"] and "wait_vip" not in server["inputs"]["create"]
+        assert commands_deps(regs[f"{p}-kubeconfig"]) == [server["urn"]]
         for agent in (f"{p}-k3s-2", f"{p}-k3s-3"):
             join, sync = regs[f"{p}-agent-{agent}-join"], regs[f"{p}-agent-{agent}-sync"]
             # the CA hash (read from the first server) is in the agent's token: a data dependency
@@ -151,7 +154,7 @@ def test_three_servers_join_one_at_a_time_and_agents_join_in_parallel_on_the_fir
         assert config_of(s1)["cluster-init"] is True
         for joiner, before, host in ((s2, s1, f"{p}-k3s-2"), (s3, s2, f"{p}-k3s-3")):
             assert "cluster-init" not in config_of(joiner)
-            assert config_of(joiner)["server"] == "https://10.30.30.11:6443"  # the first server, inside
+            assert config_of(joiner)["server"] == "https://192.168.30.10:6443"  # through the VIP
             assert commands_deps(joiner) == sorted([regs[f"{host}-cloud-init"]["urn"], before["urn"],
                                                     regs[f"{p}-ca-hash"]["urn"]])
         same = ("cluster-cidr", "service-cidr", "disable", "secrets-encryption", "tls-san")
@@ -176,10 +179,23 @@ def test_three_servers_join_one_at_a_time_and_agents_join_in_parallel_on_the_fir
             assert commands_deps(sync) == sorted([join["urn"], s3["urn"], ca_hash])
             assert not set(sync["dependencies"]) & (agents - {join["urn"]})
             assert config_of(join)["node-label"] == ["homelab.io/pool=general"]
+            assert config_of(join)["server"] == "https://192.168.30.10:6443"  # agents join through the VIP
             assert not join["options"]["protect"]
         read = regs[f"{p}-kubeconfig"]
-        assert set(commands_deps(read)) == {s1["urn"], s2["urn"], s3["urn"]} | {
-            regs[f"{p}-agent-{p}-k3s-{i}-sync"]["urn"] for i in (4, 5, 6)}
+        # The kubeconfig (and all built with it) waits for the first server only, never for joins.
+        assert commands_deps(read) == [s1["urn"]]
+        # kube-vip announces the VIP from k3s's auto-deploy directory on every server, and each
+        # server's script waits until the VIP answers before anything joins through it.
+        for server in (s1, s2, s3):
+            script = shlex.split(server["inputs"]["create"])[-1]
+            start = script.index("<<'HOMELAB_K3S_MANIFEST'\n") + len("<<'HOMELAB_K3S_MANIFEST'\n")
+            docs = list(yaml.safe_load_all(script[start:script.index("\nHOMELAB_K3S_MANIFEST\n", start)]))
+            daemonset = next(d for d in docs if d["kind"] == "DaemonSet")
+            env = {e["name"]: e.get("value") for e in daemonset["spec"]["template"]["spec"]["containers"][0]["env"]}
+            assert env["address"] == "192.168.30.10" and env["vip_arp"] == "true" and env["cp_enable"] == "true"
+            assert "/var/lib/rancher/k3s/server/manifests/kube-vip.yaml" in script
+            assert "readonly VIP_ADDRESS=192.168.30.10\nwait_vip() {" in script
+            assert "192.168.30.10" in config_of(server)["tls-san"]
         assert f"{p}-token" not in regs  # supplied from config: nothing generated
 
     return after(cluster, check)
@@ -201,12 +217,16 @@ def test_secrets_never_in_command_lines_and_kubeconfig_read_is_not_logged():
             if "stdin" in reg["inputs"]:
                 assert reg["inputs"]["stdin"] == MASK and shown["stdin"]
         read = regs[f"{p}-kubeconfig"]
-        assert read["inputs"]["create"] == f"sudo --non-interactive cat {KUBECONFIG_PATH}"
+        # The provider's credential: a ServiceAccount token that does not expire (day 2), read
+        # with the cluster's CA from k3s.yaml by provider-credential.sh.
+        assert read["inputs"]["create"] == read["inputs"]["update"] == render.provider_credential_command("operator")
+        assert KUBECONFIG_PATH in read["inputs"]["create"] and "service-account-token" in read["inputs"]["create"]
         assert read["inputs"]["logging"] == "none"
         assert read["inputs"]["addPreviousOutputInEnv"] is False
         assert "stdout" in read["options"]["additional_secret_outputs"]
         assert "stdin" not in read["inputs"]
-        assert client_key in kubeconfig  # the credentials are kept, only the address changes
+        user = yaml.safe_load(kubeconfig)["users"][0]["user"]
+        assert client_key not in kubeconfig and set(user) == {"token"}  # no certificate that expires
 
     async def flags() -> list[bool]:
         return [await cluster.kubeconfig.is_secret(), await cluster.api_endpoint.is_secret()]

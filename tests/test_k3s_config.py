@@ -19,6 +19,9 @@ def declared(monkeypatch):
     """The hosts the proxmox and onboard sections would declare (VMs and a Raspberry Pi, mixed)."""
     hosts = [DeclaredHost(name, "onboard" if name == "merry" else "proxmox-vm", f"hosts[{i}]")
              for i, name in enumerate(HOSTS)]
+    # The lab DNS that serves the published API names (stacks/config/names.py).
+    hosts.append(DeclaredHost("mk-dns", "proxmox-lxc", f"hosts[{len(hosts)}]", address="10.40.0.10",
+                              distribution="debian12", groups=("dns",)))
     monkeypatch.setattr(model, "declared_hosts", lambda cfg: hosts)
     return hosts
 
@@ -77,6 +80,7 @@ def test_unknown_and_duplicate_nodes(declared):
 
 def test_vip_must_be_in_tls_san_and_labels_must_name_nodes(declared):
     assert problems(cluster(vip="10.40.0.20", tls_san=["k3s.mirkwood.lan"],
+                            servers=["mk-k3s-s1", "mk-k3s-s2", "mk-k3s-s3"],
                             node_labels={"merry": {"homelab.io/arch": "arm64"}})) == [
         "k3s.clusters[0].node_labels.merry: is not a server or agent of this cluster (got 'merry')",
         "k3s.clusters[0].tls_san: must include the VIP 10.40.0.20 so the API certificate is valid for it "

@@ -31,6 +31,10 @@ def config_of(resource: dict) -> dict:
     return yaml.safe_load(script[start:script.index("\nHOMELAB_K3S_CONFIG\n", start)])
 
 
+# Where each cluster answers: mirkwood's single server, lothlorien's VIP (kube-vip on its servers).
+FRONT = {"mirkwood": "10.40.0.21", "lothlorien": "10.50.0.20"}
+
+
 @pytest.mark.parametrize("env", sorted(TOPOLOGY))
 def test_cluster_nodes_join_graph_and_outputs(env, synth_result):
     run = synth_result(env)
@@ -51,12 +55,13 @@ def test_cluster_nodes_join_graph_and_outputs(env, synth_result):
         joiner = commands[f"{env}-server-{server}"]
         assert commands[f"{env}-server-{before}"]["urn"] in joiner["dependencies"]
         assert vm_urn[server] in joiner["dependencies"]
-        assert config_of(joiner)["server"] == f"https://{config_of(first)['tls-san'][1]}:6443"
+        assert config_of(joiner)["server"] == f"https://{FRONT[env]}:6443"
     agent_urns = {c["urn"] for n, c in commands.items() if "-agent-" in n}
     for agent in agents:
         join = commands[f"{env}-agent-{agent}-join"]
         assert first["urn"] in join["dependencies"] and vm_urn[agent] in join["dependencies"]
         assert not set(join["dependencies"]) & agent_urns
+        assert config_of(join)["server"] == f"https://{FRONT[env]}:6443"
         sync = commands[f"{env}-agent-{agent}-sync"]
         assert commands[f"{env}-server-{servers[-1]}"]["urn"] in sync["dependencies"]
 
@@ -66,12 +71,17 @@ def test_cluster_nodes_join_graph_and_outputs(env, synth_result):
     for server in servers:
         assert commands[f"{env}-server-{server}"]["options"]["protect"] is (env == "lothlorien")
     assert by_name[f"{env}-provider"]["inputs"]["kubeconfig"] == MASK
+    # The kubeconfig read waits for the first server only: joins are off the critical path.
+    read = commands[f"{env}-kubeconfig"]
+    assert {u for u in read["dependencies"] if COMMAND in u} == {first["urn"]}
+    assert FRONT[env] in config_of(first)["tls-san"]
     assert run.outputs["k3s"] == {
         "name": env,
-        "api_endpoint": f"https://{config_of(first)['tls-san'][1]}:6443",
-        "kubeconfig": MASK,
+        "api_endpoint": f"https://{FRONT[env]}:6443",
         "version": script_of(first["inputs"]["create"]).split("readonly VERSION=")[1].splitlines()[0],
     }
+    # A top-level secret output of its own: pulumi/actions masks only whole secret outputs.
+    assert run.outputs["kubeconfig"] == MASK
     for command in commands.values():
         if "stdin" in command["inputs"]:
             assert command["inputs"]["stdin"] == MASK

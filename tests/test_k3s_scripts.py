@@ -61,6 +61,7 @@ def test_rendered_scripts_pass_shellcheck(tmp_path: Path) -> None:
     for name, text in rendered_scripts().items():
         (tmp_path / name).write_text(text)
         paths.append(str(tmp_path / name))
+    paths.append(str(render.SCRIPTS_DIR / render.PROVIDER_CREDENTIAL_SCRIPT))  # static, not rendered
     result = subprocess.run(["shellcheck", "--severity=style", *paths], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
 
@@ -273,3 +274,19 @@ def test_config_yaml_from_libyaml_is_the_text_of_pythons_emitter():
                                taints=("homelab.io/pi=true:NoSchedule",))
     config = render.server_config(node, SETTINGS, ["192.168.30.11", "k3s.lan", "10.0.0.1"], "192.168.30.11")
     assert render.config_yaml(config) == yaml.safe_dump(dict(config), sort_keys=True, default_flow_style=False)
+
+
+def test_provider_kubeconfig_carries_a_token_not_the_expiring_admin_certificate():
+    """Day 2: k3s renews k3s.yaml's client certificate on disk about yearly; the provider's copy in
+    the state would then fail with x509 errors. It gets a ServiceAccount token instead."""
+    from synth.mocks import k3s_kubeconfig
+
+    text = k3s_kubeconfig("k3s-1") + "---\ntoken: eyJhbGciOiJSUzI1NiJ9.abc\n"
+    doc = yaml.safe_load(render.token_kubeconfig(text, "https://10.0.0.1:6443", "lab"))
+    assert doc["users"] == [{"name": "lab", "user": {"token": "eyJhbGciOiJSUzI1NiJ9.abc"}}]
+    assert doc["clusters"][0]["cluster"]["server"] == "https://10.0.0.1:6443"
+    assert doc["clusters"][0]["cluster"]["certificate-authority-data"]
+    with pytest.raises(ValueError, match="no token"):
+        render.token_kubeconfig(k3s_kubeconfig("k3s-1"), "https://10.0.0.1:6443", "lab")
+    script = (render.SCRIPTS_DIR / render.PROVIDER_CREDENTIAL_SCRIPT).read_text()
+    assert "type: kubernetes.io/service-account-token" in script and "name: cluster-admin" in script

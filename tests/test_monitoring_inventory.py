@@ -59,17 +59,17 @@ def test_host_from_stdin_and_unknown_host_is_empty():
 
 def test_rejects_outputs_of_another_contract_major():
     data = json.loads(OUTPUTS.read_text())
-    data["contract_version"] = "2.0"
+    data["contract_version"] = "1.0"
     done = run_module("--list", stdin=json.dumps(data))
     assert done.returncode == 2
-    assert "contract_version 2.0 is not supported" in done.stderr
+    assert "contract_version 1.0 is not supported" in done.stderr
 
 
 def test_unwraps_secret_envelopes_and_outputs_wrapper():
     data = json.loads(OUTPUTS.read_text())
-    data["k3s"]["kubeconfig"] = {inv._SIG_KEY: inv._SECRET_SIG, "value": "apiVersion: v1"}
+    data["kubeconfig"] = {inv._SIG_KEY: inv._SECRET_SIG, "value": "apiVersion: v1"}
     loaded = inv.load_outputs(json.dumps({"outputs": data}))
-    assert loaded["k3s"]["kubeconfig"] == "apiVersion: v1"
+    assert loaded["kubeconfig"] == "apiVersion: v1"
     assert inv.build_inventory(loaded)["all"]["vars"]["homelab_k3s_api_endpoint"] == "https://10.30.0.20:6443"
 
 

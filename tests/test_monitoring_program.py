@@ -124,9 +124,9 @@ def test_lothlorien_layer_federates_mirkwood_and_adds_its_datasources(tmp_path):
 
 
 def test_an_upstream_with_another_contract_major_is_refused():
-    with pytest.raises(ValueError, match="contract_version 2"):
-        layer._check_contract("2", "organization/homelab/mirkwood")
-    assert layer._check_contract("1", "organization/homelab/mirkwood") == "1"
+    with pytest.raises(ValueError, match="contract_version 1"):
+        layer._check_contract("1", "organization/homelab/mirkwood")
+    assert layer._check_contract("2", "organization/homelab/mirkwood") == "2"
 
 
 def test_mirkwood_is_not_federating():

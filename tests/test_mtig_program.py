@@ -67,7 +67,8 @@ def test_layer_deploys_the_configured_stack(stack_config):
     def check(values):
         outputs, _ = values
         assert outputs["mqtt_url"] == f"mqtt://mosquitto.{cfg.mtig.namespace}.svc.cluster.local:1883"
-        assert outputs["grafana_url"] == f"http://{cfg.mtig.grafana.hostname}"
+        # HTTPS: the committed environments run the lab CA (cert-manager issues grafana-tls).
+        assert outputs["grafana_url"] == f"https://{cfg.mtig.grafana.hostname}"
         assert outputs["influxdb_org"] == cfg.mtig.influxdb.org
         production = cfg.environment.production
         for reg in rec.registrations:

@@ -134,11 +134,13 @@ def test_cluster_membership_alone_brings_the_k3s_prerequisites():
     hosts = [{**PI, "name": "merry", "address": "10.50.0.32", "groups": []},
              {**PI, "groups": []}, {**PI, "name": "sam", "address": "10.50.0.33", "groups": ["web"]}]
     entries = {**_entries(hosts), "homelab:k3s": {"clusters": [
-        {"name": "lothlorien", "version": "v1.31.4+k3s1", "servers": ["merry"], "agents": ["pippin"]}]}}
-    # Not production: production k3s also needs etcd snapshots to the backup store (backups section),
-    # which is not what this test is about.
-    entries["homelab:environment"] = {**entries["homelab:environment"], "production": False}
-    cfg = loader.validate(entries, stack="lothlorien", secret_keys={"homelab:sshPrivateKey"})
+        {"name": "lothlorien", "version": "v1.31.4+k3s1", "servers": ["merry"], "agents": ["pippin"]}]},
+        # Production backs its cluster up (stacks/config/backups.py).
+        "homelab:backups": {"store": {"endpoint": "minio.lan:9000", "bucket": "homelab-lothlorien"},
+                            "k3s": {"schedule": "0 */6 * * *", "retention": 28, "s3": True}},
+        "homelab:backupS3AccessKey": "x", "homelab:backupS3SecretKey": "x"}
+    cfg = loader.validate(entries, stack="lothlorien", secret_keys={
+        "homelab:sshPrivateKey", "homelab:backupS3AccessKey", "homelab:backupS3SecretKey"})
     roles = {name: provision_spec(cfg, name, "debian12", "onboard", ()).roles for name in ("merry", "pippin", "sam")}
     assert roles == {"merry": ("k3s",), "pippin": ("k3s",), "sam": ()}
     script = provision_script(provision_spec(cfg, "pippin", "debian12", "onboard", ()))

@@ -54,18 +54,151 @@ def test_every_stateful_type_needs_protection_in_production_only(type_):
     assert not messages(rules.production_protected, res(type_, "data", {}, stack="mirkwood"))
 
 
-def test_templates_and_stateless_resources_are_not_asked_for_protection():
-    assert not messages(rules.production_protected, res(rules.PVE_VM, "t", {"template": True}))
+def catalog_template(**extra) -> Resource:
+    """A template as the program builds it: nothing but a catalog image, never started, no clone."""
+    props = {"template": True, "started": False, "tags": ["rocky9"],
+             "disks": [{"interface": "scsi0", "importFrom": f"local:import/{distro().image_file_name}"}]}
+    props.update(extra)
+    return res(rules.PVE_VM, "t", props)
+
+
+def test_catalog_templates_and_stateless_resources_are_not_asked_for_protection():
+    assert not messages(rules.production_protected, catalog_template())
     assert not messages(rules.production_protected, res("kubernetes:core/v1:ConfigMap", "c", {}))
 
 
-def test_environment_comes_from_the_stack_file_and_unknown_stacks_count_as_production():
+@pytest.mark.parametrize("evasion", [
+    {},                                                                   # the flag alone, no disk
+    {"disks": [{"interface": "scsi0", "importFrom": "local:import/hand-made.qcow2"}]},
+    {"disks": [{"interface": "scsi0", "importFrom": f"local:import/{'x'}"}, {"interface": "scsi1", "size": 500}]},
+    {"clone": {"vmId": 9000}},
+    {"started": True},
+], ids=["flag-only", "foreign-image", "data-disk", "clone", "started"])
+def test_a_template_flag_grants_no_exemption_by_itself(evasion):
+    """Evasion class: a resource exempting itself. A VM that sets `template: true` but is not
+    provably a catalog template (only catalog images, no clone, never started) is held to the
+    production rules like any VM."""
+    if evasion:
+        vm = catalog_template(**evasion)
+    else:
+        vm = res(rules.PVE_VM, "t", {"template": True, "tags": ["rocky9"]})
+    assert not rules.is_template(vm)
+    assert messages(rules.production_protected, vm)
+    assert messages(rules.environment_tag, vm)
+
+
+def test_production_comes_from_the_packs_own_config_not_the_stack_file(tmp_path, monkeypatch):
+    """Evasion class: `production: false` in a pull request's stack file. The pack takes the production
+    stacks from policy/stacks.yaml and never reads a stack file; a stack without `production:` is
+    judged the same way (by name) as the loader judges it."""
+    from policy import stacks
+
+    assert stacks.production_stacks() == frozenset({"lothlorien"})
     assert rules.environment("lothlorien") == rules.Environment("lothlorien", True)
     assert rules.environment("mirkwood") == rules.Environment("mirkwood", False)
-    assert rules.environment("elsewhere").production is True
+    assert rules.environment("elsewhere").production is False
+    # The committed stack file does not matter: a copy that says `production: false` changes nothing.
+    monkeypatch.setattr(rules, "ROOT", tmp_path)
+    (tmp_path / "Pulumi.lothlorien.yaml").write_text("config:\n  homelab:environment:\n    production: false\n")
+    assert rules.environment("lothlorien").production is True
+    assert messages(rules.production_protected, res(rules.PVE_VM, "vm", {}))
+    # A different config makes a different stack production.
+    other = tmp_path / "stacks.yaml"
+    other.write_text("production_stacks: [elsewhere]\n")
+    assert stacks.production_stacks(other) == frozenset({"elsewhere"})
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("production_stacks: []\n")
+    with pytest.raises(ValueError, match="non-empty list"):
+        stacks.production_stacks(empty)
+
+
+# Type tokens the providers use for the same kind of thing (bpg 8.x Legacy and experimental,
+# bpg 6.x/7.x names, Incus/LXD, Linode).
+VM_VARIANTS = ["proxmoxve:index/vmLegacy:VmLegacy", "proxmoxve:index/vm:Vm", "proxmoxve:cloned/vm:Vm",
+               "proxmoxve:VM/virtualMachine:VirtualMachine", "proxmoxve:index/virtualMachine2:VirtualMachine2"]
+CT_VARIANTS = ["proxmoxve:index/containerLegacy:ContainerLegacy", "proxmoxve:CT/container:Container",
+               "proxmoxve:index/container:Container"]
+
+
+@pytest.mark.parametrize("type_", VM_VARIANTS + CT_VARIANTS + [
+    "linode:index/instance:Instance", "incus:index/instance:Instance", "lxd:index/instance:Instance",
+    "linode:index/volume:Volume", "incus:index/storageVolume:StorageVolume"])
+def test_rules_match_by_kind_not_by_one_type_token(type_):
+    """Evasion class: another token for the same kind of resource (a legacy or new variant)."""
+    assert rules.kind_of(type_) in rules.STATEFUL_KINDS
+    assert messages(rules.production_protected, res(type_, "data", {}))
+    assert not messages(rules.production_protected, res(type_, "data", {}, protect=True))
+
+
+@pytest.mark.parametrize("type_", VM_VARIANTS)
+def test_every_vm_variant_is_checked_for_catalog_images_and_clones(type_):
+    bad = res(type_, "vm", {"disks": [{"importFrom": "local:import/hand-made.qcow2"}]})
+    assert messages(rules.pinned_images, bad) == [
+        f"{type_} 'vm': disk 0 importFrom 'local:import/hand-made.qcow2' is not a catalog image"]
+    stray = res(type_, "odd", {"clone": {"vmId": 4242}})
+    assert list(rules.clones_from_templates([stray]))
+
+
+def test_kinds_of_other_resources():
+    assert rules.kind_of("proxmoxve:download/file:File") == "download"
+    assert rules.kind_of("kubernetes:core/v1:Secret") == rules.kind_of("kubernetes:core/v1:SecretPatch") == "secret"
+    assert rules.kind_of("proxmoxve:index/fileLegacy:FileLegacy") is None
+    assert rules.kind_of("kubernetes:core/v1:ConfigMap") is None
+    assert rules.kind_of("homelab:proxmox:Vm") is None  # a component: its children are judged
 
 
 # --- credentials ---------------------------------------------------------------------------------
+
+
+def test_credentials_in_container_env_name_value_pairs_are_refused():
+    """Evasion class: the credential's name is in `name`, its value in `value`."""
+    container = {"name": "app", "env": [{"name": "DB_PASSWORD", "value": "hunter2-canary"},
+                                        {"name": "LOG_LEVEL", "value": "debug"},
+                                        {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "t", "key": "k"}}},
+                                        {"name": "INFLUX_TOKEN", "value": "[secret]"}]}
+    deploy = res("kubernetes:apps/v1:Deployment", "app", {"spec": {"template": {"spec": {"containers": [container]}}}})
+    found = messages(rules.no_plain_credentials, deploy)
+    assert found == ["kubernetes:apps/v1:Deployment 'app': 'spec.template.spec.containers[0].env[0].value' is the plain "
+                     "value of a credential-named entry: take it from a secret (valueFrom.secretKeyRef, or a Pulumi secret)"]
+    helm = res("kubernetes:helm.sh/v3:Release", "r", {"values": {"set": [{"key": "auth.rootPassword", "value": "pw-canary"}]}})
+    assert messages(rules.no_plain_credentials, helm)
+    assert all("canary" not in m for m in found + messages(rules.no_plain_credentials, helm))
+
+
+@pytest.mark.parametrize("text", [
+    '[[outputs.influxdb_v2]]\n  urls = ["http://influxdb:8086"]\n  token = "s3cr3t-canary"\n',
+    "[mqtt]\npassword: s3cr3t-canary\n",
+    "#!/bin/sh\nexport API_TOKEN=s3cr3t-canary\n",
+    "influx auth create --token s3cr3t-canary --org homelab\n",
+    "url: postgres://grafana:s3cr3t-canary@db:5432/grafana\n",
+])
+def test_credentials_written_into_config_or_script_text_are_refused(text):
+    """Evasion class: a credential inside config text (a ConfigMap file, a script) rather than an input."""
+    cm = res("kubernetes:core/v1:ConfigMap", "cfg", {"data": {"app.conf": text}})
+    found = messages(rules.no_plain_credentials, cm)
+    assert found == ["kubernetes:core/v1:ConfigMap 'cfg': input 'data.app.conf' writes a credential in clear into "
+                     "config or script text: reference it ($VAR, a file, a Secret) and pass the value as a secret"]
+    assert "canary" not in found[0]
+
+
+@pytest.mark.parametrize("text", [
+    'token = "${INFLUX_TOKEN}"\n', "password = \"$MQTT_PASSWORD\"\n", "token-file: /etc/rancher/k3s/cluster-token\n",
+    "token=$(cat)\n", "lock_passwd: true\n", "secrets-encryption: true\n", "- token=grafana.token\n",
+    "influx auth create --token \"$INFLUX_TOKEN\"\n", "password_file /mosquitto/passwd\n",
+    "url: http://influxdb:8086\n", "token: {{ .Values.token }}\n",
+])
+def test_references_to_credentials_in_text_pass(text):
+    cm = res("kubernetes:core/v1:ConfigMap", "cfg", {"data": {"app.conf": text}})
+    assert not messages(rules.no_plain_credentials, cm)
+
+
+@pytest.mark.parametrize("type_,extra", [("kubernetes:core/v1:SecretPatch", {}),
+                                         ("kubernetes:apiextensions.k8s.io:CustomResource", {"kind": "Secret"})])
+def test_kubernetes_secrets_are_judged_by_kind(type_, extra):
+    secret = res(type_, "s", {**extra, "stringData": {"mqtt-users": "telegraf:pw"}})
+    assert messages(rules.no_plain_credentials, secret) == [
+        f"{type_} 's': 'stringData.mqtt-users' is a plain value: Kubernetes Secret content must be a Pulumi secret"]
+
 
 
 def test_plain_credential_inputs_are_refused_without_echoing_them():
@@ -133,7 +266,7 @@ def test_incus_instances_carry_the_environment_in_user_config_and_templates_are_
         "'user.environment' (has: none)"]
     assert not messages(rules.environment_tag,
                         res(rules.INCUS_INSTANCE, "mqtt", {"config": {"user.environment": "lothlorien"}}))
-    assert not messages(rules.environment_tag, res(rules.PVE_VM, "t", {"template": True, "tags": ["rocky9"]}))
+    assert not messages(rules.environment_tag, catalog_template())
 
 
 # --- Mosquitto -------------------------------------------------------------------------------------
@@ -145,8 +278,66 @@ def test_mosquitto_allowing_anonymous_clients_is_refused():
     conf = GOOD_CONF.replace("allow_anonymous false", "allow_anonymous true")
     cm = res("kubernetes:core/v1:ConfigMap", "mosquitto-config", {"data": {"mosquitto.conf": conf}})
     assert messages(rules.mosquitto_no_anonymous, cm) == [
-        "kubernetes:core/v1:ConfigMap 'mosquitto-config': Mosquitto config at 'data.mosquitto.conf' sets "
-        "allow_anonymous true: every client must authenticate"]
+        "kubernetes:core/v1:ConfigMap 'mosquitto-config': Mosquitto config at 'data.mosquitto.conf' turns "
+        "allow_anonymous on: every client must authenticate"]
+
+
+@pytest.mark.parametrize("setting", ["allow_anonymous 1", "  allow_anonymous true", "\tallow_anonymous 1",
+                                     "allow_anonymous false\nlistener 8883\nallow_anonymous 1"])
+def test_mosquitto_anonymous_in_another_spelling_is_refused(setting):
+    """Evasion class: Mosquitto reads `1` as true and skips leading whitespace (src/conf.c,
+    conf__parse_bool); a later line overrides an earlier `false`."""
+    conf = GOOD_CONF.replace("allow_anonymous false", setting)
+    cm = res("kubernetes:core/v1:ConfigMap", "m", {"data": {"mosquitto.conf": conf}})
+    assert any("turns allow_anonymous on" in m for m in messages(rules.mosquitto_no_anonymous, cm))
+
+
+@pytest.mark.parametrize("key", ["allow_anonymous", "allowAnonymous", "AllowAnonymous", "allow-anonymous",
+                                 "ALLOW_ANONYMOUS"])
+@pytest.mark.parametrize("value", [True, "true", "1", 1, "yes"])
+def test_structured_anonymous_settings_in_any_spelling_are_refused(key, value):
+    helm = res("kubernetes:helm.sh/v3:Release", "mqtt", {"values": {"auth": {key: value}}})
+    assert messages(rules.mosquitto_no_anonymous, helm) == [
+        f"kubernetes:helm.sh/v3:Release 'mqtt': 'values.auth.{key}' allows anonymous MQTT clients"]
+
+
+def test_mosquitto_config_that_includes_other_files_is_refused():
+    """Evasion class: a config pulled in by include_dir, which the pack never sees."""
+    conf = GOOD_CONF + "include_dir /etc/mosquitto/conf.d\n"
+    cm = res("kubernetes:core/v1:ConfigMap", "m", {"data": {"mosquitto.conf": conf}})
+    assert messages(rules.mosquitto_no_anonymous, cm) == [
+        "kubernetes:core/v1:ConfigMap 'm': Mosquitto config at 'data.mosquitto.conf' pulls in other files with "
+        "include_dir, which the policy cannot check: keep the whole config in one file"]
+
+
+@pytest.mark.system
+def test_real_mosquitto_admits_anonymous_clients_with_the_spelling_the_rule_refuses(tmp_path):
+    """The spelling `  allow_anonymous 1` is not hypothetical: a real mosquitto 2 accepts an
+    unauthenticated publish with it."""
+    from tests.tools import require_tool
+
+    broker, publish = require_tool("mosquitto"), require_tool("mosquitto_pub")
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\n  allow_anonymous 1\n")
+    process = subprocess.Popen([broker, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        import time
+        for _ in range(50):
+            done = subprocess.run([publish, "-h", "127.0.0.1", "-p", str(port), "-t", "t", "-m", "m"],
+                                  capture_output=True, text=True)
+            if done.returncode == 0:
+                break
+            time.sleep(0.1)
+        assert done.returncode == 0, done.stderr
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    cm = res("kubernetes:core/v1:ConfigMap", "m", {"data": {"mosquitto.conf": conf.read_text()}})
+    assert any("turns allow_anonymous on" in m for m in messages(rules.mosquitto_no_anonymous, cm))
 
 
 def test_mosquitto_config_must_say_no_anonymous_explicitly_in_any_carrier():
@@ -236,7 +427,7 @@ def test_templates_import_catalog_images_and_instances_use_catalog_images():
     bad = res(rules.PVE_VM, "t", {"template": True, "disks": [{"importFrom": "local:import/hand-made.qcow2"}]})
     assert not messages(rules.pinned_images, good)
     assert messages(rules.pinned_images, bad) == [
-        "proxmoxve:index/vmLegacy:VmLegacy 't': template disk 0 importFrom 'local:import/hand-made.qcow2' is not a "
+        "proxmoxve:index/vmLegacy:VmLegacy 't': disk 0 importFrom 'local:import/hand-made.qcow2' is not a "
         "catalog image"]
     assert not messages(rules.pinned_images, res(rules.PVE_VM, "t", {"template": True, "disks": [{"importFrom": "[unknown]"}]}))
     linode = res(rules.LINODE_INSTANCE, "edge", {"image": "linode/ubuntu18.04"})
@@ -248,7 +439,7 @@ def test_templates_import_catalog_images_and_instances_use_catalog_images():
 
 def test_clones_come_from_the_stacks_catalog_templates():
     d = distro()
-    template = res(rules.PVE_VM, "tpl", {"template": True, "vmId": d.default_vmid})
+    template = catalog_template(vmId=d.default_vmid)
     clone = res(rules.PVE_VM, "web", {"clone": {"vmId": d.default_vmid, "full": True}})
     stray = res(rules.PVE_VM, "odd", {"clone": {"vmId": 4242, "full": True}})
     assert not list(rules.clones_from_templates([template, clone]))

@@ -14,12 +14,32 @@ from tests.conftest import ENVIRONMENTS, run_synth
 def test_synth_writes_resources_outputs_and_summary(env, synth_result):
     run = synth_result(env)
     assert (run.out / "resources.json").is_file()
-    assert run.outputs["contract_version"] == "1.1"
+    assert run.outputs["contract_version"] == "2"
     assert run.outputs["environment"]["name"] == env
     assert f"homelab synth: {env} ->" in run.stdout
     assert "secrets: none unmasked" in run.stdout
     for res in run.resources:
         assert set(res) >= {"urn", "type", "name", "parent", "provider", "dependencies", "options", "inputs"}
+
+
+def _secrets_below_the_top(value, path=""):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if item == "[secret]":
+                yield f"{path}.{key}"
+            yield from _secrets_below_the_top(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _secrets_below_the_top(item, f"{path}[{index}]")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_secret_is_nested_inside_an_output(env, synth_result):
+    """pulumi/actions (v7 src/main.ts) registers a mask only for an output that is secret as a whole
+    and gives every other output to the job, nested secrets in clear: a secret is a top-level output."""
+    outputs = synth_result(env).outputs
+    assert outputs["kubeconfig"] == "[secret]"
+    assert [path for name, value in outputs.items() for path in _secrets_below_the_top(value, name)] == []
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

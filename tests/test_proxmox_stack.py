@@ -244,13 +244,14 @@ def test_local_storage_clones_from_the_template_on_their_own_node_and_registers_
         assert (b.platform, b.address, b.ssh_user, b.groups, b.fqdn) == (
             "proxmox-vm", "10.40.0.62", "lavender", ("k3s", "k3s_agent"), "local-b.mirkwood.lan")
         # Ready means cloud-init has finished on the VM, not only that it booted.
-        assert [type(r).__name__ for r in b.ready] == ["Command"]
+        # cloud-init has finished, then provision.sh has run (again on every change: day 2)
+        assert [type(r).__name__ for r in b.ready] == ["Command", "Command"]
         ready = one("local-b-ready")
         assert ready["inputs"]["create"] == CLOUD_INIT_WAIT
         assert one("local-b-vm")["urn"] in ready["dependencies"]
         ct = hosts.get("local-ct")
         assert (ct.platform, ct.ssh_user, [type(r).__name__ for r in ct.ready]) == (
-            "proxmox-lxc", "root", ["ContainerLegacy"])
+            "proxmox-lxc", "root", ["ContainerLegacy", "Command"])
 
     return pulumi.Output.all(*(r.urn for h in hosts.all() for r in h.ready)).apply(check)
 
@@ -274,7 +275,8 @@ def test_editing_one_vm_leaves_the_shared_user_data_and_the_other_vms_alone(synt
     assert set(after) == set(before)
     changed = sorted(after[urn]["name"] for urn in after
                      if after[urn]["type"].startswith("proxmoxve:") and after[urn]["inputs"] != before[urn]["inputs"])
-    assert changed == ["mirkwood-k3s-a1-vm"]
+    # The meta-data's instance-id follows the address, so the new address reaches the guest.
+    assert changed == ["mirkwood-k3s-a1-meta-data-file", "mirkwood-k3s-a1-vm"]
     artifacts = "homelab-mirkwood-rocky9-k3s-user-data.yaml"
     assert (tmp_path / "build" / "mirkwood" / "artifacts" / "proxmox" / artifacts).read_text() == \
         synth_result("mirkwood").artifacts[f"proxmox/{artifacts}"]

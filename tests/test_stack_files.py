@@ -133,7 +133,8 @@ def test_make_targets_take_stack_dir(target, tmp_path):
     done = subprocess.run(["make", "-n", target, f"STACK_DIR={tmp_path}"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    runs = [line for line in done.stdout.splitlines() if "-m synth " in line or line.rstrip().endswith("-m synth")]
+    runs = [line for line in done.stdout.splitlines()
+            if re.search(r"-m synth(\.plan)?( |$)", line.rstrip())]
     assert runs, done.stdout
     assert all(f"--stack-dir {tmp_path}" in line for line in runs), runs
     if target == "policy":

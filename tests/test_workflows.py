@@ -18,7 +18,18 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
-PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$")
+# Every action by full commit SHA, its release in a comment: `uses: owner/repo@<40 hex> # vX.Y.Z`.
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<uses>\S+)(?:\s+#\s*(?P<comment>.*))?$", re.M)
+PINNED = re.compile(r"^(?P<repo>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)@(?P<sha>[0-9a-f]{40})$")
+# The releases pinned, each checked against the action's own repository (fetched, `git rev-parse
+# <tag>^{commit}`) and its action.yml at that commit declaring `using: node24` (node20 actions are
+# deprecated on GitHub's runners). Bumping an action means adding its verified row here.
+KNOWN_RELEASES = {
+    ("actions/checkout", "3d3c42e5aac5ba805825da76410c181273ba90b1"): "v7.0.1",
+    ("actions/setup-python", "5fda3b95a4ea91299a34e894583c3862153e4b97"): "v7.0.0",
+    ("actions/upload-artifact", "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f"): "v7.0.0",
+    ("pulumi/actions", "8e5e406f4007fca908480587cb9893c07090f58d"): "v7.0.0",
+}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -61,6 +72,35 @@ def test_there_are_workflows_for_pull_requests_and_deploys():
     assert [p.parent.name for p in ACTIONS] == ["pulumi-stack"]
 
 
+def pin_problems(text: str) -> list[str]:
+    """Every `uses:` line of a workflow or action that is not a known release pinned by SHA."""
+    problems = []
+    for line in USES_LINE.finditer(text):
+        uses, comment = line["uses"], (line["comment"] or "").strip()
+        if uses.startswith("./"):
+            continue
+        pinned = PINNED.match(uses)
+        if not pinned:
+            problems.append(f"{uses}: not pinned by full commit SHA")
+            continue
+        release = KNOWN_RELEASES.get((pinned["repo"], pinned["sha"]))
+        if release is None:
+            problems.append(f"{uses}: not a release checked into KNOWN_RELEASES")
+        elif comment != release:
+            problems.append(f"{uses}: comment {comment!r} should name its release {release}")
+    return problems
+
+
+def test_pin_checker_refuses_tags_unknown_shas_and_wrong_comments():
+    assert pin_problems("      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1\n") == []
+    assert pin_problems("      - uses: ./.github/actions/pulumi-stack\n") == []
+    assert pin_problems("      - uses: actions/checkout@v4\n") == ["actions/checkout@v4: not pinned by full commit SHA"]
+    assert "not a release checked" in pin_problems("    uses: actions/checkout@" + "a" * 40 + " # v7.0.1")[0]
+    assert "should name its release v7.0.1" in pin_problems(
+        "uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v6")[0]
+    assert "should name" in pin_problems("uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1")[0]
+
+
 @pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_workflow_parses_and_every_action_is_pinned(path):
     steps = steps_of(path)
@@ -69,11 +109,43 @@ def test_workflow_parses_and_every_action_is_pinned(path):
         uses = step.get("uses")
         if uses is None:
             assert "run" in step, f"{where}: a step needs `uses` or `run`"
-            continue
-        if uses.startswith("./"):
+        elif uses.startswith("./"):
             assert (ROOT / uses / "action.yml").is_file(), f"{where}: local action {uses} does not exist"
-            continue
-        assert PINNED.match(uses), f"{where}: {uses} is not pinned to a version tag or commit"
+    text = path.read_text()
+    assert len(USES_LINE.findall(text)) == sum(1 for _, step in steps if "uses" in step), "a `uses:` line the pin check missed"
+    assert pin_problems(text) == []
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_checkouts_do_not_persist_the_token(path):
+    checkouts = [(where, step) for where, step in steps_of(path) if str(step.get("uses", "")).startswith("actions/checkout@")]
+    assert checkouts
+    for where, step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False, f"{where}: persist-credentials: false"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_workflows_match_the_github_schema(path):
+    """check-jsonschema's vendored SchemaStore schemas for workflows and actions (test extras, pinned)."""
+    try:
+        import check_jsonschema  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("check-jsonschema is not installed (pyproject test extras); CI must run every real check")
+        pytest.skip("check-jsonschema is not installed (make venv)")
+    schema = "vendor.github-actions" if path.name == "action.yml" else "vendor.github-workflows"
+    done = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_schema_check_refuses_a_broken_workflow(tmp_path):
+    pytest.importorskip("check_jsonschema")
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    stepz: []\n")
+    done = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
+                           str(broken)], capture_output=True, text=True)
+    assert done.returncode != 0
 
 
 @pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -94,15 +166,21 @@ def test_make_call_parser_reads_targets_and_skips_variables():
     assert make_calls("python3 -m synth") == []
 
 
-def test_pulumi_runs_with_the_policy_pack_and_a_pinned_major():
-    operations = [(where, step) for path in WORKFLOWS + ACTIONS for where, step in steps_of(path)
-                  if str(step.get("uses", "")).startswith("pulumi/actions@")]
-    assert operations
+def pulumi_operations(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    return [(where, step) for where, step in steps_of(path)
+            if str(step.get("uses", "")).startswith("pulumi/actions@") and "command" in step.get("with", {})]
+
+
+def test_pulumi_runs_with_the_policy_pack_and_prints_no_outputs():
+    operations = [op for path in WORKFLOWS + ACTIONS for op in pulumi_operations(path)]
+    assert len(operations) == 4  # preview mirkwood (PR), up mirkwood, preview and up lothlorien
     for where, step in operations:
-        assert step["uses"] == "pulumi/actions@v7", where
-        if "command" in step.get("with", {}):
-            assert step["with"]["policyPacks"] == "policy", f"{where}: runs pulumi without --policy-pack policy"
-            assert step["with"]["cloud-url"] == "${{ env.PULUMI_BACKEND_URL }}", where
+        assert step["with"]["policyPacks"] == "policy", f"{where}: runs pulumi without --policy-pack policy"
+        assert step["with"]["cloud-url"] == "${{ secrets.PULUMI_BACKEND_URL }}", where
+        # pulumi/actions v7 src/main.ts calls core.setSecret only on top-level secret outputs and
+        # sets every output: suppress the display of outputs altogether.
+        assert step["with"]["suppress-outputs"] == "true", where
+        assert step["with"]["refresh"] == "false" and step["with"]["upsert"] == "false", where
     assert (ROOT / "policy" / "PulumiPolicy.yaml").is_file()
 
 
@@ -138,6 +216,8 @@ PRODUCTION_SECRETS = {
     "STACK_SECRETS_LOTHLORIEN",
     "PULUMI_BACKEND_ACCESS_KEY_ID_LOTHLORIEN",
     "PULUMI_BACKEND_SECRET_ACCESS_KEY_LOTHLORIEN",
+    "INCUS_CLIENT_CERTIFICATE_LOTHLORIEN",  # a client certificate Incus already trusts (not a token)
+    "INCUS_CLIENT_KEY_LOTHLORIEN",
 }
 PULL_REQUEST_EVENTS = {"pull_request", "pull_request_target"}
 SECRET_NAME = re.compile(r"\bsecrets\.([A-Za-z_][A-Za-z0-9_]*)")
@@ -195,7 +275,7 @@ def test_the_pulumi_stack_action_names_no_secret():
     assert ACTIONS
     for path in ACTIONS:
         expressions = " ".join(re.findall(r"\$\{\{(.*?)\}\}", path.read_text(), re.S))
-        assert not re.search(r"\bsecrets\b", expressions), f"{path}: an expression reads secrets"
+        assert not re.search(r"(?<![\w-])secrets\s*[.\[]", expressions), f"{path}: an expression reads secrets"
 
 
 def test_each_production_secret_appears_only_under_the_lothlorien_environment():
@@ -216,14 +296,23 @@ def test_each_production_secret_appears_only_under_the_lothlorien_environment():
     assert seen == PRODUCTION_SECRETS, f"production secrets referenced: {sorted(seen)}"
 
 
+STATE_SECRETS = {"PULUMI_BACKEND_ACCESS_KEY_ID_{}", "PULUMI_BACKEND_SECRET_ACCESS_KEY_{}"}
+
+
+def operation(step: dict[str, Any]) -> tuple[str, str, str | None]:
+    return step["with"]["command"], step["with"]["stack-name"], step["with"].get("plan")
+
+
 def test_pull_request_previews_mirkwood_only_commenting_and_skips_forks():
     preview = _jobs("pull-request.yml")["preview"]
     assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
     assert set(preview["needs"]) == {"test", "synth"}
     assert "strategy" not in preview, "one stack: mirkwood"
     assert preview["permissions"]["pull-requests"] == "write"
-    step = next(s for s in preview["steps"] if s.get("uses") == "./.github/actions/pulumi-stack")
-    assert step["with"] == {"command": "preview", "stack": "mirkwood", "comment-on-pr": "true"}
+    assert preview["runs-on"] == ["self-hosted", "homelab-mirkwood"]
+    ops = [s for s in preview["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@") and "with" in s and "command" in s["with"]]
+    assert [operation(s) for s in ops] == [("preview", "mirkwood", None)]
+    assert ops[0]["with"]["comment-on-pr"] == "true"
     assert "environment" not in preview
     assert secret_names(preview) == {
         "PULUMI_BACKEND_URL", "PULUMI_BACKEND_ACCESS_KEY_ID_MIRKWOOD", "PULUMI_BACKEND_SECRET_ACCESS_KEY_MIRKWOOD",
@@ -234,7 +323,6 @@ def test_deploy_ups_staging_then_production_behind_its_environment():
     document = load(ROOT / ".github" / "workflows" / "deploy.yml")
     assert triggers(document) == {"push", "workflow_dispatch"}
     assert document["on"]["push"]["branches"] == ["main"]
-    assert document["concurrency"]["cancel-in-progress"] is False
     jobs = document["jobs"]
     assert set(jobs) == {"verify", "up-mirkwood", "up-lothlorien"}
     assert not secret_names(jobs["verify"]), "verify runs the tests: no credentials"
@@ -243,12 +331,95 @@ def test_deploy_ups_staging_then_production_behind_its_environment():
     assert environment_of(mirkwood) == "mirkwood" and environment_of(lothlorien) == "lothlorien"
     for job in (mirkwood, lothlorien):
         assert job["if"] == "github.ref == 'refs/heads/main'"  # a manual run from a branch deploys nothing
-    operations = lambda job: [s["with"] for s in job["steps"] if s.get("uses") == "./.github/actions/pulumi-stack"]
-    assert operations(mirkwood) == [{"command": "up", "stack": "mirkwood"}]
-    # Production's preview runs inside the approved job, before its up.
-    assert [(o["command"], o["stack"]) for o in operations(lothlorien)] == [("preview", "lothlorien"), ("up", "lothlorien")]
-    assert lothlorien["env"]["STACK_SECRETS"] == "${{ secrets.STACK_SECRETS_LOTHLORIEN }}"
-    assert lothlorien["env"]["AWS_ACCESS_KEY_ID"] == "${{ secrets.PULUMI_BACKEND_ACCESS_KEY_ID_LOTHLORIEN }}"
+    ops = lambda job: [operation(s) for s in job["steps"]
+                       if str(s.get("uses", "")).startswith("pulumi/actions@") and "command" in s.get("with", {})]
+    assert ops(mirkwood) == [("up", "mirkwood", None)]
+    # Production: one approved job previews, saving the plan, then applies exactly that plan.
+    plan = "${{ runner.temp }}/lothlorien.plan.json"
+    assert ops(lothlorien) == [("preview", "lothlorien", plan), ("up", "lothlorien", plan)]
+    preview = next(s for s in lothlorien["steps"] if s.get("with", {}).get("command") == "preview")
+    assert preview["with"]["comment-on-summary"] == "true"  # what the approver reads afterwards
+
+
+def test_every_pulumi_operation_of_a_stack_is_followed_only_by_its_own_plan():
+    """No `up` of production without the plan previewed in the same job; no up outside deploy.yml."""
+    ups = [(path.name, where, step) for path in WORKFLOWS for where, step in pulumi_operations(path)
+           if step["with"]["command"] == "up"]
+    assert {(name, step["with"]["stack-name"]) for name, _, step in ups} == {("deploy.yml", "mirkwood"), ("deploy.yml", "lothlorien")}
+    for name, where, step in ups:
+        if step["with"]["stack-name"] == "lothlorien":
+            assert step["with"].get("plan"), f"{where}: production's up must apply a saved plan"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_each_secret_reaches_only_the_steps_that_need_it(path):
+    """No workflow- or job-level env holds a secret; a secret goes to the stack-preparing action, to a
+    pulumi preview/up step (state keys and passphrase only), and nowhere else."""
+    document = load(path)
+    for name, job in document["jobs"].items():
+        assert not secret_names(job.get("env", {})), f"{path.name}:{name}: job-level env hands secrets to every step"
+        for i, step in enumerate(job.get("steps", [])):
+            where, names = f"{path.name}:{name}:{i}", secret_names(step)
+            if not names:
+                continue
+            uses = str(step.get("uses", ""))
+            if uses == "./.github/actions/pulumi-stack":
+                env = step["with"]["stack"].upper()
+                assert names == {"PULUMI_BACKEND_URL", f"PULUMI_CONFIG_PASSPHRASE_{env}", f"STACK_SECRETS_{env}",
+                                 *(s.format(env) for s in STATE_SECRETS)}, where
+            elif uses.startswith("pulumi/actions@") and "command" in step.get("with", {}):
+                env = step["with"]["stack-name"].upper()
+                assert names == {"PULUMI_BACKEND_URL", f"PULUMI_CONFIG_PASSPHRASE_{env}",
+                                 *(s.format(env) for s in STATE_SECRETS)}, f"{where}: {sorted(names)}"
+                assert set(step["env"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PULUMI_CONFIG_PASSPHRASE"}, where
+            elif step.get("run") == "bash .github/scripts/incus-client.sh install":
+                env = "LOTHLORIEN"
+                assert names == {f"INCUS_CLIENT_CERTIFICATE_{env}", f"INCUS_CLIENT_KEY_{env}"}, where
+                assert set(step["env"]) == {"INCUS_CLIENT_CERTIFICATE", "INCUS_CLIENT_KEY"}, where
+            else:
+                pytest.fail(f"{where}: {uses or 'a run step'} gets secrets {sorted(names)}")
+
+
+def test_the_composite_action_gives_each_credential_to_one_step():
+    action = load(ACTIONS[0])
+    credential_inputs = {"backend-url", "state-access-key-id", "state-secret-access-key", "passphrase", "stack-secrets"}
+    assert credential_inputs <= set(action["inputs"])
+    users = {}
+    for i, step in enumerate(action["runs"]["steps"]):
+        text = yaml.safe_dump(step)
+        for name in credential_inputs:
+            if f"inputs.{name} " in text or f"inputs.{name}}}" in text:
+                users.setdefault(name, []).append(step["name"])
+                assert f"inputs.{name}" not in step.get("run", ""), f"{step['name']}: a credential spliced into a script"
+    assert users == {name: ["Load the stack's secret config"] for name in credential_inputs}, users
+
+
+def test_deploys_run_one_at_a_time_per_environment_never_cancelled():
+    jobs = _jobs("deploy.yml")
+    deploying = {name: job for name, job in jobs.items() if environment_of(job)}
+    assert set(deploying) == {"up-mirkwood", "up-lothlorien"}
+    for name, job in deploying.items():
+        assert job["concurrency"] == {"group": f"deploy-{environment_of(job)}", "cancel-in-progress": False}, name
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_jobs_with_credentials_run_on_their_environments_lab_runner(path):
+    """GitHub-hosted runners cannot reach *.lan or 10.x: previews and ups run on the lab's runner of
+    their own environment; no job on a lab runner runs for a fork's pull request."""
+    document = load(path)
+    labelled = 0
+    for name, job in document["jobs"].items():
+        runs_on = job["runs-on"]
+        names = secret_names(job)
+        if not names:
+            assert runs_on == "ubuntu-24.04", f"{path.name}:{name}: a job without credentials stays on GitHub's runners"
+            continue
+        stack = "lothlorien" if any(is_production(n) for n in names) else "mirkwood"
+        assert runs_on == ["self-hosted", f"homelab-{stack}"], f"{path.name}:{name}: {runs_on}"
+        labelled += 1
+        if triggers(document) & PULL_REQUEST_EVENTS:
+            assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository", name
+    assert labelled
 
 
 def test_stack_secrets_go_through_stdin_masked_and_checked():
@@ -271,7 +442,12 @@ def test_stack_secrets_go_through_stdin_masked_and_checked():
         assert not any(value in " ".join(call.argv) for value in secrets.values())
     masked = stack_secrets.masks(secrets)
     assert "::add-mask::b3BlbnNzaC1rZXktdjEAAAAA" in masked
-    assert "::add-mask::s3cret" in masked and all("\n" not in line for line in masked)
+    assert "::add-mask::s3cret" in masked and all("\n" not in line and "\r" not in line for line in masked)
+    # The whole multi-line key too, escaped as the runner unescapes it (%25, %0D, %0A).
+    assert "::add-mask::" + key.replace("\n", "%0A") in masked
+    tricky = stack_secrets.masks({"influxToken": "ab%0Acd", "winPassword": "x\r\ny"})
+    assert "::add-mask::ab%250Acd" in tricky  # the runner turns it back into the literal `ab%0Acd`
+    assert "::add-mask::x%0D%0Ay" in tricky and "::add-mask::x" in tricky and "::add-mask::y" in tricky
     with pytest.raises(ValueError, match=r"'bad key': not a camelCase config key; sshKey: value must be"):
         stack_secrets.parse('{"bad key": "x", "sshKey": ""}')
     with pytest.raises(ValueError) as error:
@@ -296,3 +472,62 @@ def test_policy_pack_uses_its_own_pinned_virtualenv():
                     if line.strip() and not line.startswith("#")]
     assert requirements and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", r) for r in requirements), requirements
     assert any(r.startswith("pulumi-policy==") for r in requirements)
+
+
+# --- state credentials: one MinIO user per stack (.github/minio/state-<stack>.json) -------------------
+
+MINIO = ROOT / ".github" / "minio"
+STATE_PREFIXES = (".pulumi/stacks/{project}/{stack}.json*", ".pulumi/history/{project}/{stack}/*",
+                  ".pulumi/backups/{project}/{stack}/*", ".pulumi/locks/organization/{project}/{stack}/*")
+
+
+def _grants(stack: str) -> dict[str, set[str]]:
+    """action -> resources (bucket-relative keys) the stack's MinIO policy allows."""
+    document = json.loads((MINIO / f"state-{stack}.json").read_text())
+    grants: dict[str, set[str]] = {}
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow" and "NotResource" not in statement and "NotAction" not in statement
+        for action in statement["Action"]:
+            assert "*" not in action, f"{stack}: wildcard action {action}"
+            grants.setdefault(action, set()).update(r.split(":::", 1)[1].partition("/")[2] for r in statement["Resource"])
+    return grants
+
+
+def test_each_stacks_state_credentials_reach_only_its_own_state():
+    """Pull requests hold mirkwood's state keys: they can write mirkwood's state and nothing else.
+    Production's keys write production's state and read mirkwood's outputs (the monitoring
+    federation's StackReference), never the other way round."""
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
+    own = lambda stack: {p.format(project=project, stack=stack) for p in STATE_PREFIXES}  # noqa: E731
+    mirkwood, lothlorien = _grants("mirkwood"), _grants("lothlorien")
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        assert mirkwood[action] == own("mirkwood"), mirkwood[action]
+        assert lothlorien[action] == own("lothlorien"), lothlorien[action]
+    assert mirkwood["s3:GetObject"] == own("mirkwood") | {".pulumi/meta.yaml"}
+    assert lothlorien["s3:GetObject"] == own("lothlorien") | {".pulumi/meta.yaml", f".pulumi/stacks/{project}/mirkwood.json*"}
+    assert not any("lothlorien" in key for keys in mirkwood.values() for key in keys)
+    assert mirkwood["s3:ListBucket"] == lothlorien["s3:ListBucket"] == {""}  # names only, the bucket itself
+
+
+def test_incus_client_certificate_is_written_privately_and_removed(tmp_path):
+    script = ROOT / ".github" / "scripts" / "incus-client.sh"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "INCUS_CLIENT_CERTIFICATE": "-----BEGIN CERTIFICATE-----",
+           "INCUS_CLIENT_KEY": "-----BEGIN PRIVATE KEY-----"}
+    done = subprocess.run(["bash", str(script), "install"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    key = tmp_path / ".config" / "incus" / "client.key"
+    assert key.read_text() == "-----BEGIN PRIVATE KEY-----\n"
+    assert key.stat().st_mode & 0o077 == 0 and (key.parent / "client.crt").stat().st_mode & 0o077 == 0
+    done = subprocess.run(["bash", str(script), "remove"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and not key.exists()
+    empty = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(["bash", str(script), "install"], env=empty, capture_output=True, text=True)
+    assert done.returncode == 2 and "must be set" in done.stderr
+    # The job removes it whatever happened, after the up.
+    steps = _jobs("deploy.yml")["up-lothlorien"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    install = runs.index("bash .github/scripts/incus-client.sh install")
+    remove = next(i for i, r in enumerate(runs) if "incus-client.sh remove" in r)
+    assert install < remove and steps[remove]["if"] == "always()"
+    ops = [i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("pulumi/actions@")]
+    assert install < min(ops) and max(ops) < remove

@@ -48,13 +48,20 @@ def parse(text: str | None) -> dict[str, str]:
     return secrets
 
 
+def escape_data(value: str) -> str:
+    """A workflow command's data as the runner expects it: it unescapes %25, %0D and %0A, so a value
+    must be escaped the same way (actions/toolkit packages/core/src/command.ts, escapeData), or a
+    secret holding `%0A` would be masked as a different string and stay visible in the log."""
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
 def masks(secrets: Mapping[str, str]) -> list[str]:
-    """GitHub workflow commands that hide every value and every line of it from the log."""
+    """GitHub workflow commands that hide every value, whole and line by line, from the log."""
     values = set()
     for value in secrets.values():
         values.add(value)
         values.update(line for line in value.splitlines() if line.strip())
-    return [f"::add-mask::{value}" for value in sorted(values) if "\n" not in value]
+    return [f"::add-mask::{escape_data(value)}" for value in sorted(values)]
 
 
 def plan(stack: str, secrets: Mapping[str, str]) -> list[Call]:

@@ -127,6 +127,12 @@ provision_user() {
   fi
   ensure_file "$home/.ssh/authorized_keys" "$PROVISION_SSH_KEYS"$'\n' 0600
   chown -h "$user:$user" "$home/.ssh/authorized_keys"
+  # Hosts provisioned as root (SSH-provisioned Linodes, LXC containers) keep root's key login: its
+  # keys follow the operator's, so a rotated key reaches them with the next provisioning run.
+  if [ "$PROVISION_DISABLE_ROOT" = no ]; then
+    install -d -m 0700 /root/.ssh
+    ensure_file /root/.ssh/authorized_keys "$PROVISION_SSH_KEYS"$'\n' 0600
+  fi
   # sudo reads every file in /etc/sudoers.d, and one it cannot parse locks everyone out of sudo:
   # visudo checks the new file before it is installed.
   command -v visudo >/dev/null || { echo "visudo not found: cannot check the sudoers file" >&2; exit 1; }

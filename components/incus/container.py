@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal, Optional, Sequence
 
 import pulumi
+import yaml
 
 from . import binding
 
@@ -57,6 +58,9 @@ class ContainerArgs:
     root_size: str = "8GiB"
     address: Optional[str] = None
     user_data: Optional[str] = None  # cloud-init user-data (system containers only)
+    # cloud-init network-config: the static address on a network without Incus DHCP (macvlan);
+    # then `address` is not set on the NIC (ipv4.address exists on managed bridges only).
+    network_config: Optional[str] = None
     proxies: tuple[ProxySpec, ...] = ()
     volume: Optional[VolumeSpec] = None
     target: Optional[str] = None  # cluster member
@@ -67,6 +71,16 @@ class ContainerArgs:
     retain_data: bool = False  # production: the data volume survives a delete of the resource
 
 
+def static_network_config(address: str, prefix: int, gateway: str, nameservers: Sequence[str],
+                          search: Sequence[str] = ()) -> str:
+    """cloud-init network-config (version 2) giving eth0 a fixed address, the default route and
+    the resolvers: what an instance on a macvlan network needs (no Incus DHCP there)."""
+    eth0: dict = {"addresses": [f"{address}/{prefix}"], "routes": [{"to": "default", "via": gateway}]}
+    if nameservers:
+        eth0["nameservers"] = {"addresses": list(nameservers), **({"search": list(search)} if search else {})}
+    return yaml.safe_dump({"version": 2, "ethernets": {"eth0": eth0}}, sort_keys=True, default_flow_style=False)
+
+
 def instance_config(args: ContainerArgs) -> dict[str, str]:
     """The instance's own config keys, sorted: limits, the environment tag and (system containers)
     cloud-init user-data."""
@@ -75,6 +89,8 @@ def instance_config(args: ContainerArgs) -> dict[str, str]:
         config["user.environment"] = args.environment
     if args.kind == "system" and args.user_data is not None:
         config["cloud-init.user-data"] = args.user_data
+    if args.kind == "system" and args.network_config is not None:
+        config["cloud-init.network-config"] = args.network_config
     return dict(sorted(config.items()))
 
 
@@ -82,7 +98,7 @@ def devices(args: ContainerArgs, volume_name: Optional[pulumi.Input[str]] = None
     """Root disk, the static-address NIC override, the data disk and proxy devices, sorted by name."""
     found = [binding.DeviceArgs(name="root", type="disk",
                                 properties={"path": "/", "pool": args.root_pool, "size": args.root_size})]
-    if args.address is not None:
+    if args.address is not None and args.network_config is None:
         # Same device name as the network profile's NIC: the instance's device replaces it whole.
         found.append(binding.DeviceArgs(name="eth0", type="nic", properties={
             "ipv4.address": args.address, "name": "eth0", "network": args.network}))

@@ -25,11 +25,16 @@ BASE_PROFILE_CONFIG: Mapping[str, str] = {
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """A managed Incus bridge network and the address range its instances live in."""
+    """An Incus network: a managed NAT bridge with its own range, or a macvlan network on the
+    host's uplink (`parent`, member-specific in a cluster) with a VLAN tag, on the LAN's range."""
 
     key: str
     cidr: str
     nat: bool = True
+    type: str = "bridge"  # bridge | macvlan
+    parent: Optional[str] = None
+    vlan: Optional[int] = None
+    member_parents: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def gateway(self) -> str:
@@ -37,9 +42,24 @@ class NetworkSpec:
         return str(next(ipaddress.IPv4Network(self.cidr).hosts()))
 
     def config(self) -> dict[str, str]:
+        """The network's config on a standalone remote."""
+        if self.type == "macvlan":
+            return {**self.cluster_config(), "parent": self.parent or ""}
         prefix = ipaddress.IPv4Network(self.cidr).prefixlen
         return {"ipv4.address": f"{self.gateway}/{prefix}", "ipv4.nat": "true" if self.nat else "false",
                 "ipv6.address": "none"}
+
+    def cluster_config(self) -> dict[str, str]:
+        """The cluster-wide config: without member-specific keys (`parent`)."""
+        if self.type == "macvlan":
+            return {"vlan": str(self.vlan)} if self.vlan is not None else {}
+        return self.config()
+
+    def member_config(self, member: str) -> Optional[dict[str, str]]:
+        """The member-specific keys of one cluster member's pending definition."""
+        if self.type == "macvlan":
+            return {"parent": self.member_parents.get(member, self.parent or "")}
+        return None
 
 
 @dataclass(frozen=True)
@@ -72,12 +92,14 @@ class Site(pulumi.ComponentResource):
             incus_name = f"{args.prefix}-{spec.key}"
             pending = [
                 binding.Network(f"{name}-network-{spec.key}-{member}", binding.NetworkArgs(
-                    name=incus_name, target=member, project=args.project), opts=child)
+                    name=incus_name, target=member, config=spec.member_config(member),
+                    type=None if spec.type == "bridge" else spec.type,
+                    project=args.project), opts=child)
                 for member in args.members
             ]
             network = binding.Network(f"{name}-network-{spec.key}", binding.NetworkArgs(
-                name=incus_name, description=f"homelab {spec.key} network {spec.cidr}", type="bridge",
-                config=spec.config(), project=args.project),
+                name=incus_name, description=f"homelab {spec.key} network {spec.cidr}", type=spec.type,
+                config=spec.cluster_config() if args.members else spec.config(), project=args.project),
                 # In a cluster the network must be pending on every member before it is created;
                 # nothing in the data links the cluster-wide network to those definitions.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=pending or None))

@@ -31,7 +31,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pulumi_command import remote
 
-from components.k3s import render
+from components.k3s import render, vip as kube_vip
 
 TYPE = "homelab:k3s:Cluster"
 # Runs when an agent's join command changes: the `-sync` command does the converging.
@@ -46,6 +46,9 @@ class K3sNode:
     connection: pulumi.Input[remote.ConnectionArgs]
     cluster_address: pulumi.Input[str] | None = None  # used between nodes; defaults to address
     ready: Sequence[pulumi.Resource] = ()  # the host is provisioned once these exist
+    # Resources re-created exactly when the machine is (a VM's readiness check, a container):
+    # their new ids re-run the install on a replaced machine (render.with_generation).
+    machine: Sequence[pulumi.CustomResource] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: Sequence[str] = ()
     flannel_iface: str | None = None  # the interface flannel uses on this node (default: k3s picks)
@@ -63,7 +66,8 @@ class ClusterArgs:
     service_cidr: str = "10.43.0.0/16"
     disable: Sequence[str] = ()
     tls_san: Sequence[str] = ()
-    vip: str | None = None
+    vip: str | None = None  # announced by kube-vip (ARP) on the servers; joins and the kubeconfig use it
+    vip_interface: str | None = None  # default: the interface of the servers' default route
     token: pulumi.Input[str] | None = None  # secret; generated once and kept in state when None
     agent_token: pulumi.Input[str] | None = None  # secret; the agents' own, generated like token
     protect_servers: bool = False  # production: a server (etcd member) is not removed by accident
@@ -123,7 +127,10 @@ class Cluster(pulumi.ComponentResource):
             *[addr for node in args.servers for addr in (node.inner_address(), node.address)]
         )
         first = args.servers[0]
-        join_address = pulumi.Output.from_input(first.inner_address())
+        # With a VIP every join goes through it (k3s's fixed registration address), so losing the
+        # first server does not strand the others; without one, through the first server.
+        join_address = pulumi.Output.from_input(args.vip if args.vip else first.inner_address())
+        manifests = {kube_vip.MANIFEST_FILE: kube_vip.manifest(args.vip, args.vip_interface)} if args.vip else {}
 
         self.server_commands = {}
         previous: remote.Command | None = None
@@ -138,6 +145,8 @@ class Cluster(pulumi.ComponentResource):
                     args.version,
                     render.server_config(n, settings, values[0], None if init else values[1]),
                     args.ready_timeout,
+                    manifests=manifests,
+                    wait_address=args.vip,
                     secret_files=tuple(server_files),
                     airgap=args.airgap,
                 )
@@ -175,10 +184,11 @@ class Cluster(pulumi.ComponentResource):
         for node in args.agents:
             settings_node = render.NodeSettings(node.name, "agent", dict(node.labels), tuple(node.taints),
                                                 flannel_iface=node.flannel_iface, extra_args=tuple(args.agent_args))
-            command = join_address.apply(
-                lambda address, n=settings_node, u=node.ssh_user: render.remote_command(
-                    render.install_script(n, args.version, render.agent_config(n, address), args.ready_timeout,
-                                          secret_files=tuple(agent_files), airgap=args.airgap), u
+            command = pulumi.Output.all(join_address, _generation(node)).apply(
+                lambda values, n=settings_node, u=node.ssh_user: render.remote_command(
+                    render.with_generation(render.install_script(
+                        n, args.version, render.agent_config(n, values[0]), args.ready_timeout,
+                        secret_files=tuple(agent_files), airgap=args.airgap), values[1]), u
                 )
             )
             uninstall = render.remote_command(render.uninstall_script(settings_node), node.ssh_user)
@@ -214,7 +224,9 @@ class Cluster(pulumi.ComponentResource):
 
         self.ready = [*self.server_commands.values(), *self.agent_commands.values()]
 
-        read = render.read_kubeconfig_command(first.ssh_user)
+        # A ServiceAccount token, not k3s.yaml's admin certificate: k3s renews that certificate on
+        # disk about yearly and a copy kept in the state would fail with x509 errors (day 2).
+        read = render.provider_credential_command(first.ssh_user)
         kubeconfig_read = remote.Command(
             f"{name}-kubeconfig",
             connection=first.connection,
@@ -225,16 +237,16 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 additional_secret_outputs=["stdout"],
-                # k3s.yaml exists once the first server is installed; waiting for every node makes
-                # all that is built with this kubeconfig (the provider below) wait for a whole cluster.
-                depends_on=self.ready,
+                # k3s.yaml exists once the first server is installed (and, with a VIP, once the VIP
+                # answers): the provider built from it need not wait for other servers or agents.
+                depends_on=[first_server],
             ),
         )
         endpoint = pulumi.Output.from_input(args.vip if args.vip else first.address)
         self.api_endpoint = endpoint.apply(render.server_url)
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(kubeconfig_read.stdout, self.api_endpoint).apply(
-                lambda values: render.rewrite_kubeconfig(values[0], values[1], name)
+                lambda values: render.token_kubeconfig(values[0], values[1], name)
             )
         )
         self.provider = k8s.Provider(f"{name}-provider", kubeconfig=self.kubeconfig, opts=child)
@@ -326,7 +338,8 @@ class Cluster(pulumi.ComponentResource):
         stdin: pulumi.Output[str],
         opts: pulumi.ResourceOptions,
     ) -> remote.Command:
-        command = script.apply(lambda s: render.remote_command(s, node.ssh_user))
+        command = pulumi.Output.all(script, _generation(node)).apply(
+            lambda values: render.remote_command(render.with_generation(values[0], values[1]), node.ssh_user))
         return remote.Command(
             resource_name,
             connection=node.connection,
@@ -339,3 +352,8 @@ class Cluster(pulumi.ComponentResource):
             stdin=stdin,
             opts=opts,
         )
+
+
+def _generation(node: K3sNode) -> pulumi.Output[list[str]]:
+    """The ids of the node's machine resources: new ones mean a new machine (render.with_generation)."""
+    return pulumi.Output.all(*(r.id for r in node.machine))

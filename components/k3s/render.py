@@ -46,6 +46,9 @@ CA_PREFIX = re.compile(r"^K10[0-9a-f]{64}$")
 SERVER_USER, AGENT_USER = "server", "node"
 KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml"
 CONFIG_DELIMITER = "HOMELAB_K3S_CONFIG"
+MANIFEST_DELIMITER = "HOMELAB_K3S_MANIFEST"
+#: k3s applies every manifest in this directory on each server (docs.k3s.io: auto-deploying manifests).
+MANIFESTS_DIR = "/var/lib/rancher/k3s/server/manifests"
 DEFAULT_READY_TIMEOUT = 600
 # Files whose content may hold a credential: written from stdin, never from the script's text.
 DATASTORE_DROP_IN = "/etc/rancher/k3s/config.yaml.d/50-homelab-datastore.yaml"
@@ -355,17 +358,25 @@ def install_script(
     version: str,
     config: Mapping[str, object],
     ready_timeout: int = DEFAULT_READY_TIMEOUT,
+    manifests: Mapping[str, str] | None = None,
+    wait_address: str | None = None,
     secret_files: Sequence[str] = (),
     airgap: Airgap | None = None,
 ) -> str:
-    """The node's install script. `secret_files`: paths whose content comes on stdin after the token
-    (stdin_payload), written 0600; a change restarts k3s like a config change. `airgap`: binary,
-    images and installer from the mirror, verified, never from the internet."""
+    """The node's install script. `manifests` (file name -> YAML, servers only) go to k3s's
+    auto-deploy directory before k3s starts; `wait_address` (the VIP) must answer on the API port at
+    the end. `secret_files`: paths whose content comes on stdin after the token (stdin_payload),
+    written 0600; a change restarts k3s like a config change. `airgap`: binary, images and installer
+    from the mirror, verified, never from the internet."""
     if not is_release_tag(version):
         raise ValueError(f"k3s version {version!r} is not a release tag such as v1.31.4+k3s1")
     text = config_yaml(config).rstrip("\n")
     if CONFIG_DELIMITER in text:
         raise ValueError(f"config.yaml of {node.name} contains the heredoc delimiter {CONFIG_DELIMITER}")
+    files = sorted((manifests or {}).items())
+    for file_name, body in files:
+        if MANIFEST_DELIMITER in body or not re.fullmatch(r"[a-z0-9][a-z0-9.-]*\.yaml", file_name):
+            raise ValueError(f"manifest {file_name!r} of {node.name} has an unsafe name or the heredoc delimiter")
     return _ENV.get_template("install.sh.j2").render(
         role=node.role,
         node_name=node.name,
@@ -374,6 +385,10 @@ def install_script(
         ready_timeout=int(ready_timeout),
         token_file=TOKEN_FILE,
         config_yaml=text,
+        manifests=[(name, body.rstrip("\n")) for name, body in files],
+        manifests_dir=MANIFESTS_DIR,
+        wait_address=wait_address,
+        api_port=API_PORT,
         secret_files=sorted(secret_files),
         airgap=airgap,
     )
@@ -381,6 +396,16 @@ def install_script(
 
 def uninstall_script(node: NodeSettings) -> str:
     return _ENV.get_template("uninstall.sh.j2").render(role=node.role, node_name=node.name)
+
+
+def with_generation(script: str, generation: list[str]) -> str:
+    """The script with the ids of the host's readiness resources as a trailing comment.
+
+    Those ids are new when the machine is really replaced (a VM's readiness check is re-created
+    with its MAC addresses), so the command's text changes and the install re-runs on the new
+    machine as an update of the same idempotent script, never a replacement (whose delete would
+    run the uninstall script)."""
+    return f"{script.rstrip()}\n# host generation: {' '.join(generation)}\n"
 
 
 def remote_command(script: str, ssh_user: str) -> str:
@@ -424,6 +449,27 @@ def read_kubeconfig_command(ssh_user: str) -> str:
     if ssh_user != "root":
         argv = ["sudo", "--non-interactive", *argv]
     return shlex.join(argv)
+
+
+PROVIDER_CREDENTIAL_SCRIPT = "provider-credential.sh"
+
+
+def provider_credential_command(ssh_user: str) -> str:
+    """Ensures the provider's ServiceAccount token and prints k3s.yaml, then the token (a 2nd document)."""
+    return remote_command((SCRIPTS_DIR / PROVIDER_CREDENTIAL_SCRIPT).read_text(), ssh_user)
+
+
+def token_kubeconfig(text: str, api_server: str, name: str) -> str:
+    """The provider's kubeconfig: the cluster (CA, endpoint, names) from k3s.yaml, the user a token.
+
+    The admin client certificate in k3s.yaml expires (k3s renews it on disk about yearly); the
+    ServiceAccount token of provider-credential.sh does not, so the state's copy stays valid."""
+    documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    if len(documents) != 2 or not isinstance(documents[1], dict) or not documents[1].get("token"):
+        raise ValueError("the provider credential read from the first server has no token")
+    doc = yaml.safe_load(rewrite_kubeconfig(yaml.safe_dump(documents[0]), api_server, name))
+    doc["users"] = [{"name": name, "user": {"token": str(documents[1]["token"])}}]
+    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
 
 
 def rewrite_kubeconfig(text: str, api_server: str, name: str) -> str:

@@ -41,6 +41,10 @@ class LinodeHostArgs:
     private_key: pulumi.Input[str]  # secret: SSH key for provisioning and the readiness check
     user_data: str | None = None  # cloud-config, delivered through the Metadata service
     provision_script: str | None = None  # else: provision.sh rendered, run over SSH as root
+    # With user_data: provision.sh run over SSH as the operator after cloud-init, and again whenever
+    # it changes, so that later edits (keys, packages, timezone) reach the instance in place; the
+    # user-data then serves the creation only (its change would replace the instance: ForceNew).
+    reprovision_script: str | None = None
     services: tuple[FirewallRule, ...] = ()
     private_ip: bool = False
     tags: tuple[str, ...] = ()
@@ -49,6 +53,8 @@ class LinodeHostArgs:
     def __post_init__(self) -> None:
         if (self.user_data is None) == (self.provision_script is None):
             raise ValueError(f"{self.label}: give exactly one of user_data (cloud-init) or provision_script (SSH)")
+        if self.reprovision_script is not None and self.user_data is None:
+            raise ValueError(f"{self.label}: reprovision_script goes with user_data (cloud-init)")
 
 
 def public_ipv4(addresses: Sequence[str]) -> str:
@@ -112,7 +118,20 @@ class LinodeHost(pulumi.ComponentResource):
             # Attached at creation, so the instance never boots without its firewall.
             firewall_id=self.firewall.id.apply(int),
             metadatas=metadatas,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                # authorized_keys is ForceNew (linode/instance/schema_resource.go): for an instance
+                # provisioned over SSH the keys are given at creation only, and provision.sh keeps
+                # root's and the operator's keys current from then on (a rotation is an update of
+                # the provisioning command, not a new instance).
+                # With a reprovision_script, the same holds for the user-data of a cloud-init instance.
+                ignore_changes=(["authorizedKeys"] if args.provision_script is not None
+                                else ["authorizedKeys", "metadatas"] if args.reprovision_script is not None else []),
+                # The label is unique per account: a replacement (new user-data of an instance
+                # provisioned by cloud-init) must delete the old instance first.
+                delete_before_replace=True,
+            ),
         )
         self.public_ip = self.instance.ipv4s.apply(public_ipv4)
         self.private_ip = self.instance.private_ip_address if args.private_ip else None
@@ -145,8 +164,23 @@ class LinodeHost(pulumi.ComponentResource):
                 connection=ssh(args.operator_user),
                 add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
                 create=CLOUD_INIT_WAIT,
-                triggers=[self.instance.id, digest],
+                triggers=[self.instance.id] if args.reprovision_script is not None else [self.instance.id, digest],
                 opts=child,
+            )
+        self.provision: remote.Command | None = None
+        if args.reprovision_script is not None:
+            command = "sudo --non-interactive bash -s"
+            self.provision = remote.Command(
+                f"{name}-provision",
+                connection=ssh(args.operator_user),
+                create=command,
+                update=command,
+                stdin=args.reprovision_script,
+                add_previous_output_in_env=False,
+                # A new instance is provisioned again; a changed script re-runs as an update.
+                triggers=[self.instance.id],
+                # SSH as the operator works once cloud-init has created the account.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ready]),
             )
         self.register_outputs({
             "public_ip": self.public_ip,

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.monitoring import charts, render
+from components.mtig.k8s import checksum
 
 TYPE = "homelab:monitoring:Monitoring"
 
@@ -138,6 +139,9 @@ class Monitoring(pulumi.ComponentResource):
             opts=in_ns,
         )
         secrets_ready: list[pulumi.Resource] = [am_secret]
+        # Digests (not the values) of what each pod reads from a Secret: a rotation rolls the pod.
+        am_checksum = pulumi.Output.unsecret(am_text.apply(checksum))
+        incus_checksum: pulumi.Input[str] = ""
 
         # --- Incus metrics API client certificate.
         incus_secret = None
@@ -153,6 +157,8 @@ class Monitoring(pulumi.ComponentResource):
             )
             incus_secret = INCUS_SECRET
             secrets_ready.append(incus)
+            incus_checksum = pulumi.Output.unsecret(
+                pulumi.Output.all(args.incus_cert, args.incus_key).apply(lambda pair: checksum(*pair)))
 
         # --- PVE exporter (multi-target: Prometheus passes ?target=<pve host>).
         pve = None
@@ -189,6 +195,7 @@ class Monitoring(pulumi.ComponentResource):
                     {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
                 ],
                 secret=pve_cfg, parent=self, in_ns=in_ns,
+                secret_checksum=pulumi.Output.unsecret(pulumi.Output.from_input(args.pve_token).apply(checksum)),
             )
             created.append(deployment)
 
@@ -215,6 +222,7 @@ class Monitoring(pulumi.ComponentResource):
                 },
                 volumes=[],
                 secret=mq_secret, parent=self, in_ns=in_ns,
+                secret_checksum=pulumi.Output.unsecret(pulumi.Output.from_input(mq.password).apply(checksum)),
             )
             created += [mq_secret, mq_deploy, mqtt]
 
@@ -289,8 +297,9 @@ class Monitoring(pulumi.ComponentResource):
         # Node addresses may be provider outputs (a VM's address): render once they are known.
         addresses = pulumi.Output.all(*[n.address for n in args.k8s_nodes])
         self.prometheus_config = addresses.apply(lambda a: render.dump(render.prometheus_config(with_nodes(a))))
-        prom_values = addresses.apply(
-            lambda a: render.prometheus_values(with_nodes(a), args.prometheus, rules, ALERTMANAGER_SECRET, incus_secret)
+        prom_values = pulumi.Output.all(addresses, am_checksum, incus_checksum).apply(
+            lambda v: render.prometheus_values(with_nodes(v[0]), args.prometheus, rules, ALERTMANAGER_SECRET,
+                                               incus_secret, {"alertmanager": v[1], "server": v[2]})
         )
         prometheus = k8s.helm.v3.Release(
             f"{name}-prometheus",
@@ -432,6 +441,7 @@ def _exporter(
     secret: k8s.core.v1.Secret,
     parent: pulumi.Resource,
     in_ns: pulumi.ResourceOptions,
+    secret_checksum: pulumi.Input[str],
 ) -> tuple[k8s.apps.v1.Deployment, k8s.core.v1.Service]:
     """A one-replica exporter Deployment (`container` gives image, args/env, mounts) and its Service."""
     app_labels = {"app.kubernetes.io/name": app, **labels}
@@ -449,7 +459,9 @@ def _exporter(
         spec={
             "replicas": 1,
             "selector": {"matchLabels": {"app.kubernetes.io/name": app}},
-            "template": {"metadata": {"labels": app_labels}, "spec": pod_spec},
+            # The digest of the Secret it reads: a rotated token or password rolls the pod.
+            "template": {"metadata": {"labels": app_labels, "annotations": {"checksum/secret": secret_checksum}},
+                         "spec": pod_spec},
         },
         # The pod reads `secret` by name (a mount or an env reference): without it, it would not start.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[secret]),

@@ -412,8 +412,12 @@ def prometheus_values(
     rules: str,
     alertmanager_secret: str,
     incus_secret: str | None = None,
+    checksums: Mapping[str, str] | None = None,
 ) -> dict:
     """Values for prometheus-community/prometheus.
+
+    `checksums` ("alertmanager", "server": digests of the Secrets each mounts) become pod
+    annotations: a rotated webhook or client certificate rolls the pods that read it (day 2).
 
     The chart writes ``server.global`` as the ``global:`` block of prometheus.yml, then the rest of
     ``serverFiles."prometheus.yml"``, then ``alerting:`` from ``server.alertmanagers``: together
@@ -436,12 +440,17 @@ def prometheus_values(
         server["extraSecretMounts"].append(
             {"name": "incus-metrics", "mountPath": INCUS_CERT_DIR, "secretName": incus_secret, "readOnly": True}
         )
-    # Without the lifecycle API nothing reloads a changed config: a changed checksum rolls the pod.
+    checksums = checksums or {}
+    # Without the lifecycle API nothing reloads a changed config: a changed checksum rolls the pod;
+    # a rotated Secret it mounts (day 2) does too.
     server["podAnnotations"] = {"checksum/config": hashlib.sha256((dump(body) + rules).encode()).hexdigest()}
+    if checksums.get("server"):
+        server["podAnnotations"]["checksum/secrets"] = checksums["server"]
     computed = {
         "server": server,
         "serverFiles": {"prometheus.yml": body, RULES_FILE: yaml.safe_load(rules)},
         "alertmanager": {
+            **({"podAnnotations": {"checksum/config": checksums["alertmanager"]}} if checksums.get("alertmanager") else {}),
             "extraSecretMounts": [
                 {
                     "name": "config",

@@ -41,6 +41,8 @@ class GrafanaArgs:
     hostname: str | None = None
     ingress_class: str | None = None
     tls_secret: str | None = None
+    # cert-manager ClusterIssuer that issues `tls_secret` for the ingress (components/ca).
+    cluster_issuer: str | None = None
     storage_size: str = "2Gi"
     storage_class: str | None = None
     admin_user: str = "admin"
@@ -76,6 +78,9 @@ def chart_values(args: GrafanaArgs, checksum: str) -> dict[str, object]:
             ingress["ingressClassName"] = args.ingress_class
         if args.tls_secret:
             ingress["tls"] = [{"secretName": args.tls_secret, "hosts": [args.hostname]}]
+        if args.cluster_issuer and args.tls_secret:
+            # cert-manager's ingress-shim issues tls_secret for the hosts of `tls` from this issuer.
+            ingress["annotations"] = {"cert-manager.io/cluster-issuer": args.cluster_issuer}
         values["ingress"] = ingress
         values["grafana.ini"] = {
             **values["grafana.ini"],  # type: ignore[dict-item]

@@ -165,6 +165,8 @@ class InfluxDB(pulumi.ComponentResource):
             ),
             k8s.core.v1.EnvVarArgs(name="INFLUX_ORG", value=args.org),
             k8s.core.v1.EnvVarArgs(name="INFLUX_BUCKET", value=args.bucket),
+            # In the Job's template: a new retention (or org, bucket) re-runs the Job, which applies it.
+            k8s.core.v1.EnvVarArgs(name="INFLUX_RETENTION", value=args.retention),
             k8s.core.v1.EnvVarArgs(name="TELEGRAF_DESCRIPTION", value=f"telegraf-write-{args.bucket}"),
             k8s.core.v1.EnvVarArgs(name="GRAFANA_DESCRIPTION", value=f"grafana-read-{args.bucket}"),
             k8s.core.v1.EnvVarArgs(name="KUSTOMIZATION", value="/scripts/kustomization.yaml"),

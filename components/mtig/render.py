@@ -134,7 +134,11 @@ def mosquitto_conf(
     tls_port: int = 8883,
     paths: MosquittoPaths = MosquittoPaths(),
     bind_address: str | None = None,
+    plain_bind_address: str | None = None,
 ) -> str:
+    """`plain_bind_address` keeps the plain listener on one address (an edge broker: localhost)
+    while the TLS listener takes `bind_address`; default: both on `bind_address`."""
+    plain = plain_bind_address or bind_address
     return _render(
         "mosquitto.conf.j2",
         version=versions.MOSQUITTO_IMAGE.rsplit(":", 1)[1],
@@ -142,6 +146,7 @@ def mosquitto_conf(
         tls=tls,
         tls_port=tls_port,
         bind=f" {bind_address}" if bind_address else "",
+        plain_bind=f" {plain}" if plain else "",
         password_file=paths.password_file,
         acl_file=paths.acl_file,
         data_dir=paths.data_dir,

@@ -47,6 +47,7 @@ class MetricsStackArgs:
     grafana_hostname: str | None = None
     grafana_ingress_class: str | None = None
     grafana_tls_secret: str | None = None
+    grafana_cluster_issuer: str | None = None
     protect: bool = False
 
 
@@ -155,6 +156,7 @@ class MetricsStack(pulumi.ComponentResource):
                 hostname=args.grafana_hostname,
                 ingress_class=args.grafana_ingress_class,
                 tls_secret=args.grafana_tls_secret,
+                cluster_issuer=args.grafana_cluster_issuer,
                 storage_size=args.grafana_storage,
                 storage_class=args.storage_class,
                 protect=args.protect,

@@ -73,7 +73,12 @@ class Telegraf(pulumi.ComponentResource):
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         labels=kh.labels(APP),
-                        annotations={"checksum/config": kh.checksum(self.config_text)},
+                        annotations={
+                            "checksum/config": kh.checksum(self.config_text),
+                            # A rotated MQTT password rolls Telegraf too (it reads it at start only).
+                            "checksum/credentials": pulumi.Output.unsecret(
+                                pulumi.Output.from_input(args.mqtt_password).apply(kh.checksum)),
+                        },
                     ),
                     spec=k8s.core.v1.PodSpecArgs(
                         security_context=kh.pod_security(versions.TELEGRAF_UID),

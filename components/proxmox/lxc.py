@@ -84,7 +84,16 @@ class Lxc(pulumi.ComponentResource):
             started=True,
             tags=sorted_tags(args.tags),
             protection=args.protect,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                # The VMID is fixed: a create-before-delete replacement would collide on it.
+                delete_before_replace=True,
+                # Keys given at creation only (initialization.user_account.keys is ForceNew in
+                # proxmoxtf/resource/container/container.go): a rotated key would replace the container.
+                # Later keys are the provisioning's business (README "Day 2").
+                ignore_changes=["initialization.userAccount.keys"],
+            ),
         )
         self.vm_id = self.container.vm_id
         self.name = args.hostname

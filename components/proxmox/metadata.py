@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import yaml
 
 from cloudinit.render import ProvisionSpec, user_data
@@ -14,6 +17,19 @@ def meta_data(*, instance_id: str, hostname: str, fqdn: str) -> str:
     # One per VM: libyaml's emitter when PyYAML has it (the same text for this document).
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return yaml.dump({"instance-id": instance_id, "local-hostname": fqdn}, Dumper=dumper, sort_keys=True)
+
+
+def instance_id(hostname: str, vm_id: int, network: dict) -> str:
+    """`<hostname>-<vmid>-<digest of the host's network settings>`.
+
+    cloud-init applies network config (and its per-instance modules) once per instance-id, so an
+    edited address, gateway or DNS server reaches an existing guest only with a new id: bpg rebuilds
+    the cloud-init drive and reboots the VM when `initialization` changes (proxmoxtf/resource/vm/vm.go,
+    RebuildCloudInitDisk, reboot_after_update), and on that boot the new id makes cloud-init apply
+    the new network config. Nothing else is in the digest: other edits never re-run cloud-init.
+    """
+    digest = hashlib.sha256(json.dumps(network, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{hostname}-{vm_id}-{digest}"
 
 
 def shared_user_data(spec: ProvisionSpec) -> str:

@@ -18,11 +18,21 @@ class SnippetArgs:
     content: pulumi.Input[str]
 
 
-class Snippet(pulumi.ComponentResource):
-    """`file_id` (`<datastore>:snippets/<file>`) stays the same when the content changes, so the
-    VMs that use it are not replaced (a changed `*_file_id` replaces a VM, bpg#2901)."""
+def snippet_file_id(datastore_id: str, file_name: str) -> str:
+    """The id bpg gives a snippet: `<datastore>:snippets/<file>` (proxmoxtf/resource/file.go)."""
+    return f"{datastore_id}:snippets/{file_name}"
 
-    file_id: pulumi.Output[str]
+
+class Snippet(pulumi.ComponentResource):
+    """`file_id` (`<datastore>:snippets/<file>`) is a plain value known before the file exists.
+
+    A content change replaces the file (`source_raw` is ForceNew in bpg's proxmoxtf/resource/file.go);
+    if a VM took the file's `id` output, that id would be unknown during preview and
+    `initialization.*_file_id` (ForceNew in proxmoxtf/resource/vm/vm.go) would plan a replacement of
+    every VM using it (an error for protected VMs). Consumers take `file_id` and `depends_on=[file]`.
+    """
+
+    file_id: str
 
     def __init__(self, name: str, args: SnippetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(SNIPPET_TYPE, name, None, opts)
@@ -39,5 +49,5 @@ class Snippet(pulumi.ComponentResource):
                 delete_before_replace=True,
             ),
         )
-        self.file_id = self.file.id
+        self.file_id = snippet_file_id(args.datastore_id, args.file_name)
         self.register_outputs({"file_id": self.file_id})

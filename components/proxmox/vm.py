@@ -8,7 +8,7 @@ import pulumi
 import pulumi_proxmoxve as proxmoxve
 
 from .hardware import CLOUD_INIT_INTERFACE, NetworkArgs, boot_disk, sorted_tags, vm_hardware
-from .metadata import meta_data
+from .metadata import instance_id, meta_data
 from .snippet import Snippet, SnippetArgs
 
 VM_TYPE = "homelab:proxmox:Vm"
@@ -26,7 +26,7 @@ class VmArgs:
     template_node_name: str
     datastore_id: str
     snippets_datastore_id: str
-    user_data_file_id: pulumi.Input[str]  # the shared base provisioning snippet on this node
+    user_data_file_id: str  # the shared base provisioning snippet on this node (Snippet.file_id)
     network: NetworkArgs
     ipv4: str = "dhcp"
     gateway: str | None = None
@@ -41,6 +41,7 @@ class VmArgs:
     protect: bool = False
     shutdown_timeout: int = 300  # seconds a clean shutdown may take on destroy
     description: str | None = None  # shown in the Proxmox UI; defaults to the FQDN and its origin
+    user_data_file: pulumi.Resource | None = None  # the snippet's file: created before the VM
     # Other nodes the VM can run on (shared disks: migration, HA). Snippets on per-node storage must
     # exist there too: Proxmox rebuilds the cloud-init drive from them when the VM starts there.
     other_nodes: tuple[str, ...] = ()
@@ -60,7 +61,8 @@ class Vm(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: VmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(VM_TYPE, name, None, opts)
-        meta = meta_data(instance_id=f"{args.hostname}-{args.vm_id}", hostname=args.hostname, fqdn=args.fqdn)
+        meta = meta_data(instance_id=instance_id(args.hostname, args.vm_id, _network_settings(args)),
+                         hostname=args.hostname, fqdn=args.fqdn)
         self.meta_data = Snippet(
             f"{name}-meta-data",
             SnippetArgs(
@@ -112,7 +114,22 @@ class Vm(pulumi.ComponentResource):
             # pulling the plug (stop).
             stop_on_destroy=False,
             timeout_shutdown_vm=args.shutdown_timeout,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            # A new node migrates the VM instead of re-creating it (node_name is ForceNew unless
+            # migrate = true: customdiff.ForceNewIf(mkNodeName) in proxmoxtf/resource/vm/vm.go).
+            migrate=True,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                # The snippets' ids are plain values (known during preview); the files come first.
+                depends_on=[self.meta_data.file, *(c.file for c in self.meta_data_copies),
+                            *([args.user_data_file] if args.user_data_file else [])],
+                # The VMID is fixed: a create-before-delete replacement would collide on it.
+                delete_before_replace=True,
+                # `clone` matters only at creation (all ForceNew in vm.go): a VM that moves to a node
+                # with its own template copy, or a template rebuilt under a new id, stays as it is.
+                # Rebuilding a VM from another template is an explicit `pulumi up --replace`.
+                ignore_changes=["clone"],
+            ),
         )
         self.vm_id = self.vm.vm_id
         self.name = args.hostname
@@ -121,6 +138,11 @@ class Vm(pulumi.ComponentResource):
         else:
             self.ipv4 = pulumi.Output.from_input(args.ipv4.split("/", 1)[0])
         self.register_outputs({"vm_id": self.vm_id, "name": self.name, "ipv4": self.ipv4})
+
+
+def _network_settings(args: VmArgs) -> dict:
+    return {"ipv4": args.ipv4, "gateway": args.gateway, "dns_domain": args.dns_domain,
+            "dns_servers": list(args.dns_servers)}
 
 
 def _first_address(per_interface: list[list[str]] | None) -> str:

@@ -12,7 +12,8 @@ homelab:environment:
       cidr: 10.50.0.0/24           # the network address itself, no host bits
       vlan: 50                     # optional, 1-4094, unique across networks
       gateway: 10.50.0.1           # default: the first host address
-      dns_servers: [10.50.0.1]     # default: the gateway
+      dns_servers: [10.50.0.1]     # default: the gateway; hosts ask the lab DNS (group dns) first
+  dns_forwarders: [10.50.0.1]      # where the lab DNS forwards other names; default: the gateway
   operator:                        # the account created on every host: sudo, SSH keys only
     name: lavender                 # default lavender; never root
     ssh_authorized_keys:           # public keys only (ssh-ed25519, ssh-rsa, ecdsa-...)
@@ -123,11 +124,17 @@ class Environment(Model):
 
     name: str
     domain: str
-    production: bool = False
+    # Whether this is a production stack is decided by policy/stacks.yaml (shared with the policy
+    # pack); left out, the loader fills it in from there, and a value that disagrees is an error.
+    production: bool | None = None
     timezone: str = "UTC"
     networks: dict[str, Network] = Field(min_length=1)
     default_network: str | None = None
     operator: Operator
+    # Where the lab DNS (hosts of group `dns`, components/dns) forwards names outside `domain`;
+    # default: the default network's gateway. Hosts resolve through the lab DNS first, then
+    # through their network's dns_servers (stacks/config/names.py: resolvers).
+    dns_forwarders: tuple[ipaddress.IPv4Address, ...] = ()
     packages: dict[str, tuple[str, ...] | dict[str, tuple[str, ...]]] = Field(
         default_factory=dict,
         description="extra packages per inventory group, on every host of the group (cloud-init or provision.sh): "
@@ -192,6 +199,8 @@ class Environment(Model):
     def _default_network(self) -> "Environment":
         if self.default_network is None:
             object.__setattr__(self, "default_network", sorted(self.networks)[0])
+        if not self.dns_forwarders and self.default_network in self.networks:
+            object.__setattr__(self, "dns_forwarders", (self.networks[self.default_network].gateway,))
         return self
 
     @property

@@ -16,9 +16,15 @@ homelab:incus:
       members: [cluster01-n1, cluster01-n2, cluster01-n3]
       storage_pool: ceph
       shared_storage: true                 # volumes follow their instance to any member
-  networks:                                # one bridge and one profile each (default: the seed's three)
-    production: {cidr: 10.10.0.0/24}
+  networks:                                # one network and one profile each (default: the seed's three)
+    production: {cidr: 10.10.0.0/24}       # type bridge (default): a private NAT bridge
     gitops: {cidr: 10.30.0.0/24, nat: true}
+    lan:                                   # on the LAN: an environment network, its VLAN by default
+      type: macvlan
+      cidr: 10.50.0.0/24
+      parent: eno1                         # the hosts' uplink
+      parents: {cluster01-n3: bond0}       # where a remote or member differs
+      vlan: 50
   profiles:                                # extra profiles: Incus config keys
     big: {limits.cpu: "4"}
   oci_registries:
@@ -27,15 +33,15 @@ homelab:incus:
     mosquitto:                             # the key is the hostname
       remote: cluster01
       target: cluster01-n2                 # a member; default: Incus places it
-      network: production                  # exactly one network per instance
+      network: production                  # exactly one network per instance (macvlan: LAN address)
       address: 10.10.0.10                  # inside the network, not .0, .1 or broadcast
       distribution: debian12               # system containers: a catalog distribution
       cpu: 1
       memory: 512MiB
       root_size: 8GiB
       profiles: [big]
-      proxies:
-        mqtt: {listen: "tcp:0.0.0.0:1883", connect: "tcp:127.0.0.1:1883"}
+      proxies:                             # never where Incus listens (dnsmasq 53/67, the API port)
+        mqtt: {listen: "tcp:10.50.0.41:1883", connect: "tcp:127.0.0.1:1883"}
       data:
         size: 5GiB
         path: /var/lib/mosquitto
@@ -173,10 +179,36 @@ def token_secret_key(remote: str) -> str:
 
 
 class IncusNetwork(Model):
-    """A managed Incus bridge network; its profile attaches an instance's eth0 to it."""
+    """An Incus network; its profile attaches an instance's eth0 to it.
+
+    - `bridge` (default): a managed bridge with its own address range, NAT to the outside: for
+      what should stay private (reached only from the Incus host).
+    - `macvlan`: instances sit on the LAN itself, on the host's uplink (`parent`) with a VLAN tag,
+      each with an address of that LAN (`cidr` is an environment network; the address is set by
+      cloud-init's network-config). Incus's macvlan network type (lxc/incus
+      doc/reference/network_macvlan.md: keys `parent`, `vlan`, `mtu`); `parent` is member-specific
+      in a cluster (doc/howto/cluster_config_networks.md). The Incus host itself cannot reach a
+      macvlan instance directly; the LAN can.
+    """
 
     cidr: ipaddress.IPv4Network
     nat: bool = True
+    type: Literal["bridge", "macvlan"] = "bridge"
+    parent: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,15}$")  # macvlan: the uplink
+    parents: dict[str, str] = {}  # macvlan: uplink per remote or cluster member, where it differs
+    vlan: int | None = Field(default=None, ge=1, le=4094)  # macvlan: default the environment network's
+
+    @model_validator(mode="after")
+    def _macvlan(self) -> "IncusNetwork":
+        if self.type == "macvlan" and not (self.parent or self.parents):
+            raise ValueError("a macvlan network needs parent (the host's uplink interface, e.g. eno1)")
+        if self.type == "bridge" and (self.parent or self.parents or self.vlan is not None):
+            raise ValueError("parent, parents and vlan are for macvlan networks; a bridge has its own range")
+        return self
+
+    def uplink(self, remote: str, member: str | None = None) -> str | None:
+        """The parent interface on a remote (or one of its cluster members)."""
+        return self.parents.get(member or "", self.parents.get(remote, self.parent))
 
     _cidr = field_validator("cidr", mode="before")(lambda cls, v: strict_cidr(v))
 
@@ -331,6 +363,9 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
         if a.cidr.overlaps(b.cidr):
             yield Problem(f"incus.networks.{b_name}.cidr", str(b.cidr), f"overlaps incus.networks.{a_name}.cidr {a.cidr}")
     for name, network in sorted(incus.networks.items()):
+        if network.type == "macvlan":
+            yield from _macvlan(cfg, name, network)
+            continue
         for env_name, env_net in sorted(cfg.environment.networks.items()):
             if network.cidr.overlaps(env_net.cidr):
                 yield Problem(f"incus.networks.{name}.cidr", str(network.cidr),
@@ -349,8 +384,17 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
         if network is None:
             yield Problem(f"{path}.network", inst.network,
                           f"unknown network; known networks: {', '.join(sorted(incus.networks))}")
+        elif network.type == "macvlan" and inst.kind == "oci":
+            yield Problem(f"{path}.network", inst.network,
+                          "is a macvlan network: an OCI container cannot get its address there (no cloud-init)")
+        elif network.type == "macvlan" and inst.address is None:
+            yield Problem(f"{path}.address", None, f"an instance on the macvlan network {inst.network} needs a "
+                                                   f"fixed address of {network.cidr} (set by cloud-init)")
         elif inst.address is not None:
-            reserved = (network.cidr.network_address, network.cidr.broadcast_address, next(iter(network.cidr.hosts()), network.cidr.network_address))
+            env_net = lan(cfg, network)
+            first = next(iter(network.cidr.hosts()), network.cidr.network_address)
+            gateway = env_net.gateway if env_net is not None else first
+            reserved = (network.cidr.network_address, network.cidr.broadcast_address, gateway)
             if inst.address not in network.cidr:
                 yield Problem(f"{path}.address", str(inst.address), f"is outside its network {inst.network} {network.cidr}")
             elif inst.address in reserved:
@@ -393,6 +437,27 @@ def _unconfigured_proxies(path: str, inst: Instance) -> Iterable[Problem]:
                       "forwards to a service the program does not configure (a system container gets the base "
                       "provisioning only); remove the proxy, or run the service as an OCI application container "
                       "(kind: oci)")
+
+
+def lan(cfg: "EnvironmentConfig", network: IncusNetwork):
+    """The environment network a macvlan network puts its instances on (None for a bridge)."""
+    if network.type != "macvlan":
+        return None
+    return next((net for net in cfg.environment.networks.values() if net.cidr == network.cidr), None)
+
+
+def _macvlan(cfg: "EnvironmentConfig", name: str, network: IncusNetwork) -> Iterable[Problem]:
+    path = f"incus.networks.{name}"
+    env_net = lan(cfg, network)
+    if env_net is None:
+        known = ", ".join(f"{n} {net.cidr}" for n, net in sorted(cfg.environment.networks.items()))
+        yield Problem(f"{path}.cidr", str(network.cidr), f"a macvlan network is one of the environment's networks ({known})")
+    elif network.vlan is not None and env_net.vlan is not None and network.vlan != env_net.vlan:
+        yield Problem(f"{path}.vlan", network.vlan, f"differs from the VLAN {env_net.vlan} of its environment network")
+    targets = set(cfg.incus.remotes) | {m for r in cfg.incus.remotes.values() for m in r.members}
+    for key in sorted(network.parents):
+        if key not in targets:
+            yield Problem(f"{path}.parents.{key}", key, "is neither an Incus remote nor a cluster member")
 
 
 def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:

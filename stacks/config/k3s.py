@@ -7,7 +7,8 @@ homelab:k3s:
       version: v1.31.4+k3s1          # a k3s release tag, pinned
       servers: [lothlorien-k3s-s1, lothlorien-k3s-s2, lothlorien-k3s-s3]   # the first initialises
       agents: [lothlorien-k3s-a1, pippin]
-      vip: 10.50.0.20                # optional; must be in tls_san
+      vip: 10.50.0.20                # HA only: kube-vip announces it; must be in tls_san
+      vip_interface: eth0            # optional: default the interface of the default route
       tls_san: [10.50.0.20, k3s.lothlorien.lan]
       cluster_cidr: 10.42.0.0/16
       service_cidr: 10.43.0.0/16
@@ -184,7 +185,8 @@ class K3sCluster(Model):
     version: str
     servers: tuple[str, ...] = ()
     agents: tuple[str, ...] = ()
-    vip: str | None = None
+    vip: str | None = None  # HA: announced by kube-vip (ARP) on the servers, checked in config/names.py
+    vip_interface: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,15}$")  # default: default route's
     tls_san: tuple[Annotated[str, AfterValidator(_address_or_name)], ...] = ()
     cluster_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.42.0.0/16")
     service_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.43.0.0/16")

@@ -22,6 +22,9 @@ import pulumi
 from pydantic import ValidationError
 
 from . import credentials
+from policy.stacks import CONFIG as PRODUCTION_CONFIG
+from policy.stacks import is_production
+
 from . import proxmox as pxcfg
 from . import stackfile
 from .base import ConfigError, Problem, looks_secret  # noqa: F401 - ConfigError is loader.ConfigError too
@@ -61,6 +64,8 @@ def validate(entries: Mapping[str, Any], *, stack: str, secret_keys: set[str] | 
         if kept is None:
             raise ConfigError(lines) from None
         cfg = kept.cfg
+    lines.extend(_production_disagreement(cfg, stack))
+    cfg = with_production(cfg, stack)
     found = list(problems(cfg))
     own_secrets = {key.split(":", 1)[1]: entries[key] for key in secret_keys
                    if key.startswith(f"{NAMESPACE}:") and key in entries}
@@ -82,6 +87,23 @@ def validate(entries: Mapping[str, Any], *, stack: str, secret_keys: set[str] | 
     if lines:
         raise ConfigError(lines)
     return cfg
+
+
+def _production_disagreement(cfg: EnvironmentConfig, stack: str) -> Iterator[str]:
+    """`environment.production`, when given, must say what the one definition says (the policy
+    pack's config), so the loader's protection and the pack's guards never disagree."""
+    said, expected = cfg.environment.production, is_production(stack)
+    if said is not None and said != expected:
+        where = PRODUCTION_CONFIG.relative_to(PRODUCTION_CONFIG.parent.parent)
+        what = "is" if expected else "is not"
+        yield (f"environment.production: stack {stack!r} {what} a production stack in {where} (got {said!r}); "
+               f"leave `production` out or change {where}")
+
+
+def with_production(cfg: EnvironmentConfig, stack: str) -> EnvironmentConfig:
+    """The config with `environment.production` as the one definition (policy/stacks.yaml) says."""
+    environment = cfg.environment.model_copy(update={"production": is_production(stack)})
+    return cfg.model_copy(update={"environment": environment})
 
 
 @dataclass(frozen=True)
@@ -301,7 +323,8 @@ def peer_environments(project_dir: Path, stack: str) -> list[EnvironmentConfig]:
             continue
         try:
             entries = stackfile.read(path).entries
-            peers.append(EnvironmentConfig.model_validate(config_sections(entries)))
+            peer_stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+            peers.append(with_production(EnvironmentConfig.model_validate(config_sections(entries)), peer_stack))
         except (ConfigError, ValidationError):
             continue
     return peers

@@ -7,9 +7,11 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from . import backups, environment, incus, k3s, linode, monitoring, mtig, onboard, overlap, proxmox, pvemetrics
+from . import backups, ca, ci_runner, environment, incus, k3s, linode, monitoring, mtig, names, onboard, overlap, proxmox, pvemetrics
 from .backups import Backups
 from .base import DeclaredHost, Model, Problem, SecretSpec
+from .ca import CertificateAuthority
+from .ci_runner import CiRunner
 from .environment import Environment
 from .incus import Incus
 from .k3s import K3s
@@ -32,9 +34,11 @@ class EnvironmentConfig(Model):
     k3s: K3s | None = None
     mtig: Mtig | None = None
     monitoring: Monitoring | None = None
+    ca: CertificateAuthority | None = None
     upstream: str | None = Field(default=None, description="stack reference such as organization/homelab/mirkwood")
     backups: Backups | None = None
     proxmox_metrics: ProxmoxMetrics | None = None
+    ci_runner: CiRunner | None = None
 
     def declared_hosts(self) -> list[DeclaredHost]:
         """Every host any section declares (sections call this instead of importing this module)."""
@@ -44,7 +48,7 @@ class EnvironmentConfig(Model):
 # Every section module may define checks(cfg), secrets(cfg), hosts(cfg) and host_checks(cfg, hosts)
 # (checks that need every section's hosts). Sections import only `base`, never this module: the
 # package imports one way, base <- sections <- model <- loader.
-SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, backups, pvemetrics, overlap)
+SECTIONS = (environment, proxmox, linode, onboard, incus, k3s, mtig, monitoring, backups, pvemetrics, overlap, names, ca, ci_runner)
 
 
 def declared_hosts(cfg: EnvironmentConfig) -> list[DeclaredHost]:

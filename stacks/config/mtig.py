@@ -193,7 +193,8 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     m = cfg.mtig
     if m is None:
         return
-    if not has_cluster(cfg):
+    # Without a cluster the section still serves the edge brokers (hosts of group mqtt) their users.
+    if not has_cluster(cfg) and not any("mqtt" in host.groups for host in cfg.declared_hosts()):
         yield Problem("mtig", NO_VALUE, "runs on the first k3s cluster, and k3s.clusters declares none: "
                       "add a cluster or remove mtig")
     users = m.mosquitto.users

@@ -318,9 +318,15 @@ class Proxmox(Model):
 
 
 def spread(name: str, nodes: tuple[str, ...]) -> str:
-    """A node for `name`, deterministic and independent of the other hosts (adding one moves none)."""
-    digest = hashlib.sha256(name.encode()).digest()
-    return sorted(nodes)[int.from_bytes(digest[:4], "big") % len(nodes)]
+    """A node for `name`: rendezvous (highest random weight) hashing over the nodes.
+
+    Deterministic and independent of the other hosts; a node added later takes only the guests
+    whose highest weight it now has (about 1 in N), every other guest stays where it is (a hash
+    modulo the node count would move most of them). A VM that moves is migrated (`migrate`), a
+    container is re-created (bpg has no container migration): pin containers with `node:`."""
+    def weight(node: str) -> bytes:
+        return hashlib.sha256(f"{name}@{node}".encode()).digest()
+    return max(sorted(nodes), key=weight)
 
 
 def vm_node(cfg: Proxmox, vm: Vm) -> str | None:

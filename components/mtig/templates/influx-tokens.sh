@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Creates (once) the scoped InfluxDB tokens Telegraf and Grafana use, and writes them with a
+# Reconciles the org, bucket and retention, and creates (once) the scoped InfluxDB tokens Telegraf and Grafana use, and writes them with a
 # kustomization next to them so the next container can `kubectl apply -k` them as Secrets.
 # InfluxDB 2 generates token values itself (they cannot be chosen), so this runs in the cluster.
 # Idempotent: an authorization whose description already exists is reused, not duplicated.
 # Environment: INFLUX_HOST, INFLUX_TOKEN (operator token, from a Secret), INFLUX_ORG,
-# INFLUX_BUCKET, TELEGRAF_DESCRIPTION, GRAFANA_DESCRIPTION, KUSTOMIZATION, OUT_DIR.
+# INFLUX_BUCKET, INFLUX_RETENTION, TELEGRAF_DESCRIPTION, GRAFANA_DESCRIPTION, KUSTOMIZATION, OUT_DIR.
 set -euo pipefail
 
 mkdir -p "$HOME"
@@ -17,12 +17,29 @@ for _ in $(seq 1 60); do
 done
 influx ping --host "$INFLUX_HOST" >/dev/null
 
+# Org, bucket and retention are reconciled on every run: the chart's setup applies them at the
+# first start only, so a renamed org or bucket would not exist and a new retention would be ignored.
+# Flags: docs.influxdata.com/influxdb/v2/reference/cli/influx/bucket/update/ (--id, --retention).
+org_id="$(influx org list --host "$INFLUX_HOST" --name "$INFLUX_ORG" --hide-headers 2>/dev/null \
+  | awk 'NR == 1 { print $1 }' || true)"
+if [ -z "$org_id" ]; then
+  influx org create --host "$INFLUX_HOST" --name "$INFLUX_ORG" >/dev/null
+  echo "org $INFLUX_ORG created"
+fi
 bucket_id="$(influx bucket list --host "$INFLUX_HOST" --org "$INFLUX_ORG" \
-  --name "$INFLUX_BUCKET" --hide-headers | awk 'NR == 1 { print $1 }')"
+  --name "$INFLUX_BUCKET" --hide-headers 2>/dev/null | awk 'NR == 1 { print $1 }' || true)"
 if [ -z "$bucket_id" ]; then
-  echo "bucket $INFLUX_BUCKET not found in org $INFLUX_ORG" >&2
+  bucket_id="$(influx bucket create --host "$INFLUX_HOST" --org "$INFLUX_ORG" --name "$INFLUX_BUCKET" \
+    --retention "$INFLUX_RETENTION" --hide-headers | awk 'NR == 1 { print $1 }')"
+  echo "bucket $INFLUX_BUCKET created"
+else
+  influx bucket update --host "$INFLUX_HOST" --id "$bucket_id" --retention "$INFLUX_RETENTION" >/dev/null
+fi
+if [ -z "$bucket_id" ]; then
+  echo "bucket $INFLUX_BUCKET could not be created in org $INFLUX_ORG" >&2
   exit 1
 fi
+echo "bucket $INFLUX_BUCKET in org $INFLUX_ORG: retention $INFLUX_RETENTION"
 
 # ensure_token DESCRIPTION PERMISSION_FLAG FILE
 ensure_token() {
