@@ -27,7 +27,7 @@ class Host:
     groups: tuple[str, ...] = ()
     private_address: pulumi.Input[str] | None = None
     # The SSH host key every connection to the host pins (components/hostkey); None for hosts
-    # nothing connects to over SSH (Incus instances), where connection() refuses.
+    # nothing connects to over SSH (Incus instances behind a NAT bridge), where connection() refuses.
     host_key: pulumi.Input[str] | None = None
     # An Incus instance on a NAT bridge: the LAN cannot reach its address; `incus exec` on this
     # remote can (Ansible: community.general.incus). None: SSH to `address` works.
