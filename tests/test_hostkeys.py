@@ -66,7 +66,7 @@ def test_a_host_key_is_recorded_after_its_machine_and_again_with_a_new_one(env, 
     by_urn = {r["urn"]: r for r in resources}
     records = [r for r in resources if r["type"] == LOCAL and r["name"].endswith("-host-key")]
     machines = {"proxmoxve:index/vmLegacy:VmLegacy", "proxmoxve:index/containerLegacy:ContainerLegacy",
-                "linode:index/instance:Instance"}
+                "linode:index/instance:Instance", "incus:index/instance:Instance"}
     with_machine = [r for r in records if r["options"]["replace_with"]]
     assert with_machine, "no recorded host key belongs to a machine of this program"
     for record in with_machine:

@@ -114,5 +114,5 @@ def test_lothlorien_has_a_standalone_control_host_and_a_three_node_cluster():
     assert len(incus.remotes["cluster01"].members) == 3
     # System containers run no service the program configures: none of them publishes a proxy.
     assert {name: inst.proxies for name, inst in incus.instances.items() if inst.kind == "system"} == {
-        "coredns": {}, "mosquitto": {}, "prometheus": {}}
+        "coredns": {}, "mosquitto": {}}
     assert incus.networks["lan"].type == "macvlan" and incus.networks["lan"].parent == "eno1"
