@@ -8,6 +8,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_command import remote
 
+from components import hostkey
+
 
 @dataclass(frozen=True)
 class Host:
@@ -24,6 +26,9 @@ class Host:
     machine: tuple[pulumi.CustomResource, ...] = ()
     groups: tuple[str, ...] = ()
     private_address: pulumi.Input[str] | None = None
+    # The SSH host key every connection to the host pins (components/hostkey); None for hosts
+    # nothing connects to over SSH (Incus instances behind a NAT bridge), where connection() refuses.
+    host_key: pulumi.Input[str] | None = None
     # An Incus instance on a NAT bridge: the LAN cannot reach its address; `incus exec` on this
     # remote can (Ansible: community.general.incus). None: SSH to `address` works.
     incus_remote: str | None = None
@@ -63,11 +68,7 @@ class Cluster:
 
 
 def connection(host: Host, private_key: pulumi.Input[str]) -> remote.ConnectionArgs:
-    """SSH to a host as its provisioning user with the environment's private key."""
-    return remote.ConnectionArgs(
-        host=host.address,
-        user=host.ssh_user,
-        private_key=private_key,
-        dial_error_limit=30,
-        per_dial_timeout=10,
-    )
+    """SSH to a host as its provisioning user with the environment's private key, its host key pinned."""
+    if host.host_key is None:
+        raise ValueError(f"host {host.name}: no SSH host key to pin; every SSH connection pins one")
+    return hostkey.connection(host.address, host.ssh_user, private_key, host.host_key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pulumi
 
 from cloudinit.render import ProvisionSpec, user_data
+from components import hostkey
 from components.catalog import CATALOG
 from components.incus import Container, ContainerArgs, NetworkSpec, ProxySpec, Site, SiteArgs, VolumeSpec, binding
 from components.incus.container import static_network_config
@@ -95,6 +96,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
         site, opts = sites[inst.remote]
         container = Container(f"incus-{name}", container_args(cfg, name, inst, site, incus.remotes[inst.remote]),
                               opts=opts)
+        bridged = incus.networks[inst.network].type == "bridge"
         hosts.add(Host(
             name=name, fqdn=cfg.environment.fqdn(name), platform="incus",
             distribution=inst.distribution if inst.kind == "system" else None,
@@ -102,4 +104,8 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             machine=(container.instance,),
             groups=tuple(sorted({"incus", f"incus-{inst.remote}", *inst.groups})),
             # Behind a NAT bridge only the remote reaches the instance (incus exec).
-            incus_remote=inst.remote if incus.networks[inst.network].type == "bridge" else None))
+            incus_remote=inst.remote if bridged else None,
+            # On the LAN (macvlan) the program connects over SSH (DNS, edge broker): the host key
+            # is recorded on first contact and pinned, as for every other SSH host.
+            host_key=None if bridged else hostkey.recorded_host_key(
+                name, container.ipv4_address, machine=[container.instance], parent=container)))

@@ -63,4 +63,5 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             machine=(component.instance,),
             groups=instance.groups,
             private_address=component.private_ip,
+            host_key=component.host_key,
         ))

@@ -70,6 +70,9 @@ def _endpoint(endpoints: Any, key: str, ref: str) -> str:
     url = (endpoints or {}).get(key)
     if not url:
         raise ValueError(f"upstream {ref} exports no {key} endpoint (is its monitoring enabled?)")
+    if ".svc.cluster.local" in url:
+        raise ValueError(f"upstream {ref} keeps its {key} inside its cluster ({url}): list this environment's "
+                         "network in its monitoring.allowed_sources")
     return url
 
 
@@ -178,14 +181,16 @@ def deploy(
         scrape_interval=mon.prometheus.scrape_interval,
         pve_targets=tuple(mon.proxmox.targets) if mon.proxmox else (),
         pve_token=secrets.require(section.PVE_TOKEN) if mon.proxmox and mon.proxmox.targets else None,
+        pve_verify_tls=mon.proxmox.verify_tls if mon.proxmox else True,
         incus_targets=tuple(mon.incus.targets) if mon.incus else (),
         incus_cert=secrets.require(section.INCUS_CERT) if mon.incus and mon.incus.targets else None,
         incus_key=secrets.require(section.INCUS_KEY) if mon.incus and mon.incus.targets else None,
-        incus_insecure_skip_verify=mon.incus.insecure_skip_verify if mon.incus else True,
+        incus_insecure_skip_verify=mon.incus.insecure_skip_verify if mon.incus else False,
         upstream=upstream,
         mqtt_exporter=mqtt,
         grafana_default=mon.grafana_default,
         protect=env.production,
+        allowed_sources=tuple(str(net) for net in mon.allowed_sources),
     )
     return Monitoring(
         f"{env.name}-monitoring",

@@ -27,6 +27,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
                 operator_user=env.operator.name,
                 provision_script=provision_script(spec, disable_root=host.ssh_user != "root"),
                 private_key=private_key,
+                host_key=host.host_key,
                 kernel_args=pi_kernel_args(spec),
             ),
         )
@@ -39,4 +40,5 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             ssh_user=env.operator.name,
             ready=(component.ready,),
             groups=host.groups,
+            host_key=component.host_key,
         ))

@@ -10,6 +10,7 @@ import pulumi_proxmoxve as proxmoxve
 from pulumi_command import remote
 
 from cloudinit.render import CLOUD_INIT_WAIT, ProvisionSpec, provision_script
+from components import hostkey
 from components.catalog import CATALOG
 from components.proxmox import (Image, ImageArgs, Lxc, LxcArgs, NetworkArgs, Snippet, SnippetArgs, Template,
                                 TemplateArgs, Vm, VmArgs)
@@ -34,8 +35,13 @@ def package_variant(packages: tuple[str, ...]) -> str:
 def provider(cfg: EnvironmentConfig, secrets: Secrets) -> proxmoxve.Provider:
     """API token for the API, SSH (key from secrets) for snippet uploads to each node."""
     px = cfg.proxmox
+    pinned = {node.address: node.host_key for node in px.nodes if node.host_key}
+    # The provider's SSH checks the nodes against ~/.ssh/known_hosts: the pinned keys go there
+    # before it is configured (its resources wait for the provider, and it waits for this).
+    known = [hostkey.known_hosts("proxmox-known-hosts", pinned)] if pinned else []
     return proxmoxve.Provider(
         "proxmox",
+        opts=pulumi.ResourceOptions(depends_on=known),
         endpoint=px.endpoint,
         insecure=px.insecure,
         api_token=secrets.require("proxmoxApiToken"),
@@ -162,14 +168,17 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
             ),
             opts=opts,
         )
+        address_of = vm.ipv4 if vm.ipv4 != "dhcp" else guest.ipv4
         host = Host(
             name=vm.name,
             fqdn=env.fqdn(vm.name),
             platform=pxcfg.PLATFORM_VM,
             distribution=tpl.distribution,
-            address=vm.ipv4 if vm.ipv4 != "dhcp" else guest.ipv4,
+            address=address_of,
             ssh_user=env.operator.name,
             groups=vm.groups,
+            # Recorded on first contact (cloud-init generates it at first boot), enforced after.
+            host_key=hostkey.recorded_host_key(vm.name, address_of, machine=[guest.vm], parent=guest),
         )
         # Later layers wait for a provisioned host, not a booted one: cloud-init has finished.
         ready = remote.Command(
@@ -226,15 +235,17 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
             ),
             opts=opts,
         )
+        ct_address = ct.ipv4 if ct.ipv4 != "dhcp" else guest.ipv4
         host = Host(
             name=ct.name,
             fqdn=env.fqdn(ct.name),
             platform=pxcfg.PLATFORM_LXC,
             distribution=ct.distribution,
-            address=ct.ipv4 if ct.ipv4 != "dhcp" else guest.ipv4,
+            address=ct_address,
             ssh_user=LXC_SSH_USER,
             ready=(guest.container,),
             groups=ct.groups,
+            host_key=hostkey.recorded_host_key(ct.name, ct_address, machine=[guest.container], parent=guest),
         )
         # No provisioning run here: a container is reached as root, and root keeps no key login
         # after provision.sh (tests/test_root_login.py). Its root keys are set at creation only.

@@ -83,6 +83,7 @@ class RecordingMonitor(MockMonitor):
                 "delete_before_replace": request.deleteBeforeReplace,
                 "additional_secret_outputs": sorted(request.additionalSecretOutputs),
                 "deleted_with": request.deletedWith or None,
+                "replace_with": sorted(request.replace_with),
             }
         self.recorded.resources.append({
             "urn": urn,

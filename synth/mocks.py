@@ -118,6 +118,14 @@ class HomelabMocks(pulumi.runtime.Mocks):
 # --- k3s (components/k3s) -------------------------------------------------------------------------
 
 K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml"
+K3S_SERVER_TOKEN_PATH = "/var/lib/rancher/k3s/server/token"
+
+
+def k3s_ca_prefix(name: str) -> str:
+    """What the first server's token file starts with: K10 and the SHA-256 of its (stand-in) CA."""
+    return "K10" + hashlib.sha256(_pem("CERTIFICATE", name, "server-ca").encode()).hexdigest()
+
+
 K3S_PROVIDER_TOKEN_SECRET = "homelab-pulumi-token"
 
 
@@ -162,6 +170,8 @@ def _k3s_remote_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
     create = inputs.get("create")
     if isinstance(create, str) and create.split()[-1:] == [K3S_KUBECONFIG_PATH]:
         return {"stdout": k3s_kubeconfig(name), "stderr": ""}
+    if isinstance(create, str) and create.split()[-1:] == [K3S_SERVER_TOKEN_PATH]:
+        return {"stdout": k3s_ca_prefix(name) + "\n", "stderr": ""}
     if isinstance(create, str) and K3S_PROVIDER_TOKEN_SECRET in create:
         # components/k3s/scripts/provider-credential.sh: k3s.yaml, then the ServiceAccount token
         token = "eyJhbGciOiJSUzI1NiJ9." + hashlib.sha256(f"sa-token/{name}".encode()).hexdigest()
@@ -177,6 +187,19 @@ def _random_password(inputs: dict[str, Any], name: str) -> dict[str, Any]:
     return {"result": result, "bcryptHash": "$2a$10$" + hashlib.sha256(result.encode()).hexdigest()[:53]}
 
 
+def random_bytes(name: str, length: int) -> bytes:
+    """What the mock RandomBytes `name` holds: deterministic, distinct per name."""
+    return (hashlib.sha256(f"random-bytes/{name}".encode()).digest() * 8)[:length]
+
+
+def _random_bytes(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    import base64
+
+    data = random_bytes(name, int(inputs.get("length", 32)))
+    return {"base64": base64.b64encode(data).decode(), "hex": data.hex()}
+
+
+OUTPUTS["random:index/randomBytes:RandomBytes"] = _random_bytes
 OUTPUTS["command:remote:Command"] = _k3s_remote_command  # wraps an entry registered before it
 OUTPUTS["random:index/randomPassword:RandomPassword"] = _random_password
 
@@ -264,6 +287,29 @@ def _remote_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
 OUTPUTS["linode:index/instance:Instance"] = _linode_instance
 OUTPUTS["linode:index/firewall:Firewall"] = _linode_firewall
 OUTPUTS.setdefault("command:remote:Command", _remote_command)
+
+
+# --- SSH host keys recorded on first contact (components/hostkey) ---------------------------------
+
+def fake_host_key(name: str, key_type: str = "ssh-ed25519") -> str:
+    """What ssh-keyscan would print for a host: an ed25519 public key line, deterministic per name."""
+    import base64
+    import struct
+
+    body = hashlib.sha256(f"host-key/{name}".encode()).digest()
+    blob = struct.pack(">I", len(key_type)) + key_type.encode() + struct.pack(">I", len(body)) + body
+    return f"{key_type} {base64.b64encode(blob).decode()}"
+
+
+def _local_command(inputs: dict[str, Any], name: str) -> dict[str, Any]:
+    environment = inputs.get("environment") or {}
+    if environment.get("KEY_TYPE"):
+        return {"stdout": fake_host_key(name, environment["KEY_TYPE"]) + "\n", "stderr": ""}
+    return {"stdout": "", "stderr": ""}
+
+
+OUTPUTS["command:local:Command"] = _local_command
+
 
 # ---- tls (components/ca): what the tls provider computes --------------------------------------------
 

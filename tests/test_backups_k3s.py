@@ -95,7 +95,7 @@ def installed(tmp_path: Path) -> Path:
     root = make_rootfs(tmp_path)
     seed_installer(root, OLD)
     script = render.install_script(SERVER, OLD, config_with_snapshots(), ready_timeout=30)
-    done = run_in_rootfs(root, script, stdin=TOKEN)
+    done = run_in_rootfs(root, script, stdin=TOKEN)  # a script without secret files: the token alone
     assert done.returncode == 0, done.stderr
     return root
 

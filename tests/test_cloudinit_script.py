@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -153,3 +154,60 @@ def test_provisioning_twice_in_a_debian_rootfs_sets_up_the_host_then_changes_not
         "provisioned pippin.lothlorien.lan: 3 changes",
     ]
     assert (root / "home/lavender/.ssh/authorized_keys").read_text() == f"{KEY}\n{SECOND_KEY}\n"
+
+
+def _ensure_file_shell(tmp_path: Path) -> Path:
+    """provision.sh's changed() and ensure_file() alone, as a library a test can call."""
+    text = (SCRIPTS / "provision.sh").read_text()
+    functions = [re.search(rf"^{name}\(\) {{\n.*?^}}\n", text, re.S | re.M) for name in ("changed", "ensure_file")]
+    assert all(functions), "provision.sh no longer defines changed() and ensure_file()"
+    library = tmp_path / "lib.sh"
+    library.write_text("set -euo pipefail\nCHANGED=()\n" + "".join(m.group(0) for m in functions))
+    return library
+
+
+def _bash(library: Path, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", f'source "$0"; {command}', str(library)], capture_output=True, text=True,
+                          check=False)
+
+
+def test_ensure_file_checks_the_new_content_before_it_takes_effect(tmp_path):
+    library = _ensure_file_shell(tmp_path)
+    target = tmp_path / "sudoers.d" / "90-homelab-lavender"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    refused = _bash(library, f'ensure_file {target} "new" 0440 false')
+    assert refused.returncode != 0
+    assert f"refused {target}" in refused.stderr
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["90-homelab-lavender"], "a temporary file was left"
+    accepted = _bash(library, f'ensure_file {target} "new" 0440 test -s')
+    assert accepted.returncode == 0, accepted.stderr
+    assert target.read_text() == "new"
+    assert oct(target.stat().st_mode & 0o777) == "0o440"
+
+
+def test_ensure_file_never_writes_through_a_planted_file(tmp_path):
+    """~/.ssh belongs to the user: a symlink planted at a predictable temporary name, or in place of
+    the file itself, must not make root write elsewhere."""
+    library = _ensure_file_shell(tmp_path)
+    ssh = tmp_path / "ssh"
+    ssh.mkdir()
+    victim = tmp_path / "shadow"
+    victim.write_text("root:secret\n")
+    (ssh / "authorized_keys.provision-tmp").symlink_to(victim)
+    (ssh / ".authorized_keys.XXXXXXXX").symlink_to(victim)
+    (ssh / "authorized_keys").symlink_to(victim)
+    result = _bash(library, f'ensure_file {ssh / "authorized_keys"} "{KEY}"$\'\\n\' 0600')
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text() == "root:secret\n"
+    assert not (ssh / "authorized_keys").is_symlink()
+    assert (ssh / "authorized_keys").read_text() == KEY + "\n"
+
+
+def test_sudoers_file_is_installed_only_through_visudo():
+    text = (SCRIPTS / "provision.sh").read_text()
+    calls = [line.strip() for line in text.splitlines() if "/etc/sudoers.d/" in line and "ensure_file" in line]
+    assert calls == ['ensure_file "/etc/sudoers.d/90-homelab-$user" "$user ALL=(ALL) NOPASSWD:ALL"$\'\\n\' 0440 '
+                     'visudo -cqf']
+    assert "provision-tmp" not in text

@@ -82,7 +82,14 @@ def test_proxies_on_ports_incus_uses_are_refused():
             "api": {"listen": "tcp:10.50.0.41:8443", "connect": "tcp:127.0.0.1:8443"},
             "fine": {"listen": "tcp:10.50.0.41:53", "connect": "tcp:127.0.0.1:53"},
         }
-    assert _problems(wildcard) == [
+    # A system container's proxies also forward to a service the program does not configure.
+    unconfigured = [f"incus.instances.mosquitto.proxies.{key}: forwards to a service the program does not configure "
+                    "(a system container gets the base provisioning only); remove the proxy, or run the service as "
+                    f"an OCI application container (kind: oci) (got '{connect}')"
+                    for key, connect in [("api", "tcp:127.0.0.1:8443"), ("bridge", "tcp:127.0.0.1:53"),
+                                         ("dhcp", "udp:127.0.0.1:67"), ("dns-udp", "udp:127.0.0.1:53"),
+                                         ("fine", "tcp:127.0.0.1:53")]]
+    assert _problems(wildcard) == sorted(unconfigured + [
         "incus.instances.mosquitto.proxies.api.listen: collides with the Incus API of cluster01 "
         "(https://10.50.0.41:8443) (got 'tcp:10.50.0.41:8443')",
         "incus.instances.mosquitto.proxies.bridge.listen: is the address of Incus network production, whose dnsmasq "
@@ -90,7 +97,7 @@ def test_proxies_on_ports_incus_uses_are_refused():
         "incus.instances.mosquitto.proxies.dns-udp.listen: listens on every address of cluster01's host on udp port "
         "53, where Incus runs dnsmasq (DNS) on each managed bridge; listen on one address of the host "
         "(got 'udp:0.0.0.0:53')",
-    ]
+    ])
 
 
 def test_macvlan_networks_and_their_instances_are_checked():

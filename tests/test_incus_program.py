@@ -50,6 +50,9 @@ def test_mosquitto_is_on_the_lan_without_proxies_and_keeps_its_data(synth_result
     run = synth_result("lothlorien")
     mosquitto = _instances(run)["mosquitto"]
     devices = {d["name"]: d for d in mosquitto["inputs"]["devices"]}
+    # Nothing the program configures listens inside a system container: no proxy device publishes it.
+    proxies = [d["name"] for r in _instances(run).values() for d in r["inputs"]["devices"] if d["type"] == "proxy"]
+    assert proxies == []
     assert sorted(devices) == ["data", "root"]  # no proxy, no eth0 override: cloud-init sets the address
     assert yaml.safe_load(mosquitto["inputs"]["config"]["cloud-init.network-config"])["ethernets"]["eth0"][
         "addresses"] == ["10.50.0.54/24"]

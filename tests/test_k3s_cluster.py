@@ -17,7 +17,8 @@ from pulumi_command import remote
 from components.k3s import Cluster, ClusterArgs, K3sNode
 from components.k3s import render
 from components.k3s.render import KUBECONFIG_PATH
-from synth.mocks import k3s_kubeconfig
+from components.k3s import render
+from synth.mocks import _random_password, k3s_ca_prefix, k3s_kubeconfig
 from synth.wire import MASK
 from tests.conftest import RECORDED, registered
 
@@ -111,22 +112,26 @@ def test_one_server_two_agents_join_graph_and_generated_token():
         assert config_of(server)["cluster-init"] is True and "server" not in config_of(server)
         assert commands_deps(server) == [regs[f"{p}-k3s-1-cloud-init"]["urn"]]
         assert "k3s-uninstall.sh" in server["inputs"]["delete"]
+        ca_hash = regs[f"{p}-ca-hash"]
+        assert commands_deps(ca_hash) == [server["urn"]]
         assert "kube-vip" not in server["inputs"]["create"] and "wait_vip" not in server["inputs"]["create"]
         assert commands_deps(regs[f"{p}-kubeconfig"]) == [server["urn"]]
         for agent in (f"{p}-k3s-2", f"{p}-k3s-3"):
             join, sync = regs[f"{p}-agent-{agent}-join"], regs[f"{p}-agent-{agent}-sync"]
-            assert commands_deps(join) == sorted([regs[f"{agent}-cloud-init"]["urn"], server["urn"]])
-            assert commands_deps(sync) == sorted([join["urn"], server["urn"]])
+            # the CA hash (read from the first server) is in the agent's token: a data dependency
+            assert commands_deps(join) == sorted([regs[f"{agent}-cloud-init"]["urn"], server["urn"], ca_hash["urn"]])
+            assert commands_deps(sync) == sorted([join["urn"], server["urn"], ca_hash["urn"]])
             assert config_of(join)["server"] == "https://192.168.20.11:6443"
             assert join["options"]["ignore_changes"] == ["create"] and join["inputs"]["update"] == "true"
             assert "k3s-agent-uninstall.sh" in join["inputs"]["delete"]
             assert sync["inputs"]["create"] == sync["inputs"]["update"] == join["inputs"]["create"]
             assert "delete" not in sync["inputs"]
-        token = regs[f"{p}-token"]
-        assert token["type"] == "random:index/randomPassword:RandomPassword"
-        assert token["inputs"]["length"] == 48 and "keepers" not in token["inputs"]  # generated once, stable
-        generated = revealed(token)  # inputs only; the result is the provider's
-        assert "result" not in generated
+        for generated_name in (f"{p}-token", f"{p}-agent-token"):
+            token = regs[generated_name]
+            assert token["type"] == "random:index/randomPassword:RandomPassword"
+            assert token["inputs"]["length"] == 48 and "keepers" not in token["inputs"]  # generated once, stable
+            generated = revealed(token)  # inputs only; the result is the provider's
+            assert "result" not in generated
         assert server["inputs"]["stdin"] == MASK
         provider = regs[f"{p}-provider"]
         assert provider["type"] == "pulumi:providers:kubernetes"
@@ -150,7 +155,8 @@ def test_three_servers_join_one_at_a_time_and_agents_join_in_parallel_on_the_fir
         for joiner, before, host in ((s2, s1, f"{p}-k3s-2"), (s3, s2, f"{p}-k3s-3")):
             assert "cluster-init" not in config_of(joiner)
             assert config_of(joiner)["server"] == "https://192.168.30.10:6443"  # through the VIP
-            assert commands_deps(joiner) == sorted([regs[f"{host}-cloud-init"]["urn"], before["urn"]])
+            assert commands_deps(joiner) == sorted([regs[f"{host}-cloud-init"]["urn"], before["urn"],
+                                                    regs[f"{p}-ca-hash"]["urn"]])
         same = ("cluster-cidr", "service-cidr", "disable", "secrets-encryption", "tls-san")
         for other in (s2, s3):
             assert {k: config_of(s1)[k] for k in same} == {k: config_of(other)[k] for k in same}
@@ -166,10 +172,11 @@ def test_three_servers_join_one_at_a_time_and_agents_join_in_parallel_on_the_fir
         for i in (4, 5, 6):
             join, sync = regs[f"{p}-agent-{p}-k3s-{i}-join"], regs[f"{p}-agent-{p}-k3s-{i}-sync"]
             # every agent joins on the first server's readiness only, never after another agent
-            assert commands_deps(join) == sorted([regs[f"{p}-k3s-{i}-cloud-init"]["urn"], s1["urn"]])
+            ca_hash = regs[f"{p}-ca-hash"]["urn"]
+            assert commands_deps(join) == sorted([regs[f"{p}-k3s-{i}-cloud-init"]["urn"], s1["urn"], ca_hash])
             assert not set(join["dependencies"]) & agents
             # a version change reaches agents after the last server
-            assert commands_deps(sync) == sorted([join["urn"], s3["urn"]])
+            assert commands_deps(sync) == sorted([join["urn"], s3["urn"], ca_hash])
             assert not set(sync["dependencies"]) & (agents - {join["urn"]})
             assert config_of(join)["node-label"] == ["homelab.io/pool=general"]
             assert config_of(join)["server"] == "https://192.168.30.10:6443"  # agents join through the VIP
@@ -208,7 +215,7 @@ def test_secrets_never_in_command_lines_and_kubeconfig_read_is_not_logged():
                 assert reg["inputs"].get(key) != MASK, f"{reg['name']}.{key} should be plain text"
                 assert TOKEN not in shown.get(key, "") and client_key not in shown.get(key, "")
             if "stdin" in reg["inputs"]:
-                assert reg["inputs"]["stdin"] == MASK and shown["stdin"] == TOKEN
+                assert reg["inputs"]["stdin"] == MASK and shown["stdin"]
         read = regs[f"{p}-kubeconfig"]
         # The provider's credential: a ServiceAccount token that does not expire (day 2), read
         # with the cluster's CA from k3s.yaml by provider-credential.sh.
@@ -262,7 +269,7 @@ def test_a_new_version_changes_the_same_commands_as_updates_not_replacements():
         assert names == [
             f"{p}-agent-{p}-k3s-2-join", f"{p}-agent-{p}-k3s-2-sync",
             f"{p}-agent-{p}-k3s-3-join", f"{p}-agent-{p}-k3s-3-sync",
-            f"{p}-kubeconfig", f"{p}-server-{p}-k3s-1",
+            f"{p}-ca-hash", f"{p}-kubeconfig", f"{p}-server-{p}-k3s-1",
         ]
         for name in names:
             reg = regs[name]
@@ -281,3 +288,37 @@ def test_a_cluster_needs_a_server_and_a_release_tag():
     with pytest.raises(ValueError, match="not a release tag"):
         Cluster("k3t-bad", ClusterArgs(version="1.31", servers=[
             K3sNode(name="x", address="10.0.0.1", ssh_user="root", connection=remote.ConnectionArgs(host="10.0.0.1"))]))
+
+
+@pulumi.runtime.test
+def test_agents_hold_only_the_agent_token_and_every_join_pins_the_cluster_ca():
+    """docs.k3s.io/cli/token: the server token is cluster admin; a short token trusts any CA. The
+    first server starts with the short token (its CA does not exist yet), every later join gets the
+    secure token K10<CA hash>::<server|node>:<password> (k3s-io/k3s docs/adrs/agent-join-token.md)."""
+    p = "k3t-tok"
+    cluster = three_plus_three(p)
+    agent_password = _random_password({"length": 48}, f"{p}-agent-token")["result"]
+    ca = k3s_ca_prefix(f"{p}-ca-hash")
+
+    def check(kubeconfig: str, endpoint: str) -> None:
+        regs = records(p)
+        stdin = {name: revealed(reg)["stdin"] for name, reg in regs.items() if "stdin" in reg["inputs"]}
+        # a server: its token, then the agents' token as the file agent-token-file names
+        agent_file = {render.AGENT_TOKEN_FILE: agent_password}
+        assert stdin[f"{p}-server-{p}-k3s-1"] == render.stdin_payload(TOKEN, agent_file)
+        for i in (2, 3):
+            assert stdin[f"{p}-server-{p}-k3s-{i}"] == render.stdin_payload(f"{ca}::server:{TOKEN}", agent_file)
+        agents = {name: value for name, value in stdin.items() if "-agent-" in name}
+        assert len(agents) == 6
+        for name, value in agents.items():
+            assert value == f"{ca}::node:{agent_password}", name
+            assert TOKEN not in value
+        read = regs[f"{p}-ca-hash"]
+        assert read["inputs"]["create"] == (
+            "sudo --non-interactive sed -n 's/^\\(K10[0-9a-f]\\{64\\}\\)::.*$/\\1/p' /var/lib/rancher/k3s/server/token")
+        assert "stdin" not in read["inputs"]
+        for i in (1, 2, 3):
+            assert config_of(regs[f"{p}-server-{p}-k3s-{i}"])["agent-token-file"] == "/etc/rancher/k3s/agent-token"
+        assert all("agent-token-file" not in config_of(regs[n]) for n in agents)
+
+    return after(cluster, check)

@@ -82,6 +82,7 @@ def test_server_with_options_renders_flannel_extras_and_no_etcd_with_an_external
     for join in (None, "192.168.30.11"):  # first or joining server: the same, no cluster-init, no server
         config = render.server_config(SERVER, SETTINGS, ["192.168.30.11"], join)
         assert config == {
+            "agent-token-file": "/etc/rancher/k3s/agent-token",  # agents join with their own token
             "cluster-cidr": "10.42.0.0/16", "service-cidr": "10.43.0.0/16", "secrets-encryption": True,
             "tls-san": ["192.168.30.11"], "write-kubeconfig-mode": "0600", "node-name": "k3s-1",
             "token-file": "/etc/rancher/k3s/cluster-token", "flannel-iface": "ens18",

@@ -42,7 +42,7 @@ def test_cluster_nodes_join_graph_and_outputs(env, synth_result):
     by_name = {r["name"]: r for r in run.resources}
     commands = {r["name"]: r for r in run.of_type(COMMAND) if "homelab:k3s:Cluster" in (r["parent"] or "")}
     expected = {f"{env}-server-{s}{suffix}" for s in servers for suffix in ("", "-etcd-backup")} | {
-        f"{env}-kubeconfig"} | {f"{env}-agent-{a}-{kind}" for a in agents for kind in ("join", "sync")}
+        f"{env}-kubeconfig", f"{env}-ca-hash"} | {f"{env}-agent-{a}-{kind}" for a in agents for kind in ("join", "sync")}
     assert set(commands) == expected
 
     first = commands[f"{env}-server-{servers[0]}"]
@@ -95,7 +95,7 @@ def test_rendered_node_scripts_pass_shellcheck(env, synth_result, tmp_path: Path
     paths = []
     for command in run.of_type(COMMAND):
         in_cluster = "homelab:k3s:Cluster" in (command["parent"] or "")
-        if not in_cluster or command["name"].endswith("-kubeconfig"):
+        if not in_cluster or command["name"].endswith(("-kubeconfig", "-ca-hash")):  # one-line reads
             continue
         for field in ("create", "delete"):
             text = command["inputs"].get(field)

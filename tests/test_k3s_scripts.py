@@ -17,6 +17,11 @@ from tests.tools import require_tool
 
 STANDIN = Path(__file__).parent / "fixtures" / "k3s" / "installer-standin.sh"
 TOKEN = "K10-test-token-5f2b9c1e7d"
+AGENT_PASSWORD = "agent-password-93be1f"
+CA = "K10" + "3f" * 32
+# A server gets the server token, then the agents' token as a secret file (render.stdin_payload).
+SERVER_STDIN = render.stdin_payload(TOKEN, {render.AGENT_TOKEN_FILE: AGENT_PASSWORD})
+AGENT_TOKEN = f"{CA}::node:{AGENT_PASSWORD}"
 OLD, NEW = "v1.31.4+k3s1", "v1.32.1+k3s1"
 SETTINGS = render.ServerSettings(
     cluster_cidr="10.42.0.0/16",
@@ -30,7 +35,8 @@ AGENT = render.NodeSettings("k3s-4", "agent", {"homelab.io/tier": "worker"})
 
 def server_script(version: str = OLD, settings: render.ServerSettings = SETTINGS, timeout: int = 30) -> str:
     config = render.server_config(SERVER, settings, ["192.168.30.11", "192.168.30.12", "192.168.30.13"], None)
-    return render.install_script(SERVER, version, config, ready_timeout=timeout)
+    return render.install_script(SERVER, version, config, ready_timeout=timeout,
+                                 secret_files=(render.AGENT_TOKEN_FILE,))
 
 
 def agent_script(version: str = OLD) -> str:
@@ -41,7 +47,7 @@ def rendered_scripts() -> dict[str, str]:
     joiner = render.server_config(SERVER, SETTINGS, ["192.168.30.11"], "192.168.30.11")
     return {
         "server-init.sh": server_script(),
-        "server-join.sh": render.install_script(SERVER, OLD, joiner),
+        "server-join.sh": render.install_script(SERVER, OLD, joiner, secret_files=(render.AGENT_TOKEN_FILE,)),
         "agent.sh": agent_script(),
         "server-uninstall.sh": render.uninstall_script(SERVER),
         "agent-uninstall.sh": render.uninstall_script(AGENT),
@@ -65,7 +71,7 @@ def test_scripts_are_strict_bash_and_carry_no_token(name: str) -> None:
     text = rendered_scripts()[name]
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "set -euo pipefail" in text
-    assert TOKEN not in text
+    assert TOKEN not in text and AGENT_PASSWORD not in text
 
 
 def seed_installer(root: Path, version: str) -> None:
@@ -90,7 +96,7 @@ def installer_calls(root: Path) -> list[dict[str, str]]:
     return calls
 
 
-def run(root: Path, script: str, token: str | None = TOKEN) -> subprocess.CompletedProcess[str]:
+def run(root: Path, script: str, token: str | None = SERVER_STDIN) -> subprocess.CompletedProcess[str]:
     return run_in_rootfs(root, script, stdin=token)
 
 
@@ -109,6 +115,7 @@ def test_server_first_run_installs_pinned_version_second_run_does_nothing_delete
 
     config = yaml.safe_load((root / "etc/rancher/k3s/config.yaml").read_text())
     assert config == {
+        "agent-token-file": "/etc/rancher/k3s/agent-token",
         "cluster-cidr": "10.42.0.0/16",
         "cluster-init": True,
         "disable": ["servicelb", "traefik"],
@@ -124,6 +131,9 @@ def test_server_first_run_installs_pinned_version_second_run_does_nothing_delete
     token_file = root / "etc/rancher/k3s/cluster-token"
     assert token_file.read_text() == TOKEN
     assert token_file.stat().st_mode & 0o777 == 0o600
+    agent_token_file = root / "etc/rancher/k3s/agent-token"
+    assert agent_token_file.read_text() == AGENT_PASSWORD
+    assert agent_token_file.stat().st_mode & 0o777 == 0o600
     assert (root / "etc/rancher/k3s/config.yaml").stat().st_mode & 0o777 == 0o600
 
     calls = installer_calls(root)
@@ -174,11 +184,20 @@ def test_new_version_takes_the_upgrade_path_and_changed_settings_restart_without
     assert yaml.safe_load((root / "etc/rancher/k3s/config.yaml").read_text())["disable"] == ["traefik"]
 
     # another token on an installed node would break it: refused, nothing touched
-    other = run(root, server_script(NEW, changed), token="K10-another-token")
+    other = run(root, server_script(NEW, changed), token=render.stdin_payload("K10-another-token", {render.AGENT_TOKEN_FILE: AGENT_PASSWORD}))
     assert other.returncode != 0
     assert "the cluster token differs from the one this node joined with" in other.stderr
     assert (root / "etc/rancher/k3s/cluster-token").read_text() == TOKEN
     assert len(installer_calls(root)) == 3
+    # ... but the same password in the secure format (a server that now joins with the CA pinned) is
+    # the same token: written, and the server restarted with it
+    secure = run(root, server_script(NEW, changed), token=render.stdin_payload(f"{CA}::server:{TOKEN}", {render.AGENT_TOKEN_FILE: AGENT_PASSWORD}))
+    assert secure.returncode == 0, secure.stderr
+    assert (root / "etc/rancher/k3s/cluster-token").read_text() == f"{CA}::server:{TOKEN}"
+    assert installer_calls(root)[-1]["INSTALL_K3S_FORCE_RESTART"] == "true"
+    # a server without the agent token on its second line is refused
+    alone = run(root, server_script(NEW, changed), token=f"{TOKEN}\n")
+    assert alone.returncode != 0 and "no /etc/rancher/k3s/agent-token on stdin" in alone.stderr
 
 
 @pytest.mark.system
@@ -188,8 +207,16 @@ def test_agent_joins_with_token_file_uninstalls_clean_and_fails_without_token_or
     assert "no cluster token on stdin" in no_token.stderr
     assert installer_calls(root) == []
 
-    result = run(root, agent_script())
+    result = run(root, agent_script(), token=AGENT_TOKEN)
     assert result.returncode == 0, result.stderr
+    assert (root / "etc/rancher/k3s/cluster-token").read_text() == AGENT_TOKEN
+    assert not (root / "etc/rancher/k3s/agent-token").exists()
+    # A changed agent token (the server token it once joined with, or a rotated agent token) is
+    # taken and the agent restarted with it.
+    rotated = run(root, agent_script(), token=f"{CA}::node:rotated-agent-password")
+    assert rotated.returncode == 0, rotated.stderr
+    assert installer_calls(root)[-1]["INSTALL_K3S_FORCE_RESTART"] == "true"
+    assert run(root, agent_script(), token=AGENT_TOKEN).returncode == 0
     config = yaml.safe_load((root / "etc/rancher/k3s/config.yaml").read_text())
     assert config == {
         "node-label": ["homelab.io/tier=worker"],
@@ -197,7 +224,7 @@ def test_agent_joins_with_token_file_uninstalls_clean_and_fails_without_token_or
         "server": "https://192.168.30.11:6443",
         "token-file": "/etc/rancher/k3s/cluster-token",
     }
-    (call,) = installer_calls(root)
+    call = installer_calls(root)[0]
     assert call["INSTALL_K3S_EXEC"] == "agent" and call["INSTALL_K3S_VERSION"] == OLD
     kubectl = (root / "var/log/k3s-kubectl-standin.log").read_text()
     assert "--kubeconfig /var/lib/rancher/k3s/agent/kubelet.kubeconfig get node k3s-4" in kubectl

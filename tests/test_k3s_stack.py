@@ -16,6 +16,7 @@ from stacks.config import loader, model
 from stacks.config.base import DeclaredHost
 from stacks.secrets import Secrets
 from stacks.hosts import Cluster, Host, HostRegistry
+from synth.mocks import fake_host_key
 from synth.engine import stack_entries
 from synth.wire import MASK
 from tests.conftest import RECORDED, registered
@@ -66,7 +67,7 @@ def registry(prefix: str) -> HostRegistry:
                                create="cloud-init status --wait")
         hosts.add(Host(name=name, fqdn=f"{name}.mirkwood.lan", platform=platform, distribution="debian12",
                        address=pulumi.Output.from_input(address), ssh_user="pi" if platform == "onboard" else "lavender",
-                       ready=(ready,)))
+                       ready=(ready,), host_key=fake_host_key(name)))
     return hosts
 
 
@@ -99,7 +100,10 @@ def test_cluster_on_vms_and_an_onboarded_pi_with_token_from_config(declared):
         script = shlex.split(pi_join["inputs"]["create"])[-1]
         assert "node-taint:\n- homelab.io/pi=true:NoSchedule\n" in script
         assert "k3w-mk-token" not in regs  # supplied: nothing generated
-        assert RECORDED.revealed[regs["k3w-mk-server-k3w-s1"]["urn"]]["stdin"] == "K10-from-config-token"
+        # the first server: the configured server token, then the (generated) agent token
+        first_line = RECORDED.revealed[regs["k3w-mk-server-k3w-s1"]["urn"]]["stdin"].split("\n")[0]
+        assert first_line == "K10-from-config-token"
+        assert "K10-from-config-token" not in RECORDED.revealed[pi_join["urn"]]["stdin"]
         assert not regs["k3w-mk-server-k3w-s1"]["options"]["protect"]  # staging stays easy to tear down
 
     return pulumi.Output.all(cluster.kubeconfig, cluster.provider.urn).apply(check)

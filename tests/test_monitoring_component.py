@@ -149,12 +149,78 @@ def test_no_upstream_no_federation():
 
 
 @pulumi.runtime.test
-def test_endpoints():
-    mon = Monitoring("mon-endpoints", make_args())
+def test_endpoints_published_to_allowed_sources():
+    mon = Monitoring("mon-endpoints", make_args(allowed_sources=("10.50.0.0/24",)))
     return pulumi.Output.all(mon.prometheus_url, mon.alertmanager_url, mon.loki_url, mon.loki_push_url).apply(
-        lambda urls: assert_equal(urls, ["http://10.40.0.20:9090", "http://10.40.0.20:9093", "http://10.40.0.20:3100",
-                                         "http://10.40.0.20:3100/loki/api/v1/push"])
+        lambda urls: assert_equal(urls, ["http://10.40.0.20:9090",
+                                         "http://prometheus-alertmanager.monitoring.svc.cluster.local:9093",
+                                         "http://10.40.0.20:3100", "http://10.40.0.20:3100/loki/api/v1/push"])
     )
+
+
+@pulumi.runtime.test
+def test_endpoints_stay_inside_the_cluster_without_allowed_sources():
+    mon = Monitoring("mon-inside", make_args())
+    svc = "monitoring.svc.cluster.local"
+    return pulumi.Output.all(mon.prometheus_url, mon.alertmanager_url, mon.loki_url, mon.loki_push_url).apply(
+        lambda urls: assert_equal(urls, [f"http://prometheus-server.{svc}:9090",
+                                         f"http://prometheus-alertmanager.{svc}:9093",
+                                         f"http://loki-push.{svc}:3100", f"http://loki-push.{svc}:3100/loki/api/v1/push"])
+    )
+
+
+@pulumi.runtime.test
+def test_only_prometheus_and_loki_leave_the_cluster_and_only_to_allowed_sources():
+    """Alertmanager (anyone could silence every alert) never; Prometheus and Loki through k3s
+    ServiceLB restricted to the allowed sources, without the NodePort kube-proxy opens to all."""
+    restricted = Monitoring("mon-lb", make_args(allowed_sources=("10.50.0.0/24", "192.168.1.7/32")))
+    inside = Monitoring("mon-nolb", make_args())
+
+    def check(_):
+        published = {n: r for n, r in masked("mon-lb", SERVICE).items() if r["spec"].get("type") == "LoadBalancer"}
+        assert sorted(published) == ["mon-lb-loki-push", "mon-lb-prometheus-external"]
+        for service in published.values():
+            assert service["spec"]["loadBalancerSourceRanges"] == ["10.50.0.0/24", "192.168.1.7/32"]
+            assert service["spec"]["allocateLoadBalancerNodePorts"] is False
+        assert published["mon-lb-prometheus-external"]["spec"]["selector"] == {
+            "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/instance": "prometheus",
+            "app.kubernetes.io/component": "server"}
+        assert [n for n, r in masked("mon-nolb", SERVICE).items() if r["spec"].get("type", "ClusterIP") != "ClusterIP"
+                and "upstream" not in n] == []
+        for prefix in ("mon-lb", "mon-nolb"):
+            values = masked(prefix, RELEASE)[f"{prefix}-prometheus"]["values"]
+            assert values["server"]["service"]["type"] == values["alertmanager"]["service"]["type"] == "ClusterIP"
+            assert "web.enable-lifecycle" not in json.dumps(values)
+
+    return pulumi.Output.all(*[r.urn for m in (restricted, inside) for r in m.resources]).apply(check)
+
+
+def test_the_whole_internet_is_not_an_allowed_source():
+    from components.monitoring.component import service_spec
+
+    with pytest.raises(ValueError, match="0.0.0.0/0"):
+        service_spec({"app": "x"}, 9090, ["0.0.0.0/0"])
+
+
+@pulumi.runtime.test
+def test_alloy_may_read_pods_and_their_logs_and_nothing_else():
+    mon = Monitoring("mon-alloy", make_args())
+
+    def check(_):
+        release = masked("mon-alloy", RELEASE)["mon-alloy-alloy"]
+        assert release["values"]["rbac"] == {"create": False}  # the chart's role reads every Secret
+        (role,) = masked("mon-alloy", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").values()
+        assert role["rules"] == [
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+        ]
+        (binding,) = masked("mon-alloy", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").values()
+        assert binding["roleRef"]["name"] == role["metadata"]["name"]
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "alloy", "namespace": "monitoring"}]
+        alloy = next(r for r in registered("mon-alloy", RELEASE) if r["name"] == "mon-alloy-alloy")
+        assert {r["urn"] for r in registered("mon-alloy") if "rbac" in r["type"]} <= set(alloy["dependencies"])
+
+    return pulumi.Output.all(*[r.urn for r in mon.resources]).apply(check)
 
 
 def assert_equal(got, want):

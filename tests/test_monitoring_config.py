@@ -108,3 +108,9 @@ def test_committed_alertmanager_configs_pass_amtool(env, tmp_path):
     path.write_text(render.alertmanager_config(spec, urls))
     done = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_prometheus_and_loki_are_not_published_to_everyone():
+    assert errors("mirkwood", allowed_sources=["10.50.0.0/24", "0.0.0.0/0"]) == [
+        "monitoring.allowed_sources: may not include 0.0.0.0/0: name the networks that need Prometheus and Loki "
+        "(got ['10.50.0.0/24', '0.0.0.0/0'])"]

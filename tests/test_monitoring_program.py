@@ -187,6 +187,27 @@ def test_ansible_inventory_from_the_real_synth_outputs(env, synth_result):
         assert host["name"] in inventory[f"platform_{host['platform']}".replace("-", "_")]["hosts"]
 
 
+@pytest.mark.parametrize("env", ["mirkwood", "lothlorien"])
+def test_monitoring_leaves_the_cluster_only_to_the_configured_sources(env, synth_result):
+    """mirkwood publishes Prometheus and Loki to production's network (which federates it), and
+    nothing else; production publishes nothing. Alertmanager stays inside either cluster."""
+    run = synth_result(env)
+    published = {r["name"]: r["inputs"]["spec"] for r in run.of_type("kubernetes:core/v1:Service")
+                 if r["inputs"]["spec"].get("type") in ("LoadBalancer", "NodePort")
+                 and "-monitoring-" in r["name"]}
+    expected = {"mirkwood": ["mirkwood-monitoring-loki-push", "mirkwood-monitoring-prometheus-external"],
+                "lothlorien": []}[env]
+    assert sorted(published) == expected
+    for spec in published.values():
+        assert spec["loadBalancerSourceRanges"] == ["10.50.0.0/24"]
+        assert spec["allocateLoadBalancerNodePorts"] is False
+    values = yaml.safe_load(run.artifacts[f"helm/{env}-monitoring-prometheus.values.yaml"])
+    assert values["alertmanager"]["service"]["type"] == values["server"]["service"]["type"] == "ClusterIP"
+    assert "web.enable-lifecycle" not in json.dumps(values)
+    if env == "lothlorien":
+        assert run.outputs["endpoints"]["alertmanager"].endswith(".svc.cluster.local:9093")
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_alloy_runs_on_the_tainted_pi_of_each_environment(env, synth_result):
     run = synth_result(env)

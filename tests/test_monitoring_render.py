@@ -180,7 +180,16 @@ def test_prometheus_values_hold_exactly_the_checked_config():
     assert reassembled == config
     assert values["server"]["retention"] == "30d"
     assert values["server"]["persistentVolume"]["size"] == "50Gi"
-    assert values["server"]["service"]["type"] == "LoadBalancer"  # from the base values file
+    # Inside the cluster only (the component publishes Prometheus to allowed sources itself), no
+    # lifecycle API and so no reloader sidecar: a changed config rolls the pod through its checksum.
+    assert values["server"]["service"]["type"] == "ClusterIP"
+    assert values["alertmanager"]["service"]["type"] == "ClusterIP"
+    assert values["server"]["extraFlags"] == []
+    assert values["configmapReload"]["prometheus"]["enabled"] is False
+    other = render.prometheus_values(PROM_SPEC, storage, render.alert_rules(render.RuleSpec(disk_free_percent=5)),
+                                     "alertmanager-config", "incus-secret")
+    checksums = {v["server"]["podAnnotations"]["checksum/config"] for v in (values, other)}
+    assert len(checksums) == 2 and all(len(c) == 64 for c in checksums)
     assert values["alertmanager"]["config"] == {"enabled": False}  # no ConfigMap with secrets
     assert values["alertmanager"]["extraSecretMounts"][0]["secretName"] == "alertmanager-config"
 

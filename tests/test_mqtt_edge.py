@@ -4,6 +4,7 @@ certificate made here by openssl, and a client verifies the broker against that 
 
 from __future__ import annotations
 
+import base64
 import copy
 import os
 import re
@@ -24,6 +25,8 @@ from tests.tools import require_tool
 HOST = "127.0.0.1"
 PASSWORDS = {"telegraf": "telegraf-pw-1", "sensor-livingroom": "living-pw-2", "sensor-garage": "garage-pw-3",
              "sensor-greenhouse": "green-pw-4", "mqtt-exporter": "exporter-pw-5"}
+# One random salt per user (base64, as RandomBytes gives them): 12 distinct bytes each.
+SALTS = {user: base64.b64encode(f"salt{i:08d}".encode()).decode() for i, user in enumerate(sorted(PASSWORDS))}
 
 
 def _cfg():
@@ -62,14 +65,14 @@ def _certificates(tmp: Path) -> None:
 @pytest.mark.system
 def test_install_script_passes_shellcheck_and_keeps_secrets_inside():
     cfg = _cfg()
-    script = edge.install_script("debian", mqtt_users(cfg.mtig), PASSWORDS, "CERT\n", "KEY\n", "CA\n")
+    script = edge.install_script("debian", mqtt_users(cfg.mtig), PASSWORDS, SALTS, "CERT\n", "KEY\n", "CA\n")
     done = subprocess.run([require_tool("shellcheck"), "--severity=style", "-"], input=script,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
     assert "apt-get install -y -qq --no-install-recommends mosquitto" in script
-    assert "dnf install -y -q mosquitto" in edge.install_script("rhel", mqtt_users(cfg.mtig), PASSWORDS, "C", "K", "A")
+    assert "dnf install -y -q mosquitto" in edge.install_script("rhel", mqtt_users(cfg.mtig), PASSWORDS, SALTS, "C", "K", "A")
     # Same hashing as the cluster broker: the password file is the renderer's, byte for byte.
-    assert _heredoc(script, "HOMELAB_MQTT_PASSWD") == render.password_file(PASSWORDS)
+    assert _heredoc(script, "HOMELAB_MQTT_PASSWD") == render.password_file(PASSWORDS, SALTS)
     assert _heredoc(script, "HOMELAB_MQTT_ACL") == render.acl_file(mqtt_users(cfg.mtig))
 
 
@@ -80,7 +83,7 @@ def test_a_real_edge_broker_serves_tls_with_the_clusters_users_and_acl(tmp_path)
     cfg = _cfg()
     _certificates(tmp_path)
     (tmp_path / "data").mkdir()
-    (tmp_path / "passwd").write_text(render.password_file(PASSWORDS))
+    (tmp_path / "passwd").write_text(render.password_file(PASSWORDS, SALTS))
     (tmp_path / "acl").write_text(render.acl_file(mqtt_users(cfg.mtig)))
     plain, tls = _free_port(), _free_port()
     conf = edge.edge_conf()

@@ -5,6 +5,7 @@ cannot publish; the exporter reads `$SYS`."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections import defaultdict
 
@@ -56,12 +57,16 @@ def broker(request, synth_result, tmp_path):
         require_tool(tool)
     from components.mtig import render
     from synth.engine import synth_config
+    from synth.mocks import random_bytes
 
     env = request.param
     files = synth_result(env).artifacts
     _, _, values = synth_config(env)
     passwords = {k.removeprefix("mqttPassword-"): v for k, v in values.items() if k.startswith("mqttPassword-")}
-    running = Broker(files[CONF], files[ACL], render.password_file(passwords), tmp_path)
+    # Each user's salt is the synth's RandomBytes for it (synth/mocks.py), as in the Secret it renders.
+    salts = {user: base64.b64encode(random_bytes(f"mtig-mosquitto-salt-{user}", render.SALT_BYTES)).decode()
+             for user in passwords}
+    running = Broker(files[CONF], files[ACL], render.password_file(passwords, salts), tmp_path)
     running.env, running.passwords, running.acl = env, passwords, configured_acl(env)
     yield running
     running.stop()

@@ -7,6 +7,7 @@ directory and a free loopback port.
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -163,10 +164,14 @@ def test_real_mosquitto_with_the_synth_rendered_files(synth_result, env, tmp_pat
     assert conf_path in files, f"{env}: the synth renders no Mosquitto config"
     from components.mtig import render
     from synth.engine import synth_config
+    from synth.mocks import random_bytes
 
     _, _, values = synth_config(env)
     passwords = {k.removeprefix("mqttPassword-"): v for k, v in values.items() if k.startswith("mqttPassword-")}
-    broker = Broker(files[conf_path], files["configs/mtig/mosquitto-config/acl"], render.password_file(passwords), tmp_path)
+    salts = {user: base64.b64encode(random_bytes(f"mtig-mosquitto-salt-{user}", render.SALT_BYTES)).decode()
+             for user in passwords}
+    broker = Broker(files[conf_path], files["configs/mtig/mosquitto-config/acl"], render.password_file(passwords, salts),
+                    tmp_path)
     try:
         assert "Connection error: Not authorized" in broker.pub("sensors/x", "1").stderr
         writers = sorted(u for u in passwords if u.startswith("sensor-"))

@@ -10,7 +10,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.mtig import Datasource, MetricsStack, SecretRef
+from components.mtig import Datasource, MetricsStack, SecretRef, render
 from components.mtig.grafana import DASHBOARDS_DIR, DATASOURCES_DIR
 from components.mtig.influxdb import GRAFANA_TOKEN_SECRET, TELEGRAF_TOKEN_SECRET
 from tests import mtig_support as ms
@@ -100,7 +100,7 @@ def test_no_secret_outside_secrets(rec):
             for secret in ms.ALL_SECRETS:
                 assert secret not in text, f"a secret value is in {reg.name}"
         secret_text = json.dumps(rec.by_name("mtig-mosquitto-passwords").revealed)
-        assert "$7$101$" in secret_text
+        assert f"$7${render.PBKDF2_ITERATIONS}$" in secret_text
         for password in ms.PASSWORDS.values():
             assert password not in secret_text, "password file holds a clear password"
 

@@ -7,6 +7,8 @@ also run on the synth's own artifacts.
 
 from __future__ import annotations
 
+import base64
+
 import json
 import re
 import tomllib
@@ -23,6 +25,7 @@ from stacks.config import loader
 from stacks.secrets import Secrets
 from stacks.hosts import Cluster
 from synth.engine import synth_config
+from synth.mocks import random_bytes
 from tests import mtig_support as ms
 from tests.conftest import ENVIRONMENTS
 
@@ -81,9 +84,13 @@ def test_layer_deploys_the_configured_stack(stack_config):
         for user in cfg.mtig.mosquitto.users:
             assert f"\nuser {user}\n" in acl
         passwd = rec.by_name("mtig-mosquitto-passwords").revealed["stringData"]["passwd"]
-        expected = render.password_file(
-            {u: secret_values[f"mqttPassword-{u}"] for u in cfg.mtig.mosquitto.users}
-        )
+        users = cfg.mtig.mosquitto.users
+        # Each user's salt is its own RandomBytes (the mocks' bytes for that resource name).
+        assert sorted(r.name for r in rec.of_type("random:index/randomBytes:RandomBytes")) == sorted(
+            f"mtig-mosquitto-salt-{u}" for u in users)
+        salts = {u: base64.b64encode(random_bytes(f"mtig-mosquitto-salt-{u}", render.SALT_BYTES)).decode()
+                 for u in users}
+        expected = render.password_file({u: secret_values[f"mqttPassword-{u}"] for u in users}, salts)
         assert passwd == expected
 
     return pulumi.Output.all(

@@ -14,36 +14,54 @@ from components.mtig import render
 from components.mtig.render import AclRule, Datasource, MqttUser
 
 
-def test_password_hash_is_mosquitto_2_pbkdf2_sha512():
-    line = render.password_file({"sensor": "s3cret"})
+SALTS = {"a": base64.b64encode(b"salt-of-a-12").decode(), "b": base64.b64encode(b"salt-of-b-12").decode(),
+         "sensor": base64.b64encode(bytes(range(12))).decode()}
+
+
+def test_password_hash_is_mosquitto_2_pbkdf2_sha512_with_the_given_salt_and_iterations():
+    line = render.password_file({"sensor": "s3cret"}, {"sensor": SALTS["sensor"]})
     user, hashed = line.rstrip("\n").split(":", 1)
     empty, kind, iterations, salt, digest = hashed.split("$")
-    assert (user, empty, kind, iterations) == ("sensor", "", "7", "101")
-    salt_bytes = base64.b64decode(salt, validate=True)
-    assert len(salt_bytes) == 12
-    expected = hashlib.pbkdf2_hmac("sha512", b"s3cret", salt_bytes, 101)
+    assert (user, empty, kind, iterations) == ("sensor", "", "7", "20000")
+    assert base64.b64decode(salt, validate=True) == bytes(range(12))
+    expected = hashlib.pbkdf2_hmac("sha512", b"s3cret", bytes(range(12)), 20000)
     assert base64.b64decode(digest, validate=True) == expected
 
 
-def test_password_file_is_stable_across_runs_and_differs_per_user_and_password():
-    first = render.password_file({"b": "pw", "a": "pw"})
-    assert first == render.password_file({"a": "pw", "b": "pw"})
+def test_the_salt_says_nothing_about_the_password():
+    """The salt is the one given (random per user), the same whatever the password: a guess can be
+    checked only through the slow hash."""
+    one = render.password_hash("a", "pw", b"salt-of-a-12")
+    two = render.password_hash("a", "another password", b"salt-of-a-12")
+    assert one.split("$")[3] == two.split("$")[3] == base64.b64encode(b"salt-of-a-12").decode()
+    assert one != two
+
+
+def test_password_file_is_stable_across_runs_and_differs_per_user():
+    first = render.password_file({"b": "pw", "a": "pw"}, {k: SALTS[k] for k in ("a", "b")})
+    assert first == render.password_file({"a": "pw", "b": "pw"}, {k: SALTS[k] for k in ("a", "b")})
     lines = first.splitlines()
     assert [line.split(":")[0] for line in lines] == ["a", "b"]
     salts = {line.split("$")[3] for line in lines}
     assert len(salts) == 2
-    assert render.password_hash("a", "pw") != render.password_hash("a", "pw2")
+
+
+def test_password_file_refuses_a_missing_salt_or_one_mosquitto_would_drop():
+    with pytest.raises(ValueError, match="salts must be given for exactly the users"):
+        render.password_file({"a": "pw", "b": "pw"}, {"a": SALTS["a"]})
+    with pytest.raises(ValueError, match="must be 12 bytes"):
+        render.password_hash("a", "pw", b"short")
 
 
 @pytest.mark.parametrize("name", ["", "with space", "co:lon"])
 def test_password_file_refuses_bad_user_names(name):
     with pytest.raises(ValueError, match="invalid MQTT user name"):
-        render.password_file({name: "pw"})
+        render.password_file({name: "pw"}, {name: SALTS["a"]})
 
 
 def test_password_file_refuses_an_empty_password():
     with pytest.raises(ValueError, match="empty MQTT password for a"):
-        render.password_file({"a": ""})
+        render.password_file({"a": ""}, {"a": SALTS["a"]})
 
 
 def test_acl_file_lists_each_user_with_only_its_topics():

@@ -37,18 +37,32 @@ systemd_running() {
   [ -d /run/systemd/system ]
 }
 
-# ensure_file PATH CONTENT [MODE]: write PATH when its content or mode differs.
+# ensure_file PATH CONTENT [MODE [CHECK...]]: write PATH when its content or mode differs (a symlink
+# at PATH is replaced, never written through). The content goes to a temporary file beside PATH with
+# an unpredictable name (mktemp: created exclusively, mode 0600, so nothing planted in a
+# user-writable directory such as ~/.ssh is followed), is checked with CHECK when one is given (the
+# temporary file's path is its last argument), and only then renamed over PATH: a rejected file
+# never takes effect. Names with a dot are skipped by sudo's #includedir, so a temporary file in
+# /etc/sudoers.d is never read as sudoers either.
 ensure_file() {
-  local path=$1 content=$2 mode=${3:-0644} current=""
-  if [ -f "$path" ]; then
+  local path=$1 content=$2 mode=${3:-0644} current="" dir tmp
+  shift "$(($# < 3 ? $# : 3))"
+  if [ -f "$path" ] && [ ! -L "$path" ]; then
     current=$(cat "$path"; printf x)
     current=${current%x}
   fi
-  if [ "$current" != "$content" ] || [ "$(stat -c %a "$path" 2>/dev/null)" != "${mode#0}" ]; then
-    mkdir -p "$(dirname "$path")"
-    printf '%s' "$content" > "$path.provision-tmp"
-    chmod "$mode" "$path.provision-tmp"
-    mv "$path.provision-tmp" "$path"
+  if [ -L "$path" ] || [ "$current" != "$content" ] || [ "$(stat -c %a "$path" 2>/dev/null)" != "${mode#0}" ]; then
+    dir=$(dirname "$path")
+    mkdir -p "$dir"
+    tmp=$(mktemp "$dir/.$(basename "$path").XXXXXXXX")
+    printf '%s' "$content" > "$tmp"
+    chmod "$mode" "$tmp"
+    if [ "$#" -gt 0 ] && ! "$@" "$tmp"; then
+      rm -f "$tmp"
+      echo "refused $path: '$*' rejects the new content" >&2
+      return 1
+    fi
+    mv -f "$tmp" "$path"
     changed "$path"
   fi
 }
@@ -112,17 +126,17 @@ provision_user() {
     changed "$home/.ssh"
   fi
   ensure_file "$home/.ssh/authorized_keys" "$PROVISION_SSH_KEYS"$'\n' 0600
-  chown "$user:$user" "$home/.ssh/authorized_keys"
+  chown -h "$user:$user" "$home/.ssh/authorized_keys"
   # Hosts provisioned as root (SSH-provisioned Linodes, LXC containers) keep root's key login: its
   # keys follow the operator's, so a rotated key reaches them with the next provisioning run.
   if [ "$PROVISION_DISABLE_ROOT" = no ]; then
     install -d -m 0700 /root/.ssh
     ensure_file /root/.ssh/authorized_keys "$PROVISION_SSH_KEYS"$'\n' 0600
   fi
-  ensure_file "/etc/sudoers.d/90-homelab-$user" "$user ALL=(ALL) NOPASSWD:ALL"$'\n' 0440
-  if command -v visudo >/dev/null; then
-    visudo -cqf "/etc/sudoers.d/90-homelab-$user"
-  fi
+  # sudo reads every file in /etc/sudoers.d, and one it cannot parse locks everyone out of sudo:
+  # visudo checks the new file before it is installed.
+  command -v visudo >/dev/null || { echo "visudo not found: cannot check the sudoers file" >&2; exit 1; }
+  ensure_file "/etc/sudoers.d/90-homelab-$user" "$user ALL=(ALL) NOPASSWD:ALL"$'\n' 0440 visudo -cqf
 }
 
 # sshd takes the first value it reads and includes sshd_config.d/*.conf in name order at the top of

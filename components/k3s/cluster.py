@@ -10,8 +10,15 @@ Join graph:
   change upgrades every server first, then the agents — as updates of the same commands, nothing
   is replaced.
 
-The token travels on stdin only (a secret Output); scripts are rendered per node from
+Tokens travel on stdin only (secret Outputs); scripts are rendered per node from
 components/k3s/scripts/*.j2. Deleting a node's command runs the matching uninstall script.
+
+Tokens (docs.k3s.io/cli/token): servers hold the server token (full cluster admin) and the agent
+token (`agent-token-file`); agents hold only the agent token. The first server starts with the short
+server token (the CA does not exist before it); a `-ca-hash` command then reads `K10<CA hash>` from
+its token file, and every later join uses the secure format `K10<hash>::server:<password>` or
+`K10<hash>::node:<agent password>`, so a joining node checks the cluster's CA before it sends a
+password.
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ class ClusterArgs:
     vip: str | None = None  # announced by kube-vip (ARP) on the servers; joins and the kubeconfig use it
     vip_interface: str | None = None  # default: the interface of the servers' default route
     token: pulumi.Input[str] | None = None  # secret; generated once and kept in state when None
+    agent_token: pulumi.Input[str] | None = None  # secret; the agents' own, generated like token
     protect_servers: bool = False  # production: a server (etcd member) is not removed by accident
     snapshots: render.EtcdSnapshots | None = None  # scheduled etcd snapshots (and their S3 copy)
     s3_access_key: pulumi.Input[str] | None = None  # secret; needed when snapshots.s3 is set
@@ -95,11 +103,8 @@ class Cluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.version = args.version
 
-        if args.token is None:
-            generated = random.RandomPassword(f"{name}-token", length=48, special=False, opts=child)
-            token = pulumi.Output.secret(generated.result)
-        else:
-            token = pulumi.Output.secret(args.token)
+        token = self._secret_or_generated(f"{name}-token", args.token, child)
+        agent_token = self._secret_or_generated(f"{name}-agent-token", args.agent_token, child)
 
         settings = render.ServerSettings(
             cluster_cidr=args.cluster_cidr,
@@ -113,10 +118,10 @@ class Cluster(pulumi.ComponentResource):
         )
         credentials = self._s3_credentials(name, args)
         # Files that may hold credentials reach the nodes on stdin with the token, never in a script.
-        server_files = self._secret_files(args, server=True)
+        # A server's files include the agents' token (k3s agent-token-file); agents never get the
+        # server token.
+        server_files = {**self._secret_files(args, server=True), render.AGENT_TOKEN_FILE: agent_token}
         agent_files = self._secret_files(args, server=False)
-        server_stdin = self._stdin(token, server_files)
-        agent_stdin = self._stdin(token, agent_files)
         # Every server answers on its SSH address and on its address inside the cluster network.
         san_addresses = pulumi.Output.all(
             *[addr for node in args.servers for addr in (node.inner_address(), node.address)]
@@ -129,6 +134,7 @@ class Cluster(pulumi.ComponentResource):
 
         self.server_commands = {}
         previous: remote.Command | None = None
+        ca_prefix: pulumi.Output[str] | None = None
         for index, node in enumerate(args.servers):
             settings_node = render.NodeSettings(node.name, "server", dict(node.labels), tuple(node.taints),
                                                 flannel_iface=node.flannel_iface)
@@ -148,6 +154,10 @@ class Cluster(pulumi.ComponentResource):
             # The host must be provisioned first (data does not say so); a joining server waits for
             # the previous one so etcd grows one member at a time and upgrades go server by server.
             depends = [*node.ready, *([previous] if previous is not None else [])]
+            # The first server starts with the short token; joiners with the secure one.
+            server_token = token if ca_prefix is None else pulumi.Output.all(ca_prefix, token).apply(
+                lambda values: render.secure_token(values[0], render.SERVER_USER, values[1]))
+            server_stdin = self._stdin(pulumi.Output.secret(server_token), server_files)
             if args.snapshots is not None:
                 # The S3 credentials drop-in must exist before k3s starts with etcd-s3 set.
                 depends.append(self._etcd_backup(f"{name}-server-{node.name}-etcd-backup", node, is_first,
@@ -161,8 +171,14 @@ class Cluster(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, depends_on=depends, protect=args.protect_servers),
             )
             self.server_commands[node.name] = previous
+            if ca_prefix is None:
+                ca_prefix = self._ca_prefix(name, first, previous)
         first_server = self.server_commands[first.name]
         last_server = previous
+        assert ca_prefix is not None
+        node_token = pulumi.Output.secret(pulumi.Output.all(ca_prefix, agent_token).apply(
+            lambda values: render.secure_token(values[0], render.AGENT_USER, values[1])))
+        agent_stdin = self._stdin(node_token, agent_files)
 
         self.agent_commands = {}
         for node in args.agents:
@@ -239,6 +255,31 @@ class Cluster(pulumi.ComponentResource):
         )
 
     @staticmethod
+    def _secret_or_generated(resource_name: str, given: pulumi.Input[str] | None,
+                             opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        if given is None:
+            given = random.RandomPassword(resource_name, length=48, special=False, opts=opts).result
+        return pulumi.Output.secret(given)
+
+    def _ca_prefix(self, name: str, first: K3sNode, first_server: remote.Command) -> pulumi.Output[str]:
+        """`K10<cluster CA hash>` read from the first server once it runs (not a secret: a hash of
+        the CA certificate); the joins that use it wait for it through their stdin."""
+        read = render.read_ca_prefix_command(first.ssh_user)
+        command = remote.Command(
+            f"{name}-ca-hash",
+            connection=first.connection,
+            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
+            create=read,
+            update=read,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # The token file exists once the first server has started: no data says so.
+                depends_on=[first_server],
+            ),
+        )
+        return command.stdout.apply(lambda text: text.strip())
+
+    @staticmethod
     def _secret_files(args: ClusterArgs, server: bool) -> dict[str, pulumi.Input[str]]:
         """Path -> (secret) content of the files a node of this role gets on stdin."""
         files: dict[str, pulumi.Input[str]] = {}
@@ -294,7 +335,7 @@ class Cluster(pulumi.ComponentResource):
         node: K3sNode,
         settings: render.NodeSettings,
         script: pulumi.Output[str],
-        token: pulumi.Output[str],
+        stdin: pulumi.Output[str],
         opts: pulumi.ResourceOptions,
     ) -> remote.Command:
         command = pulumi.Output.all(script, _generation(node)).apply(
@@ -308,7 +349,7 @@ class Cluster(pulumi.ComponentResource):
             create=command,
             update=command,
             delete=render.remote_command(render.uninstall_script(settings), node.ssh_user),
-            stdin=token,
+            stdin=stdin,
             opts=opts,
         )
 

@@ -34,6 +34,16 @@ from components.k3s import flags
 
 API_PORT = 6443
 TOKEN_FILE = "/etc/rancher/k3s/cluster-token"
+# Servers only: the agents' own secret (k3s server --agent-token-file). Agents never hold the server
+# token, which is full cluster admin (docs.k3s.io/cli/token).
+AGENT_TOKEN_FILE = "/etc/rancher/k3s/agent-token"
+# k3s writes the server token in secure format here on every server (docs.k3s.io/cli/token, "Server").
+SERVER_TOKEN_PATH = "/var/lib/rancher/k3s/server/token"
+# Secure ("full") token: K10<sha256 of the cluster CA, hex>::<user>:<password>. Servers authenticate
+# as user `server`, agents as `node` (k3s-io/k3s docs/adrs/agent-join-token.md). A joining node
+# checks the CA hash before it sends the password; a short token trusts any CA.
+CA_PREFIX = re.compile(r"^K10[0-9a-f]{64}$")
+SERVER_USER, AGENT_USER = "server", "node"
 KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml"
 CONFIG_DELIMITER = "HOMELAB_K3S_CONFIG"
 MANIFEST_DELIMITER = "HOMELAB_K3S_MANIFEST"
@@ -251,6 +261,7 @@ def server_config(
     config = _node_keys(node)
     config.update(
         {
+            "agent-token-file": AGENT_TOKEN_FILE,
             "cluster-cidr": settings.cluster_cidr,
             "service-cidr": settings.service_cidr,
             "secrets-encryption": True,
@@ -401,6 +412,33 @@ def remote_command(script: str, ssh_user: str) -> str:
     """The command line a remote.Command runs: the script as `bash -c` argument, as root. The
     script holds no secret (the token comes on stdin), so it may be seen in argv and in state."""
     argv = ["bash", "-c", script]
+    if ssh_user != "root":
+        argv = ["sudo", "--non-interactive", *argv]
+    return shlex.join(argv)
+
+
+def password_of(token: str) -> str:
+    """The password of a k3s token, short (`<password>`) or secure (`K10<hash>::<user>:<password>`)."""
+    if token.startswith("K10") and "::" in token:
+        credentials = token.split("::", 1)[1]
+        return credentials.split(":", 1)[1] if ":" in credentials else credentials
+    return token
+
+
+def secure_token(ca_prefix: str, user: str, token: str) -> str:
+    """The secure token of `user` (server or node) for the cluster whose CA hash `ca_prefix` gives."""
+    prefix = ca_prefix.strip()
+    if not CA_PREFIX.match(prefix):
+        raise ValueError("the first server's token file gave no K10<sha256> CA hash")
+    password = password_of(token)
+    if not password or any(c.isspace() for c in password):
+        raise ValueError("a k3s token password must be non-empty, without spaces or newlines")
+    return f"{prefix}::{user}:{password}"
+
+
+def read_ca_prefix_command(ssh_user: str) -> str:
+    """Print `K10<ca hash>` from the first server's token file, never the password after it."""
+    argv = ["sed", "-n", r"s/^\(K10[0-9a-f]\{64\}\)::.*$/\1/p", SERVER_TOKEN_PATH]
     if ssh_user != "root":
         argv = ["sudo", "--non-interactive", *argv]
     return shlex.join(argv)

@@ -13,6 +13,7 @@ import pulumi_linode as linode
 from pulumi_command import remote
 
 from cloudinit.render import CLOUD_INIT_WAIT
+from components import hostkey
 
 TYPE = "homelab:linode:LinodeHost"
 
@@ -85,6 +86,7 @@ class LinodeHost(pulumi.ComponentResource):
     firewall: linode.Firewall
     public_ip: pulumi.Output[str]
     private_ip: pulumi.Output[str] | None
+    host_key: pulumi.Output[str]
     ready: remote.Command
 
     def __init__(self, name: str, args: LinodeHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -134,9 +136,13 @@ class LinodeHost(pulumi.ComponentResource):
         self.public_ip = self.instance.ipv4s.apply(public_ipv4)
         self.private_ip = self.instance.private_ip_address if args.private_ip else None
 
+        # A new instance answers on the internet with keys it generated at first boot: recorded on
+        # first contact, pinned for provisioning and every later connection, re-recorded with a new
+        # instance.
+        self.host_key = hostkey.recorded_host_key(name, self.public_ip, machine=[self.instance], parent=self)
+
         def ssh(user: str) -> remote.ConnectionArgs:
-            return remote.ConnectionArgs(host=self.public_ip, user=user, private_key=args.private_key,
-                                         dial_error_limit=30, per_dial_timeout=10)
+            return hostkey.connection(self.public_ip, user, args.private_key, self.host_key)
 
         if args.provision_script is not None:
             # Script on stdin, same command on update: a changed script re-runs in place (an update),

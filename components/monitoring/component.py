@@ -27,6 +27,16 @@ PVE_EXPORTER = "pve-exporter"
 MQTT_EXPORTER = "mosquitto-exporter"
 MQTT_SECRET = "mosquitto-exporter-login"
 LOKI_SERVICE = "loki-push"
+PROMETHEUS_EXTERNAL = "prometheus-external"
+ALLOY_RBAC = "alloy-logs"
+# What Alloy's config (templates/config.alloy.j2) reads from the API, and nothing else:
+# discovery.kubernetes role "pod" lists and watches pods; loki.source.kubernetes gets a pod and
+# streams its log (grafana/alloy v1.9.2 internal/component/loki/source/kubernetes/kubetail/tailer.go:
+# Pods().GetLogs, Pods().Get). The journal is a host file. No Secrets, ConfigMaps or nodes.
+ALLOY_RULES = (
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+)
 
 
 @dataclass(frozen=True)
@@ -66,17 +76,20 @@ class MonitoringArgs:
     scrape_interval: str = "30s"
     pve_targets: Sequence[str] = ()
     pve_token: Optional[pulumi.Input[str]] = None  # "user@realm!tokenid=secret", a secret
-    pve_verify_tls: bool = False
+    pve_verify_tls: bool = True  # off only when the caller says so
     incus_targets: Sequence[str] = ()
     incus_cert: Optional[pulumi.Input[str]] = None  # PEM client certificate (metrics type)
     incus_key: Optional[pulumi.Input[str]] = None  # PEM key, a secret
-    incus_insecure_skip_verify: bool = True  # Incus serves a self-signed certificate by default
+    incus_insecure_skip_verify: bool = False  # on only when the caller says so
     upstream: Optional[UpstreamArgs] = None
     mqtt_exporter: Optional[MqttExporterArgs] = None
     # Whether the local Prometheus is Grafana's default datasource.
     grafana_default: bool = True
     # Production: the releases own the Prometheus, Alertmanager and Loki volumes.
     protect: bool = False
+    # IPv4 CIDRs allowed to reach Prometheus and Loki from outside the cluster (e.g. the network of
+    # the environment that federates this one). Empty: both stay inside the cluster.
+    allowed_sources: Sequence[str] = ()
 
 
 def pve_exporter_config(token: str, verify_tls: bool) -> str:
@@ -320,20 +333,38 @@ class Monitoring(pulumi.ComponentResource):
             timeout=600,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[namespace]),
         )
+        sources = sorted(args.allowed_sources, key=ipaddress.IPv4Network)
         loki_push = k8s.core.v1.Service(
             f"{name}-loki-push",
             metadata={"name": LOKI_SERVICE, "namespace": ns, "labels": labels},
-            spec={
-                "type": "LoadBalancer",
-                "selector": {
+            spec=service_spec(
+                {
                     "app.kubernetes.io/name": "loki",
                     "app.kubernetes.io/instance": charts.LOKI_RELEASE,
                     "app.kubernetes.io/component": "single-binary",
                 },
-                "ports": [{"name": "http", "port": charts.LOKI_PORT, "targetPort": charts.LOKI_PORT}],
-            },
+                charts.LOKI_PORT,
+                sources,
+            ),
             opts=in_ns,
         )
+        if sources:
+            # The chart's own Service stays ClusterIP; this one publishes the server to `sources` only.
+            created.append(k8s.core.v1.Service(
+                f"{name}-prometheus-external",
+                metadata={"name": PROMETHEUS_EXTERNAL, "namespace": ns, "labels": labels},
+                spec=service_spec(
+                    {  # prometheus-27.19.0 _helpers.tpl prometheus.server.matchLabels
+                        "app.kubernetes.io/name": "prometheus",
+                        "app.kubernetes.io/instance": rel,
+                        "app.kubernetes.io/component": "server",
+                    },
+                    charts.PROMETHEUS_PORT,
+                    sources,
+                ),
+                opts=in_ns,
+            ))
+        alloy_rbac = _alloy_rbac(name, ns, labels, self)
         local_loki = f"http://{LOKI_SERVICE}.{svc}:{charts.LOKI_PORT}"
         alloy = k8s.helm.v3.Release(
             f"{name}-alloy",
@@ -353,18 +384,26 @@ class Monitoring(pulumi.ComponentResource):
             atomic=True,
             timeout=600,
             # Alloy pushes to Loki from its first second; shipping into a missing Loki only
-            # produces retries and dropped lines.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, loki]),
+            # produces retries and dropped lines. Its permissions (bound to the ServiceAccount by
+            # name) must exist before it discovers pods.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, loki, *alloy_rbac]),
         )
 
-        created += [*secrets_ready, *([pve] if pve else []), prometheus, loki, loki_push, alloy]
+        created += [*secrets_ready, *([pve] if pve else []), prometheus, loki, loki_push, *alloy_rbac, alloy]
         # Every child, for callers that must wait on all of them (tests, dependants).
         self.resources: tuple[pulumi.Resource, ...] = tuple(created)
 
+        # Published on the nodes' address to `sources` only; otherwise reachable inside the cluster.
+        # Alertmanager never leaves the cluster.
         address = pulumi.Output.from_input(args.address)
-        self.prometheus_url = pulumi.Output.concat("http://", address, f":{charts.PROMETHEUS_PORT}")
-        self.alertmanager_url = pulumi.Output.concat("http://", address, f":{charts.ALERTMANAGER_PORT}")
-        self.loki_url = pulumi.Output.concat("http://", address, f":{charts.LOKI_PORT}")
+        inside_prometheus, inside_loki = local_urls(ns)
+        if sources:
+            self.prometheus_url = pulumi.Output.concat("http://", address, f":{charts.PROMETHEUS_PORT}")
+            self.loki_url = pulumi.Output.concat("http://", address, f":{charts.LOKI_PORT}")
+        else:
+            self.prometheus_url = pulumi.Output.from_input(inside_prometheus)
+            self.loki_url = pulumi.Output.from_input(inside_loki)
+        self.alertmanager_url = pulumi.Output.from_input(f"http://{rel}-alertmanager.{svc}:{charts.ALERTMANAGER_PORT}")
         self.loki_push_url = pulumi.Output.concat(self.loki_url, "/loki/api/v1/push")
         self.datasources = grafana_datasources(
             args.environment, ns, upstream.environment if upstream else None, default=args.grafana_default
@@ -437,6 +476,41 @@ def _exporter(
         opts=in_ns,
     )
     return deployment, service
+
+
+def service_spec(selector: Mapping[str, str], port: int, sources: Sequence[str]) -> dict:
+    """A Service for `port`: ClusterIP, or (with `sources`) a LoadBalancer that k3s ServiceLB
+    publishes on the nodes to `sources` only (k3s-io/k3s pkg/cloudprovider/servicelb.go passes
+    loadBalancerSourceRanges to the svclb pods as SRC_RANGES) and without a NodePort, which
+    kube-proxy would open to everyone on every node (ServiceLB forwards to the ClusterIP)."""
+    spec: dict = {"selector": dict(selector), "ports": [{"name": "http", "port": port, "targetPort": port}]}
+    if not sources:
+        return {"type": "ClusterIP", **spec}
+    if any(ipaddress.IPv4Network(source).prefixlen == 0 for source in sources):
+        raise ValueError("allowed_sources may not include 0.0.0.0/0")
+    return {"type": "LoadBalancer", "loadBalancerSourceRanges": list(sources),
+            "allocateLoadBalancerNodePorts": False, **spec}
+
+
+def _alloy_rbac(name: str, namespace: str, labels: Mapping[str, str],
+                parent: pulumi.Resource) -> list[pulumi.Resource]:
+    """The ClusterRole Alloy's config needs (ALLOY_RULES), bound to the chart's ServiceAccount
+    (`alloy`: the release name, grafana/alloy helm-chart/1.1.2 _helpers.tpl alloy.serviceAccountName)."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    role = k8s.rbac.v1.ClusterRole(
+        f"{name}-alloy-role",
+        metadata={"name": ALLOY_RBAC, "labels": dict(labels)},
+        rules=[dict(rule) for rule in ALLOY_RULES],
+        opts=opts,
+    )
+    binding = k8s.rbac.v1.ClusterRoleBinding(
+        f"{name}-alloy-binding",
+        metadata={"name": ALLOY_RBAC, "labels": dict(labels)},
+        role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": ALLOY_RBAC},
+        subjects=[{"kind": "ServiceAccount", "name": charts.ALLOY_RELEASE, "namespace": namespace}],
+        opts=opts,
+    )
+    return [role, binding]
 
 
 def local_urls(namespace: str) -> tuple[str, str]:

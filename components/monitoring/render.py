@@ -9,6 +9,7 @@ gives byte-identical output.
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +102,7 @@ class IncusTargets:
     """Incus hosts' metrics API (``host:8443``), authenticated with a metrics client certificate."""
 
     targets: tuple[str, ...]
-    insecure_skip_verify: bool = True
+    insecure_skip_verify: bool = False
 
 
 @dataclass(frozen=True)
@@ -440,8 +441,11 @@ def prometheus_values(
             {"name": "incus-metrics", "mountPath": INCUS_CERT_DIR, "secretName": incus_secret, "readOnly": True}
         )
     checksums = checksums or {}
+    # Without the lifecycle API nothing reloads a changed config: a changed checksum rolls the pod;
+    # a rotated Secret it mounts (day 2) does too.
+    server["podAnnotations"] = {"checksum/config": hashlib.sha256((dump(body) + rules).encode()).hexdigest()}
     if checksums.get("server"):
-        server["podAnnotations"] = {"checksum/secrets": checksums["server"]}
+        server["podAnnotations"]["checksum/secrets"] = checksums["server"]
     computed = {
         "server": server,
         "serverFiles": {"prometheus.yml": body, RULES_FILE: yaml.safe_load(rules)},

@@ -15,6 +15,7 @@ from typing import Mapping, Sequence
 
 import jinja2
 import pulumi
+import pulumi_random as random
 from pulumi_command import remote
 
 from components.mtig import render
@@ -50,12 +51,12 @@ def edge_conf() -> str:
 
 
 def install_script(family: str, users: Sequence[render.MqttUser], passwords: Mapping[str, str],
-                   cert_pem: str, key_pem: str, ca_pem: str) -> str:
+                   salts: Mapping[str, str], cert_pem: str, key_pem: str, ca_pem: str) -> str:
     """The idempotent install script, secrets inside (it travels on stdin only)."""
     files = {
         "conf": edge_conf(),
         "acl": render.acl_file(users),
-        "passwd": render.password_file(passwords),
+        "passwd": render.password_file(passwords, salts),
         "cert": cert_pem,
         "key": key_pem,
         "ca": ca_pem,
@@ -89,9 +90,14 @@ class EdgeBroker(pulumi.ComponentResource):
         if args.family not in INSTALL:
             raise ValueError(f"{name}: no mosquitto package mapping for family {args.family!r}")
         names = sorted(args.passwords)
+        # One random salt per user, created once and kept in the state (as the cluster broker's).
+        salts = [random.RandomBytes(f"{name}-salt-{n}", length=render.SALT_BYTES,
+                                    opts=pulumi.ResourceOptions(parent=self)).base64 for n in names]
         script = pulumi.Output.secret(pulumi.Output.all(
-            pulumi.Output.all(*[args.passwords[n] for n in names]), args.cert_pem, args.key_pem, args.ca_pem,
-        ).apply(lambda v: install_script(args.family, args.users, dict(zip(names, v[0])), v[1], v[2], v[3])))
+            pulumi.Output.all(*[args.passwords[n] for n in names]), pulumi.Output.all(*salts),
+            args.cert_pem, args.key_pem, args.ca_pem,
+        ).apply(lambda v: install_script(args.family, args.users, dict(zip(names, v[0])), dict(zip(names, v[1])),
+                                         v[2], v[3], v[4])))
         argv = ["bash", "-s"] if args.ssh_user == "root" else ["sudo", "--non-interactive", "bash", "-s"]
         command = shlex.join(argv)
         self.command = remote.Command(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components.mtig import k8s as kh
 from components.mtig import render, versions
@@ -61,8 +62,13 @@ class Mosquitto(pulumi.ComponentResource):
             data={"mosquitto.conf": conf, "acl": acl},
             opts=child,
         )
+        # One random salt per user, created once and kept in the state: the password file is stable
+        # across runs, and no salt says anything about its password.
+        salts = {user: random.RandomBytes(f"{name}-salt-{user}", length=render.SALT_BYTES, opts=child).base64
+                 for user in names}
         password_file = pulumi.Output.secret(
-            pulumi.Output.all(**dict(args.passwords)).apply(lambda pw: render.password_file(pw))
+            pulumi.Output.all(pulumi.Output.all(**dict(args.passwords)), pulumi.Output.all(**salts)).apply(
+                lambda values: render.password_file(values[0], values[1]))
         )
         self.passwords = k8s.core.v1.Secret(
             f"{name}-passwords",

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import remote
 
+from components import hostkey
+
 TYPE = "homelab:onboard:OnboardedHost"
 
 # Run as the operator account the script created: proves key login and passwordless sudo work,
@@ -40,6 +42,7 @@ class OnboardedHostArgs:
     provision_script: str  # cloudinit/render.py:provision_script(); no secrets in it
     private_key: pulumi.Input[str]  # secret
     ssh_port: int = 22
+    host_key: str | None = None  # pinned in the config; else recorded on first contact
     kernel_args: tuple[str, ...] = ()  # cloudinit.render.pi_kernel_args(spec): provisioning may reboot for them
 
 
@@ -48,14 +51,16 @@ class OnboardedHost(pulumi.ComponentResource):
 
     provision: remote.Command
     ready: remote.Command
+    host_key: pulumi.Output[str]
 
     def __init__(self, name: str, args: OnboardedHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self.host_key = hostkey.pinned_or_recorded(name, args.address, args.host_key, port=args.ssh_port, parent=self)
 
         def ssh(user: str, dial_error_limit: int = 10) -> remote.ConnectionArgs:
-            return remote.ConnectionArgs(host=args.address, user=user, port=args.ssh_port, private_key=args.private_key,
-                                         dial_error_limit=dial_error_limit, per_dial_timeout=10)
+            return hostkey.connection(args.address, user, args.private_key, self.host_key, port=args.ssh_port,
+                                      dial_error_limit=dial_error_limit)
 
         command = "bash -s" if args.ssh_user == "root" else "sudo bash -s"
         # Script on stdin, same command on update: a changed script re-runs in place as an update

@@ -20,9 +20,10 @@ RESERVED_HOSTNAMES = frozenset({"localhost", "localhost4", "localhost6", "locald
                                 "ip6-allrouters", "broadcasthost"})
 
 # A config key whose name says it holds a credential. Names that only point at a credential
-# (`*_ref`, `*_name`, `*_file`, `*_path`) are not credentials themselves.
+# (`*_ref`, `*_name`, `*_file`, `*_path`, `*_id`) or hold public material (`*_public_key`,
+# `*_host_key`, `*_fingerprint`) are not credentials themselves.
 _SENSITIVE = re.compile(r"password|passwd|passphrase|token|secret|apikey|privatekey|accesskey|credential|key$")
-_REFERENCE_SUFFIXES = ("ref", "name", "file", "path", "id", "publickey", "keys")
+_REFERENCE_SUFFIXES = ("ref", "name", "file", "path", "id", "publickey", "hostkey", "keys", "fingerprint")
 
 
 def looks_secret(key: str) -> bool:

@@ -145,7 +145,12 @@ class Remote(Model):
     # trusts a client certificate with it); certificate: client.crt/client.key in config_dir are trusted.
     trust: Literal["token", "certificate"] = "certificate"
     config_dir: str | None = None
-    accept_certificate: bool = True  # trust the server's certificate on first contact (else: accept it out of band)
+    # Off unless the config says so: the provider then needs the server's certificate in
+    # <config_dir>/servercerts/<remote>.crt (`incus remote add` shows its fingerprint to check) or a
+    # certificate from a CA the client trusts. On, it accepts whatever certificate answers whenever
+    # that file is missing, i.e. on every fresh CI runner (lxc/terraform-provider-incus v1.1.1
+    # internal/provider-config/config.go: fetchIncusServerCertificate).
+    accept_certificate: bool = False
     members: tuple[str, ...] = ()  # cluster members; empty for a standalone host
     storage_pool: str = "default"
     shared_storage: bool = False  # the pool is cluster-wide (e.g. Ceph): volumes are not pinned to a member
@@ -412,9 +417,26 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
                               f"unknown distribution; known: {', '.join(sorted(CATALOG))}")
             elif distro.incus_image is None and inst.image is None:
                 yield Problem(f"{path}.distribution", inst.distribution, "has no Incus image in the catalog")
+        yield from _unconfigured_proxies(path, inst)
         if inst.kind == "oci" and inst.image and inst.image.split(":", 1)[0] not in incus.oci_registries:
             known = ", ".join(sorted(incus.oci_registries)) or "none defined"
             yield Problem(f"{path}.image", inst.image, f"names an unknown OCI registry; known oci_registries: {known}")
+
+
+def _unconfigured_proxies(path: str, inst: Instance) -> Iterable[Problem]:
+    """A proxy device publishes whatever listens on `connect` inside the instance. In a system
+    container the program configures no service (the base provisioning: an operator account and
+    sshd, reached on the instance's own address), so a proxy there would publish a service nobody
+    configured: e.g. a Mosquitto installed by hand, which listens on localhost with anonymous access
+    when it has no listener configured. Only an OCI application container's image is a service the
+    program deploys (pinned by the config), so only there may a proxy forward to it."""
+    if inst.kind == "oci":
+        return
+    for key, proxy in sorted(inst.proxies.items()):
+        yield Problem(f"{path}.proxies.{key}", proxy.connect,
+                      "forwards to a service the program does not configure (a system container gets the base "
+                      "provisioning only); remove the proxy, or run the service as an OCI application container "
+                      "(kind: oci)")
 
 
 def lan(cfg: "EnvironmentConfig", network: IncusNetwork):

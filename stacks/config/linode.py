@@ -3,6 +3,7 @@
 ```yaml
 homelab:linode:
   ssh_sources: [203.0.113.0/24]    # who may SSH in; everything else inbound is dropped
+  token_fingerprint: sha256:25e6ad60a2ae6c77   # of linodeToken: the loader checks it and names the value
   instances:
     - name: fleur                  # hostname and Linode label, 3-29 characters
       region: us-central           # a region id (us-central is Dallas, TX), not the city
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 _PORTS_RE = re.compile(r"^\d{1,5}(-\d{1,5})?(,\s*\d{1,5}(-\d{1,5})?)*$")
+SSH_PORT = 22
 _LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 
 
@@ -75,6 +77,18 @@ class ServiceRule(Model):
         if not _LABEL_RE.match(value):
             raise ValueError("is not a rule label (lowercase letters, digits and '-', up to 32 characters)")
         return value
+
+    def opens_port(self, port: int) -> bool:
+        """Whether the rule accepts `port` (a TCP/UDP rule without ports accepts every port)."""
+        if self.protocol == "ICMP":
+            return False
+        if self.ports is None:
+            return True
+        for part in self.ports.split(","):
+            first, _, last = part.strip().partition("-")
+            if int(first) <= port <= int(last or first):
+                return True
+        return False
 
     @field_validator("ports")
     @classmethod
@@ -141,7 +155,17 @@ class Linode(Model):
     """Linode instances and the SSH source ranges their firewalls accept."""
 
     ssh_sources: tuple[ipaddress.IPv4Network, ...]
+    # sha256:<16 hex> of the secret linodeToken (stacks/config/credentials.py token_fingerprint): the
+    # loader checks it against the secret and refuses a staging stack whose token is production's.
+    token_fingerprint: str | None = None
     instances: tuple[LinodeInstance, ...] = ()
+
+    @field_validator("token_fingerprint")
+    @classmethod
+    def _fingerprint(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"sha256:[0-9a-f]{16}", value):
+            raise ValueError("is not a token fingerprint sha256:<16 hex digits> (the loader names the value to set)")
+        return value
 
     _sources = field_validator("ssh_sources", mode="before")(lambda cls, v: strict_cidrs(v))
 
@@ -156,6 +180,7 @@ class Linode(Model):
 def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     if cfg.linode is None:
         return
+    yield from _ssh_wider_than_sources(cfg.linode)
     for index, instance in enumerate(cfg.linode.instances):
         if instance.provision != "cloud-init":
             continue
@@ -166,6 +191,22 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
         elif instance.image not in CLOUD_INIT_IMAGES:
             yield Problem(path, instance.provision,
                           f"image {instance.image} does not support cloud-init; set provision: ssh")
+
+
+def _ssh_wider_than_sources(cfg: Linode) -> Iterable[Problem]:
+    """A service rule that accepts TCP port 22 from a source outside `ssh_sources` would open SSH
+    wider than the SSH rule itself: the firewall accepts a packet if any rule does."""
+    allowed = cfg.ssh_sources
+    for index, instance in enumerate(cfg.instances):
+        for number, rule in enumerate(instance.services):
+            if rule.protocol != "TCP" or not rule.opens_port(SSH_PORT):
+                continue
+            wider = [str(net) for net in rule.sources if not any(net.subnet_of(ok) for ok in allowed)]
+            if wider:
+                yield Problem(f"linode.instances[{index}].services[{number}]", rule.ports or "all ports",
+                              f"opens SSH (TCP {SSH_PORT}) to {', '.join(wider)}, wider than linode.ssh_sources "
+                              f"({', '.join(str(net) for net in allowed)}); leave port {SSH_PORT} out of the rule "
+                              "or narrow its sources")
 
 
 def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:

@@ -21,6 +21,7 @@ from typing import Any
 import pulumi
 from pydantic import ValidationError
 
+from . import credentials
 from policy.stacks import CONFIG as PRODUCTION_CONFIG
 from policy.stacks import is_production
 
@@ -66,10 +67,14 @@ def validate(entries: Mapping[str, Any], *, stack: str, secret_keys: set[str] | 
     lines.extend(_production_disagreement(cfg, stack))
     cfg = with_production(cfg, stack)
     found = list(problems(cfg))
+    own_secrets = {key.split(":", 1)[1]: entries[key] for key in secret_keys
+                   if key.startswith(f"{NAMESPACE}:") and key in entries}
+    found.extend(_secrets_match_config(cfg, own_secrets))
     if not cfg.environment.production:
         for peer in peers:
             if peer.environment.production and peer.environment.name != cfg.environment.name:
                 found.extend(pxcfg.conflicts(cfg, peer))
+                found.extend(credentials.conflicts(cfg, peer, own_secrets))
     lines.extend(kept.original(str(problem)) for problem in found if kept.keeps(problem))
     secret_specs = needed_secrets(cfg)
     for spec in secret_specs:
@@ -323,6 +328,22 @@ def peer_environments(project_dir: Path, stack: str) -> list[EnvironmentConfig]:
         except (ConfigError, ValidationError):
             continue
     return peers
+
+
+def _secrets_match_config(cfg: EnvironmentConfig, secrets: Mapping[str, Any]) -> Iterator[Problem]:
+    """The identities the config declares for its secrets are the secrets' own (values never shown)."""
+    token = secrets.get("proxmoxApiToken")
+    if cfg.proxmox is not None and cfg.proxmox.api_token_id and isinstance(token, str) and "=" in token:
+        if credentials.token_identity(token) != cfg.proxmox.api_token_id:
+            yield Problem(f"{NAMESPACE}:proxmoxApiToken", cfg.proxmox.api_token_id,
+                          "is not the token of proxmox.api_token_id (secret not shown)")
+    token = secrets.get("linodeToken")
+    if cfg.linode is not None and cfg.linode.token_fingerprint and isinstance(token, str):
+        actual = credentials.token_fingerprint(token)
+        if actual != cfg.linode.token_fingerprint:
+            yield Problem(f"{NAMESPACE}:linodeToken", cfg.linode.token_fingerprint,
+                          f"does not match linode.token_fingerprint; the secret's fingerprint is {actual} "
+                          "(secret not shown)")
 
 
 def _unknown_keys(entries: Mapping[str, Any], secret_keys: set[str] | frozenset[str]) -> Iterator[str]:

@@ -17,8 +17,9 @@ homelab:monitoring:
     routes:
       - {receiver: blackhole, matchers: ['severity="info"'], continue: false}
     group_by: [alertname, environment]
-  proxmox: {targets: [10.40.0.2]}         # token: pveExporterToken (user@realm!id=secret)
-  incus: {targets: ["10.40.0.30:8443"], insecure_skip_verify: true}  # incusMetricsCertificate / incusMetricsKey
+  proxmox: {targets: [10.40.0.2], verify_tls: true}  # token: pveExporterToken (user@realm!id=secret)
+  incus: {targets: ["10.40.0.30:8443"], insecure_skip_verify: false}  # incusMetricsCertificate / incusMetricsKey
+  allowed_sources: [10.50.0.0/24]         # may reach Prometheus and Loki from outside (default: nobody)
   node_targets: ["10.40.0.50:9100"]       # node_exporter on hosts outside k3s
   grafana_default: false                  # Prometheus as Grafana's default datasource
   mqtt_exporter: {user: mqtt-exporter}    # a Mosquitto user of mtig with read on $SYS/#
@@ -27,6 +28,7 @@ homelab:monitoring:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Iterable, Optional
 
@@ -148,8 +150,15 @@ class TargetsConfig(Model):
     targets: list[str] = []
 
 
+class ProxmoxTargetsConfig(TargetsConfig):
+    # The exporter checks the nodes' certificates (give them one from ACME, Datacenter > ACME, or
+    # from a CA the exporter's image trusts); false only when the config says so.
+    verify_tls: bool = True
+
+
 class IncusConfig(TargetsConfig):
-    insecure_skip_verify: bool = True
+    # Prometheus checks the Incus servers' certificates; true (skip) only when the config says so.
+    insecure_skip_verify: bool = False
 
 
 class MqttExporterConfig(Model):
@@ -163,13 +172,24 @@ class Monitoring(Model):
     prometheus: PrometheusConfig = PrometheusConfig()
     loki: LokiConfig = LokiConfig()
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
-    proxmox: Optional[TargetsConfig] = None
+    proxmox: Optional[ProxmoxTargetsConfig] = None
     incus: Optional[IncusConfig] = None
     # node_exporter on hosts outside k3s (host:port), watched by HostDown as job "hosts".
     node_targets: list[str] = []
     # Whether the local Prometheus is Grafana's default datasource.
     grafana_default: bool = True
     mqtt_exporter: Optional[MqttExporterConfig] = None
+    # Sources allowed to reach Prometheus and Loki from outside the cluster (the network of the
+    # environment that federates this one). Empty: both stay inside the cluster. Alertmanager never
+    # leaves it.
+    allowed_sources: list[ipaddress.IPv4Network] = []
+
+    @pydantic.field_validator("allowed_sources")
+    @classmethod
+    def _not_everyone(cls, value: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        if any(net.prefixlen == 0 for net in value):
+            raise ValueError("may not include 0.0.0.0/0: name the networks that need Prometheus and Loki")
+        return value
 
 
 def checks(cfg) -> Iterable[Problem]:

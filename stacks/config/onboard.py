@@ -7,6 +7,7 @@ homelab:onboard:
     ssh_user: pi                   # default root; needs passwordless sudo when not root
     distribution: debian12         # catalog key: which provisioning script runs
     groups: [k3s_agent]            # inventory groups
+    host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMUQ9Fd12DD7yLLDm38EzrrmSH7Sosg0r8vAAjSnIXXZ"   # pinned; unset: recorded on first contact
 ```
 Secret: `sshPrivateKey` (the base provisioning script runs over SSH).
 """
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 from pydantic import field_validator
 
 from components.catalog import CATALOG
+from components.hostkey import host_key_problem
 
 from .base import DeclaredHost, Model, SecretSpec, check_hostname
 
@@ -40,8 +42,20 @@ class OnboardHost(Model):
     ssh_user: str = "root"
     distribution: str
     groups: tuple[str, ...] = ()
+    # The host's SSH host key (`ssh-keyscan -t ed25519 ADDRESS`, checked against the console or
+    # `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host). Unset: recorded on first contact
+    # and enforced from then on.
+    host_key: str | None = None
 
     _name = field_validator("name")(lambda cls, v: check_hostname(v))
+
+    @field_validator("host_key")
+    @classmethod
+    def _host_key(cls, value: str | None) -> str | None:
+        problem = host_key_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("address")
     @classmethod

@@ -4,8 +4,10 @@
 homelab:proxmox:
   endpoint: https://iluvatar.mirkwood.lan:8006/
   insecure: false                 # true accepts a self-signed API certificate
+  api_token_id: homelab-mirkwood@pve!pulumi   # identity of proxmoxApiToken; required in production
   ssh_user: root                  # the provider uploads snippets over SSH (key: secret sshPrivateKey)
-  nodes: [{name: iluvatar, address: 10.20.0.11}]
+  nodes:                          # host_key: the node's SSH key, written to known_hosts for the provider
+    - {name: iluvatar, address: 10.20.0.11, host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAtmCNPamgHfH7c0M6yCtGEdfOoeocKt9tmMJXnsJecZ"}
   storage: {vm: local-lvm, images: local, snippets: local, shared: false}
   bridge: {name: vmbr0, mtu: 1500}  # every NIC gets the bridge's MTU
   network: staging                # environment network (VLAN, CIDR); default: the environment's
@@ -64,6 +66,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator, model_validator
 
 from components.catalog import CATALOG, Image
+from components.hostkey import host_key_problem
 
 from .base import API_TOKEN, DeclaredHost, Model, Problem, SecretSpec, check_hostname
 
@@ -72,6 +75,7 @@ if TYPE_CHECKING:
     from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 PLATFORM_VM = "proxmox-vm"
+TOKEN_ID = r"[^@\s=]+@[^!\s=]+![^=\s]+"
 TEMPLATE_DISK_GB = 8  # a template's disk unless the image is larger
 PLATFORM_LXC = "proxmox-lxc"
 
@@ -106,8 +110,20 @@ class Node(Model):
 
     name: str
     address: str
+    # The node's SSH host key (`ssh-keyscan -t ed25519 ADDRESS`, checked on the node with
+    # `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`): written to known_hosts before the provider
+    # connects. Unset: the provider records the key on first contact and refuses a changed one.
+    host_key: str | None = None
 
     _name = field_validator("name")(lambda cls, v: check_hostname(v))
+
+    @field_validator("host_key")
+    @classmethod
+    def _host_key(cls, value: str | None) -> str | None:
+        problem = host_key_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class Storage(Model):
@@ -245,6 +261,11 @@ class Proxmox(Model):
 
     endpoint: str
     insecure: bool = False
+    # USER@REALM!TOKENID of the secret proxmoxApiToken (not secret itself): the loader checks that the
+    # secret carries it, and that no staging stack uses a production stack's token. Required in
+    # production. Per environment: its own user and token, limited to the environment's pool and
+    # storages (README: "Credentials per environment").
+    api_token_id: str | None = None
     ssh_user: str = "root"
     nodes: tuple[Node, ...] = Field(min_length=1)
     storage: Storage = Storage()
@@ -254,6 +275,13 @@ class Proxmox(Model):
     templates: tuple[Template, ...] = ()
     vms: tuple[Vm, ...] = ()
     containers: tuple[Container, ...] = ()
+
+    @field_validator("api_token_id")
+    @classmethod
+    def _token_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(TOKEN_ID, value):
+            raise ValueError("is not a Proxmox API token id USER@REALM!TOKENID, e.g. homelab-mirkwood@pve!pulumi")
+        return value
 
     @field_validator("endpoint")
     @classmethod
@@ -321,6 +349,9 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
     if px is None:
         return
     env = cfg.environment
+    if env.production and px.api_token_id is None:
+        yield Problem("proxmox.api_token_id", None, "is required in production: the identity USER@REALM!TOKENID of "
+                      "proxmoxApiToken, so that no staging stack can use the same token")
     nodes = set(px.node_names)
     yield from _duplicates([(f"proxmox.nodes[{i}].name", n.name) for i, n in enumerate(px.nodes)],
                            "node name is already used by")
@@ -426,7 +457,11 @@ def _duplicates(items: list[tuple[str, object]], message: str) -> Iterator[Probl
 def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
     if cfg.proxmox is None:
         return
-    yield SecretSpec("proxmoxApiToken", "Proxmox API token, USER@REALM!TOKENID=SECRET", **API_TOKEN)
+    token = dict(API_TOKEN)
+    if cfg.proxmox.api_token_id is not None:
+        # A stand-in (the offline synth) carries the declared identity, as the real token must.
+        token["template"] = cfg.proxmox.api_token_id + "={}"
+    yield SecretSpec("proxmoxApiToken", "Proxmox API token, USER@REALM!TOKENID=SECRET", **token)
     yield SecretSpec("sshPrivateKey", "SSH private key of the operator (snippet uploads, provisioning)")
 
 
