@@ -239,7 +239,9 @@ def test_pull_request_job_plans_both_stacks_into_the_summary_without_secrets():
     assert "secrets." not in text and "if" not in job  # forks too
     assert job["strategy"]["matrix"]["stack"] == ["mirkwood", "lothlorien"]
     checkout = job["steps"][0]
-    assert checkout["uses"] == "actions/checkout@v4" and checkout["with"]["persist-credentials"] is False
+    # Pinned by SHA like every action (tests/test_workflows.py checks the release in the comment).
+    assert checkout["uses"] == "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1"
+    assert checkout["with"]["persist-credentials"] is False
     runs = [s.get("run", "") for s in job["steps"]]
     assert any('make plan ENV="$STACK" BASE="$BASE_SHA"' in r for r in runs)
     assert any("$GITHUB_STEP_SUMMARY" in r and "build/plan/$STACK.md" in r for r in runs)
