@@ -1,5 +1,5 @@
 """The stack contract's `backups` entry (stacks/outputs.py, stacks/CONTRACT.md): what is backed up
-where, added in contract 1.1 (a minor bump: readers of 1.x kept working)."""
+where, added in contract 1.1 (a minor bump: readers of 1.x keep working)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,10 @@ CONTRACT = Path(__file__).resolve().parent.parent / "stacks" / "CONTRACT.md"
 FIELDS = {"kind", "what", "method", "target", "off_host", "schedule", "retention"}
 
 
-def test_contract_version_documents_when_backups_arrived():
-    # `backups` came with 1.1 (a minor bump); later majors keep it.
-    major, _, minor = outputs.CONTRACT_VERSION.partition(".")
-    assert (int(major), int(minor or 0)) >= (1, 1)
-    assert f'`contract_version` | string | `"{outputs.CONTRACT_VERSION}"`' in CONTRACT.read_text()
-    assert "1.1 added `backups`" in CONTRACT.read_text()
+def test_contract_version_has_backups_since_1_1_and_is_now_2():
+    # 1.1 added `backups`; 2 moved the kubeconfig to a top-level secret output (a removal).
+    assert outputs.CONTRACT_VERSION == "2"
+    assert '`contract_version` | string | `"2"`' in CONTRACT.read_text()
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -28,7 +28,9 @@ def test_the_committed_incus_management_network_is_off_the_proxmox_management_la
 
 def test_the_old_incus_management_network_over_the_proxmox_nodes_is_refused():
     entries, secret_keys = _lothlorien(management={"cidr": "10.20.0.0/24"})
-    entries["homelab:incus"]["instances"]["prometheus"]["address"] = "10.20.0.10"
+    # An instance on it (a network is created only on the remotes whose instances use it).
+    entries["homelab:incus"]["instances"]["mgmt"] = {"remote": "cluster01", "network": "management",
+                                                     "address": "10.20.0.10"}
     with pytest.raises(loader.ConfigError) as caught:
         loader.validate(entries, stack="lothlorien", secret_keys=secret_keys)
     suffix = "which would be unreachable from the hosts this network is created on (got '10.20.0.0/24')"

@@ -66,9 +66,7 @@ def test_a_distribution_may_name_its_own_admin_group():
 
 # --- the committed environments do not opt in ------------------------------------------------------
 
-# The external-datastore drop-in by its own name: config.yaml.d itself also carries the etcd S3
-# credentials of the committed environments' backups (components/k3s/render.py).
-OPT_IN_MARKERS = ("flannel-", "50-homelab-datastore", "registries.yaml", "AIRGAP_URL", "kubelet-arg",
+OPT_IN_MARKERS = ("flannel-", "50-homelab-datastore.yaml", "registries.yaml", "AIRGAP_URL", "kubelet-arg",
                   "debian13", "ubuntu2404", "-pkg")
 
 

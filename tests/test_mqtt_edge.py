@@ -178,7 +178,9 @@ def test_an_incus_only_lab_runs_dns_and_mqtt_without_k3s(tmp_path):
     from tests.conftest import ROOT, SynthRun
 
     base = yaml.safe_load((ROOT / "Pulumi.lothlorien.yaml").read_text())["config"]
-    environment = {**base["homelab:environment"], "name": "incuslab", "domain": "incuslab.lan"}
+    environment = {**base["homelab:environment"], "name": "incuslab", "domain": "incuslab.lan", "production": False}
+    # A staging lab of its own: not production's VLAN (the peer check refuses that).
+    environment["networks"] = {"production": {**environment["networks"]["production"], "vlan": 70}}
     incus = copy.deepcopy(base["homelab:incus"])
     config = {"homelab:environment": environment, "homelab:incus": incus, "homelab:ca": base["homelab:ca"],
               "homelab:mtig": base["homelab:mtig"]}

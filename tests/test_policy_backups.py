@@ -18,7 +18,10 @@ def covered_stack(stack: str = "lothlorien", *, storage: str = "pbs", job_protec
                   member: bool = True, etcd_s3: bool = True, cron: bool = True) -> list[Resource]:
     vm = res(rules.PVE_VM, "k3s-s1", {"vmId": 5101, "disks": [{"datastoreId": "ceph-vm"}]}, stack=stack, protect=True)
     ct = res(rules.PVE_CT, "dns", {"vmId": 5201, "disk": {"datastoreId": "ceph-vm"}}, stack=stack, protect=True)
-    template = res(rules.PVE_VM, "rocky9", {"vmId": 5000, "template": True}, stack=stack)
+    # A catalog template (only a catalog image, never started): the template flag alone exempts nothing.
+    image = next(iter(rules.catalog().values())).image_file_name
+    template = res(rules.PVE_VM, "rocky9", {"vmId": 5000, "template": True, "started": False,
+                                            "disks": [{"importFrom": f"local:import/{image}"}]}, stack=stack)
     found = [vm, ct, template,
              res(rules.PVE_POOL, "backup-pool", {"poolId": stack}, stack=stack, protect=True),
              res(rules.PVE_BACKUP_JOB, "backup-job", {"pool": stack, "storage": storage, "schedule": "*-*-* 02:30"},

@@ -40,11 +40,12 @@ class DnsServer(pulumi.ComponentResource):
         self.command = remote.Command(
             f"{name}-bind",
             connection=args.connection,
-            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=command,
             update=command,
             delete=stop,
             stdin=self.script,
+            # sshd's default AcceptEnv refuses PULUMI_COMMAND_STDOUT: send no previous output.
+            add_previous_output_in_env=False,
             # The host must be provisioned (cloud-init done, operator account present) first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.ready)),
         )

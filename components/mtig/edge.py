@@ -97,11 +97,12 @@ class EdgeBroker(pulumi.ComponentResource):
         self.command = remote.Command(
             f"{name}-mosquitto",
             connection=args.connection,
-            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=command,
             update=command,
             delete=shlex.join([*argv[:-2], "systemctl", "disable", "--now", "mosquitto"]),
             stdin=script,
+            # sshd's default AcceptEnv refuses PULUMI_COMMAND_STDOUT: send no previous output.
+            add_previous_output_in_env=False,
             logging=remote.Logging.STDERR,
             # The host must be provisioned (operator account, EPEL on Rocky) first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.ready)),
