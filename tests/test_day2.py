@@ -246,6 +246,8 @@ def test_adding_a_k3s_agent_creates_it_and_touches_no_server(env):
     expected |= {name: "create" for name in meta_data_files(result.after, new)}
     expected |= {f"{env}-agent-{new}-join": "create", f"{env}-agent-{new}-sync": "create",
                  f"{env}-monitoring-prometheus": "update"}  # the new node's scrape target
+    # The new guest joins the backed-up pool: its membership only, the vzdump job does not change.
+    expected |= {f"backup-member-{new}": "create"}
     for host in config(env).get("homelab:onboard") or []:
         expected |= {f"{host['name']}-provision": "update", f"{host['name']}-ready": "replace"}
     assert changes(result.plan) == expected
