@@ -341,7 +341,9 @@ def test_renaming_the_bucket_creates_it_and_moves_every_consumer(env):
     assert changes(result.plan) == {
         "mtig-influxdb-release": "update", "mtig-influxdb-tokens": "replace",
         "mtig-telegraf-config": "replace", "mtig-telegraf-deployment": "update",
-        "mtig-grafana-datasources": "replace", "mtig-grafana-release": "update"}
+        "mtig-grafana-datasources": "replace", "mtig-grafana-release": "update",
+        # Proxmox's metric server writes to the same bucket (proxmox_metrics.bucket defaults to it).
+        "proxmox-metrics-server": "update"}
     assert job_env(result.after, "mtig-influxdb-tokens")["INFLUX_BUCKET"] == "sensors-v2"
     script = (ROOT / "components/mtig/templates/influx-tokens.sh").read_text()
     assert "influx bucket create" in script and "influx org create" in script
