@@ -32,6 +32,8 @@ LINODE = "linode/terraform-provider-linode@v3.13.0"
 INCUS = "lxc/terraform-provider-incus@v1.1.1"
 COMMAND = "pulumi/pulumi-command@v1.2.1"
 K8S = "pulumi/pulumi-kubernetes"
+RANDOM = "hashicorp/terraform-provider-random@v3"
+TLS = "hashicorp/terraform-provider-tls@v4"
 MINIO = "aminueza/terraform-provider-minio@v3.40"  # the upstream pulumi-minio bridges (newest stored snapshot)
 
 Inputs = dict[str, Any]
@@ -135,6 +137,30 @@ FORCE_NEW: dict[str, tuple[Rule, ...]] = {
     "minio:index/s3BucketVersioning:S3BucketVersioning": _rules(
         f"{MINIO} minio/resource_minio_s3_bucket_versioning.go", "bucket"),
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": (*_K8S_METADATA, *_rules(K8S_DIFF, "roleRef")),
+    "command:local:Command": _rules(COMMAND_INPUTS, "triggers"),
+    # terraform-provider-random (pulumi-random 4.x): every argument of random_bytes and
+    # random_password carries RequiresReplace (internal/provider/resource_bytes.go, resource_password.go).
+    "random:index/randomBytes:RandomBytes": _rules(f"{RANDOM} internal/provider/resource_bytes.go", "length", "keepers"),
+    "random:index/randomPassword:RandomPassword": _rules(
+        f"{RANDOM} internal/provider/resource_password.go", "length", "keepers", "special", "upper", "lower",
+        "numeric", "minLower", "minUpper", "minNumeric", "minSpecial", "overrideSpecial"),
+    # terraform-provider-tls (pulumi-tls 5.x): keys and certificates are immutable; every argument
+    # that shapes them carries RequiresReplace (internal/provider/resource_*.go).
+    "tls:index/privateKey:PrivateKey": _rules(
+        f"{TLS} internal/provider/resource_private_key.go", "algorithm", "rsaBits", "ecdsaCurve"),
+    "tls:index/selfSignedCert:SelfSignedCert": _rules(
+        f"{TLS} internal/provider/resource_self_signed_cert.go", "privateKeyPem", "subject", "validityPeriodHours",
+        "allowedUses", "dnsNames", "ipAddresses", "uris", "isCaCertificate", "setSubjectKeyId",
+        "setAuthorityKeyId"),
+    "tls:index/certRequest:CertRequest": _rules(
+        f"{TLS} internal/provider/resource_cert_request.go", "privateKeyPem", "subject", "dnsNames",
+        "ipAddresses", "uris"),
+    "tls:index/locallySignedCert:LocallySignedCert": _rules(
+        f"{TLS} internal/provider/resource_locally_signed_cert.go", "certRequestPem", "caPrivateKeyPem",
+        "caCertPem", "validityPeriodHours", "allowedUses", "isCaCertificate", "setSubjectKeyId"),
+    # A CRD object and a ClusterRole: only the metadata every kind has (diff.go lists no field of theirs).
+    "kubernetes:cert-manager.io/v1:ClusterIssuer": _K8S_METADATA,
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": _K8S_METADATA,
 }
 
 
@@ -169,6 +195,7 @@ def provider_deletes_first(type_: str, inputs: Inputs) -> bool:
 # `update` command only on `up`: its stdout is not known before).
 UNKNOWN_ON_UPDATE: dict[str, tuple[str, ...]] = {
     "command:remote:Command": ("stdout", "stderr"),
+    "command:local:Command": ("stdout", "stderr"),
 }
 
 # Resource types whose replace-forcing inputs were read from the provider: the plan refuses to
