@@ -183,6 +183,7 @@ def test_changing_one_vms_address_reaches_the_guest(env):
         # same path (delete first), new instance-id; on every node the VM can run on
         **{name: "replace" for name in meta_data_files(result.after, vm)},
         f"{vm}-ready": "update", f"{vm}-provision": "update",  # they connect to the new address
+        f"{vm}-host-key": "update",  # the pinned SSH host key is scanned again at the new address
         f"{env}-agent-{vm}-join": "update", f"{env}-agent-{vm}-sync": "update",
         f"{env}-monitoring-prometheus": "update",  # the node's scrape target
     }
@@ -252,7 +253,8 @@ def test_adding_a_k3s_agent_creates_it_and_touches_no_server(env):
     result = edited(env, "add a k3s agent")
     assert_safe(result.plan)
     new = f"{env}-{NEW_AGENT}"
-    expected = {f"{new}-{part}": "create" for part in ("vm", "ready", "provision")}
+    # Its SSH host key is recorded on first contact (host-key pinning).
+    expected = {f"{new}-{part}": "create" for part in ("vm", "ready", "provision", "host-key")}
     expected |= {name: "create" for name in meta_data_files(result.after, new)}
     expected |= {f"{env}-agent-{new}-join": "create", f"{env}-agent-{new}-sync": "create",
                  f"{env}-monitoring-prometheus": "update",  # the new node's scrape target
@@ -390,7 +392,8 @@ def test_changing_an_incus_snapshot_schedule_updates_the_volume():
 def test_adding_an_incus_instance_creates_it_alone():
     result = edited("lothlorien", "add an Incus instance")
     assert_safe(result.plan)
-    expected = {f"incus-{NEW_INCUS_INSTANCE}-instance": "create", **dns_record_updates(result.after)}
+    expected = {f"incus-{NEW_INCUS_INSTANCE}-instance": "create", **dns_record_updates(result.after),
+                f"{NEW_INCUS_INSTANCE}-host-key": "create"}  # its SSH host key, recorded on first contact
     for host in config("lothlorien").get("homelab:onboard") or []:  # /etc/hosts of onboarded hosts
         expected |= {f"{host['name']}-provision": "update", f"{host['name']}-ready": "replace"}
     assert changes(result.plan) == expected
