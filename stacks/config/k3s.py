@@ -4,7 +4,7 @@
 homelab:k3s:
   clusters:
     - name: lothlorien
-      version: v1.31.4+k3s1          # a k3s release tag, pinned
+      version: v1.31.4+k3s1          # a k3s release tag, pinned; its installer sha256 in components/k3s/installers.py
       servers: [lothlorien-k3s-s1, lothlorien-k3s-s2, lothlorien-k3s-s3]   # the first initialises
       agents: [lothlorien-k3s-a1, pippin]
       vip: 10.50.0.20                # HA only: kube-vip announces it; must be in tls_san
