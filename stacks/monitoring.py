@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import pulumi
 
+from components.monitoring import publish
 from components.monitoring import (
     Monitoring,
     MonitoringArgs,
@@ -16,10 +17,12 @@ from components.monitoring import (
     render,
 )
 
-from components.mtig import Datasource
+from components.monitoring import component
+from components.mtig import Datasource, SecretRef
 
 from .config import monitoring as section
 from .config.model import EnvironmentConfig
+from .config.names import PACKAGED_INGRESS
 from .outputs import CONTRACT_VERSION
 from .secrets import Secrets
 from .hosts import Cluster, HostRegistry
@@ -55,9 +58,23 @@ def grafana_datasources(cfg: EnvironmentConfig) -> list[Datasource]:
     `datasource_entries` as its `Datasource` objects."""
     return [
         Datasource(name=d["name"], type=d["type"], url=d["url"], uid=d["uid"], is_default=d["isDefault"],
-                   access=d["access"], json_data=d.get("jsonData", {}))
+                   access=d["access"], json_data=d.get("jsonData", {}), basic_auth_user=d.get("basicAuthUser"),
+                   # "${VAR}" -> VAR: the Grafana pod takes VAR from a Secret (grafana_upstream)
+                   secure_env={k: v[2:-1] for k, v in d.get("secureJsonData", {}).items()})
         for d in datasource_entries(cfg)
     ]
+
+
+def grafana_upstream(upstream: UpstreamArgs | None) -> tuple[dict, dict[str, SecretRef]]:
+    """The Secret (in Grafana's namespace, made before Grafana) holding the upstream's passwords and
+    CA, and the Grafana environment variables that read it; nothing without an upstream."""
+    if upstream is None:
+        return {}, {}
+    values = {"prometheus-password": upstream.prometheus_password, "loki-password": upstream.loki_password,
+              "ca.crt": upstream.ca_pem}
+    env = component.grafana_upstream_env(upstream.environment)
+    return ({component.grafana_upstream_secret(upstream.environment): {k: values[k] for _, k in env.values()}},
+            {var: SecretRef(name, key) for var, (name, key) in env.items()})
 
 
 def _check_contract(version: Any, ref: str) -> Any:
@@ -76,18 +93,50 @@ def _endpoint(endpoints: Any, key: str, ref: str) -> str:
     return url
 
 
+def _credential(credentials: Any, kind: str, ref: str) -> str:
+    entry = (credentials or {}).get(kind) or {}
+    if not entry.get("password"):
+        raise ValueError(f"upstream {ref} exports no monitoring_credentials.{kind} (contract 2.1: its "
+                         "Prometheus and Loki behind a login); run `pulumi up` on it first")
+    if entry.get("username") != publish.USERNAME:
+        raise ValueError(f"upstream {ref} exports monitoring_credentials.{kind} for another user than "
+                         f"{publish.USERNAME!r}")
+    return entry["password"]
+
+
+def _root_pem(ca: Any, ref: str) -> str:
+    pem = (ca or {}).get("root_pem")
+    if not pem:
+        raise ValueError(f"upstream {ref} exports no ca.root_pem: its published services are checked against it")
+    return pem
+
+
 def read_upstream(cfg: EnvironmentConfig) -> UpstreamArgs | None:
-    """The upstream stack's Prometheus and Loki endpoints, read through a StackReference."""
+    """The upstream stack's Prometheus and Loki endpoints, login and CA, read through a StackReference.
+
+    The passwords arrive as secret Outputs (a secret stack output stays secret through a
+    StackReference) and only ever reach Kubernetes Secrets.
+    """
     if not cfg.upstream:
         return None
     ref = pulumi.StackReference(cfg.upstream)
     version = ref.get_output("contract_version").apply(lambda v: _check_contract(v, cfg.upstream))
     endpoints = pulumi.Output.all(ref.get_output("endpoints"), version).apply(lambda a: a[0])
+    credentials = pulumi.Output.secret(
+        pulumi.Output.all(ref.get_output("monitoring_credentials"), version).apply(lambda a: a[0]))
     return UpstreamArgs(
         environment=upstream_environment(cfg),
         prometheus_url=endpoints.apply(lambda e: _endpoint(e, "prometheus", cfg.upstream)),
         loki_url=endpoints.apply(lambda e: _endpoint(e, "loki", cfg.upstream)),
+        prometheus_password=pulumi.Output.secret(credentials.apply(lambda c: _credential(c, "prometheus", cfg.upstream))),
+        loki_password=pulumi.Output.secret(credentials.apply(lambda c: _credential(c, "loki", cfg.upstream))),
+        ca_pem=ref.get_output("ca").apply(lambda c: _root_pem(c, cfg.upstream)),
     )
+
+
+#: `deploy` reads the upstream itself unless the program already did (it reads it once, before the
+#: metrics stack, whose Grafana needs the upstream's login).
+READ = object()
 
 
 def node_taints(cfg: EnvironmentConfig, cluster: Cluster) -> tuple[str, ...]:
@@ -140,12 +189,14 @@ def deploy(
     cluster: Cluster | None,
     metrics: Any,
     hosts: HostRegistry | None = None,
+    upstream: Any = READ,
 ) -> Monitoring | None:
     """Deploy monitoring on the environment's cluster (nothing without one)."""
     if not enabled(cfg):
         return None
     # Read first, cluster or not: a wrong or incompatible upstream shows up on every preview.
-    upstream = read_upstream(cfg)
+    if upstream is READ:
+        upstream = read_upstream(cfg)
     if cluster is None:
         return None
     mon = cfg.monitoring
@@ -191,6 +242,10 @@ def deploy(
         grafana_default=mon.grafana_default,
         protect=env.production,
         allowed_sources=tuple(str(net) for net in mon.allowed_sources),
+        # k3s's packaged Traefik (config checks it is not disabled when allowed_sources is set) and the
+        # lab CA's issuer (required then too).
+        ingress_class=PACKAGED_INGRESS["traefik"],
+        cluster_issuer=cfg.ca.issuer_name if cfg.ca is not None else None,
     )
     return Monitoring(
         f"{env.name}-monitoring",

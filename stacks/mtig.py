@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.monitoring import UpstreamArgs
 from components.mtig import AclRule, Datasource, MetricsStack, MetricsStackArgs, MqttUser, SecretRef
 
 from . import monitoring
@@ -68,6 +69,7 @@ def stack_args(
     secrets: Secrets,
     extra_datasources: Sequence[Datasource] = (),
     extra_secret_env: Mapping[str, SecretRef] | None = None,
+    extra_secrets: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None,
 ) -> MetricsStackArgs:
     m = cfg.mtig
     assert m is not None
@@ -86,6 +88,7 @@ def stack_args(
         grafana_admin_password=secrets.require("grafanaAdminPassword"),
         extra_datasources=[*config_datasources(m), *extra_datasources],
         extra_secret_env=dict(extra_secret_env or {}),
+        extra_secrets=dict(extra_secrets or {}),
         influx_is_default=m.grafana.influxdb_default,
         storage_class=m.storage_class,
         mosquitto_storage=m.mosquitto.storage,
@@ -110,6 +113,7 @@ def deploy(
     cluster: Cluster | None,
     extra_datasources: Sequence[Datasource] | None = None,
     extra_secret_env: Mapping[str, SecretRef] | None = None,
+    upstream: UpstreamArgs | None = None,
 ) -> Metrics | None:
     """Deploy the metrics stack on the cluster's provider.
 
@@ -120,14 +124,18 @@ def deploy(
     """
     if cfg.mtig is None:
         return None
+    extra_secrets: dict = {}
     if extra_datasources is None:
         extra_datasources = monitoring.grafana_datasources(cfg)
+        # The upstream's datasources log in with its passwords and check its CA (secrets of a Secret).
+        extra_secrets, upstream_env = monitoring.grafana_upstream(upstream)
+        extra_secret_env = {**upstream_env, **(extra_secret_env or {})}
     if cluster is None:
         pulumi.log.warn("mtig is configured but there is no k3s cluster to deploy it on: skipped")
         return None
     stack = MetricsStack(
         "mtig",
-        stack_args(cfg, secrets, extra_datasources, extra_secret_env),
+        stack_args(cfg, secrets, extra_datasources, extra_secret_env, extra_secrets),
         pulumi.ResourceOptions(provider=cluster.provider),
     )
     return Metrics(

@@ -20,7 +20,7 @@ from .hosts import Cluster, HostRegistry
 # `kubeconfig`: tools such as pulumi/actions mask only top-level secret outputs (src/main.ts:
 # core.setSecret on outExport.secret) and hand every other output, nested secrets included, to the
 # job in clear.
-CONTRACT_VERSION = "2"
+CONTRACT_VERSION = "2.1"
 
 ENDPOINT_KEYS = ("alertmanager", "grafana", "influxdb", "loki", "loki_push", "mqtt", "mqtt_edge", "prometheus")
 
@@ -90,6 +90,16 @@ def endpoints(metrics, mon, edge_brokers: list[str] | None = None) -> dict:
     return out
 
 
+def monitoring_credentials(mon) -> Optional[pulumi.Output]:
+    """The logins of the published Prometheus and Loki (2.1), one top-level secret output (pulumi/
+    actions masks only whole secret outputs); None when they stay inside the cluster."""
+    credentials = getattr(mon, "credentials", None)
+    if not credentials:
+        return None
+    return pulumi.Output.secret({kind: {"username": mon.username, "password": password}
+                                 for kind, password in sorted(credentials.items())})
+
+
 def dns(lab_dns) -> Optional[pulumi.Output[dict]]:
     """The lab DNS: its servers (resolvers for the hosts) and every record of its zone by FQDN."""
     if lab_dns is None:
@@ -121,6 +131,7 @@ def export(cfg: EnvironmentConfig, hosts: HostRegistry, cluster: Cluster | None,
     pulumi.export("k3s", k3s(cluster))
     pulumi.export("kubeconfig", kubeconfig(cluster))
     pulumi.export("endpoints", endpoints(metrics, mon, edge_brokers))
+    pulumi.export("monitoring_credentials", monitoring_credentials(mon))
     pulumi.export("dns", dns(lab_dns))
     pulumi.export("ca", ca(lab_ca))
     # What is backed up where (1.1): kinds, targets, schedules, retention; never a credential.

@@ -20,7 +20,9 @@ def main(cfg: EnvironmentConfig, secrets: Secrets) -> None:
     lab_dns = dns.deploy(cfg, secrets, hosts)  # the zone names every host and published service
     lab_ca = ca.deploy(cfg, cluster)  # cert-manager issuing HTTPS certificates from the lab's root
     edge_brokers = edge.deploy(cfg, secrets, hosts, lab_ca)  # hosts of group mqtt: Mosquitto with TLS
-    metrics = mtig.deploy(cfg, secrets, cluster)  # with the monitoring layer's Grafana datasources
-    mon = monitoring.deploy(cfg, secrets, cluster, metrics, hosts)
+    # The federated environment (StackReference), read once: Grafana's datasources log in to it.
+    upstream = monitoring.read_upstream(cfg) if monitoring.enabled(cfg) else None
+    metrics = mtig.deploy(cfg, secrets, cluster, upstream=upstream)  # with the monitoring layer's datasources
+    mon = monitoring.deploy(cfg, secrets, cluster, metrics, hosts, upstream=upstream)
     backups.deploy(cfg, secrets, hosts, proxmox_provider, cluster, metrics)
     outputs.export(cfg, hosts, cluster, metrics, mon, lab_dns, lab_ca, edge_brokers)

@@ -26,12 +26,14 @@ from pulumi import _types
 
 from components.ca import crd as ca_crd
 from components.incus import binding as incus_binding
+from components.monitoring import publish as monitoring_publish
 
 SDK_PACKAGES = ("pulumi_proxmoxve", "pulumi_linode", "pulumi_command", "pulumi_kubernetes", "pulumi_random", "pulumi_tls",
                 "pulumi_minio")
 _REGISTER = re.compile(r'resource_(modules|packages)="""(.*?)"""', re.S)
 # Types registered by bindings in this repository rather than by an installed SDK.
-EXTRA_TYPES: dict[str, type] = {**incus_binding.RESOURCE_TYPES, **ca_crd.RESOURCE_TYPES}
+EXTRA_TYPES: dict[str, type] = {**incus_binding.RESOURCE_TYPES, **ca_crd.RESOURCE_TYPES,
+                                 **monitoring_publish.RESOURCE_TYPES}
 
 
 @functools.cache

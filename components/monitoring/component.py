@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
-from components.monitoring import charts, render
+from components.monitoring import charts, publish, render
 from components.mtig.k8s import checksum
 
 TYPE = "homelab:monitoring:Monitoring"
@@ -27,7 +29,6 @@ PVE_EXPORTER = "pve-exporter"
 MQTT_EXPORTER = "mosquitto-exporter"
 MQTT_SECRET = "mosquitto-exporter-login"
 LOKI_SERVICE = "loki-push"
-PROMETHEUS_EXTERNAL = "prometheus-external"
 ALLOY_RBAC = "alloy-logs"
 # What Alloy's config (templates/config.alloy.j2) reads from the API, and nothing else:
 # discovery.kubernetes role "pod" lists and watches pods; loki.source.kubernetes gets a pod and
@@ -46,6 +47,11 @@ class UpstreamArgs:
     environment: str
     prometheus_url: pulumi.Input[str]
     loki_url: pulumi.Input[str]
+    # Its login and CA (stack outputs `monitoring_credentials`, `ca.root_pem`): secrets except the CA.
+    username: str = publish.USERNAME
+    prometheus_password: Optional[pulumi.Input[str]] = None
+    loki_password: Optional[pulumi.Input[str]] = None
+    ca_pem: Optional[pulumi.Input[str]] = None
 
 
 @dataclass(frozen=True)
@@ -87,9 +93,13 @@ class MonitoringArgs:
     grafana_default: bool = True
     # Production: the releases own the Prometheus, Alertmanager and Loki volumes.
     protect: bool = False
-    # IPv4 CIDRs allowed to reach Prometheus and Loki from outside the cluster (e.g. the network of
-    # the environment that federates this one). Empty: both stay inside the cluster.
+    # Who needs Prometheus and Loki from outside the cluster (the network of the environment that
+    # federates this one). Empty: both stay inside the cluster. Non-empty: both are published through
+    # Traefik (`ingress_class`) over TLS from `cluster_issuer`, behind a login (components/monitoring/
+    # publish.py says why the sources themselves cannot be checked there).
     allowed_sources: Sequence[str] = ()
+    ingress_class: Optional[str] = None
+    cluster_issuer: Optional[str] = None
 
 
 def pve_exporter_config(token: str, verify_tls: bool) -> str:
@@ -230,18 +240,33 @@ class Monitoring(pulumi.ComponentResource):
         # (selector-less Services whose EndpointSlices carry the addresses read from the upstream
         # stack): the federation job and Grafana's datasources refer to names known from config.
         upstream = args.upstream
+        upstream_secret = None
         if upstream is not None:
-            for kind, url, port in (
-                ("prometheus", upstream.prometheus_url, charts.PROMETHEUS_PORT),
-                ("loki", upstream.loki_url, charts.LOKI_PORT),
-            ):
+            if upstream.prometheus_password is None or upstream.ca_pem is None:
+                raise ValueError("the upstream's Prometheus is read over TLS with a login: "
+                                 "upstream needs prometheus_password and ca_pem")
+            # Mounted by the Prometheus server: basic_auth.password_file and tls_config.ca_file of
+            # the federation job name these files; the password is never in the config itself.
+            upstream_secret = k8s.core.v1.Secret(
+                f"{name}-upstream-login",
+                metadata={"name": upstream_login_secret(upstream.environment), "namespace": ns, "labels": labels},
+                type="Opaque",
+                string_data={"password": pulumi.Output.secret(upstream.prometheus_password), "ca.crt": upstream.ca_pem},
+                opts=in_ns,
+            )
+            secrets_ready.append(upstream_secret)
+            upstream_checksum = pulumi.Output.unsecret(
+                pulumi.Output.all(upstream.prometheus_password, upstream.ca_pem).apply(lambda pair: checksum(*pair)))
+            incus_checksum = pulumi.Output.all(incus_checksum, upstream_checksum).apply(lambda pair: checksum(*pair))
+            for kind, url in (("prometheus", upstream.prometheus_url), ("loki", upstream.loki_url)):
+                port = UPSTREAM_PORT
                 service_name = upstream_service(kind, upstream.environment)
                 target = pulumi.Output.from_input(url).apply(ip_endpoint)
                 up_labels = {**labels, "homelab/upstream": upstream.environment}
                 service = k8s.core.v1.Service(
                     f"{name}-upstream-{kind}",
                     metadata={"name": service_name, "namespace": ns, "labels": up_labels},
-                    spec={"ports": [{"name": "http", "port": port, "protocol": "TCP"}]},
+                    spec={"ports": [{"name": "https", "port": port, "protocol": "TCP"}]},
                     opts=in_ns,
                 )
                 created.append(service)
@@ -258,7 +283,7 @@ class Monitoring(pulumi.ComponentResource):
                     },
                     address_type="IPv4",
                     endpoints=[{"addresses": [target.apply(lambda t: t[0])]}],
-                    ports=[{"name": "http", "port": target.apply(lambda t: t[1]), "protocol": "TCP"}],
+                    ports=[{"name": "https", "port": target.apply(lambda t: t[1]), "protocol": "TCP"}],
                     # The slice joins its Service by label; created alone it would serve no one.
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
                 ))
@@ -282,7 +307,11 @@ class Monitoring(pulumi.ComponentResource):
             incus=render.IncusTargets(tuple(args.incus_targets), args.incus_insecure_skip_verify)
             if args.incus_targets
             else None,
-            federation=render.Federation(upstream.environment, upstream_urls(upstream.environment, ns)[0])
+            federation=render.Federation(
+                upstream.environment, upstream_urls(upstream.environment, ns)[0],
+                username=upstream.username,
+                server_name=publish.tls_name("prometheus", upstream.environment),
+            )
             if upstream
             else None,
             alertmanager_targets=(f"{rel}-alertmanager.{svc}:{charts.ALERTMANAGER_PORT}",),
@@ -299,7 +328,8 @@ class Monitoring(pulumi.ComponentResource):
         self.prometheus_config = addresses.apply(lambda a: render.dump(render.prometheus_config(with_nodes(a))))
         prom_values = pulumi.Output.all(addresses, am_checksum, incus_checksum).apply(
             lambda v: render.prometheus_values(with_nodes(v[0]), args.prometheus, rules, ALERTMANAGER_SECRET,
-                                               incus_secret, {"alertmanager": v[1], "server": v[2]})
+                                               incus_secret, {"alertmanager": v[1], "server": v[2]},
+                                               upstream_login_secret(upstream.environment) if upstream else None)
         )
         prometheus = k8s.helm.v3.Release(
             f"{name}-prometheus",
@@ -344,26 +374,22 @@ class Monitoring(pulumi.ComponentResource):
                     "app.kubernetes.io/component": "single-binary",
                 },
                 charts.LOKI_PORT,
-                sources,
             ),
             opts=in_ns,
         )
+        # Published (someone outside needs them): through Traefik, TLS, a login per service.
+        self.credentials: dict[str, pulumi.Output[str]] = {}
         if sources:
-            # The chart's own Service stays ClusterIP; this one publishes the server to `sources` only.
-            created.append(k8s.core.v1.Service(
-                f"{name}-prometheus-external",
-                metadata={"name": PROMETHEUS_EXTERNAL, "namespace": ns, "labels": labels},
-                spec=service_spec(
-                    {  # prometheus-27.19.0 _helpers.tpl prometheus.server.matchLabels
-                        "app.kubernetes.io/name": "prometheus",
-                        "app.kubernetes.io/instance": rel,
-                        "app.kubernetes.io/component": "server",
-                    },
-                    charts.PROMETHEUS_PORT,
-                    sources,
-                ),
-                opts=in_ns,
-            ))
+            if any(ipaddress.IPv4Network(source).prefixlen == 0 for source in sources):
+                raise ValueError("allowed_sources may not include 0.0.0.0/0")
+            if not args.ingress_class or not args.cluster_issuer:
+                raise ValueError("publishing Prometheus and Loki needs ingress_class and cluster_issuer (TLS)")
+            for kind, service, port in (("prometheus", f"{rel}-server", charts.PROMETHEUS_PORT),
+                                        ("loki", LOKI_SERVICE, charts.LOKI_PORT)):
+                password, published = _publish(name, kind, args, service, port, labels, self, in_ns)
+                self.credentials[kind] = password
+                created += published
+        self.username = publish.USERNAME
         alloy_rbac = _alloy_rbac(name, ns, labels, self)
         local_loki = f"http://{LOKI_SERVICE}.{svc}:{charts.LOKI_PORT}"
         alloy = k8s.helm.v3.Release(
@@ -393,13 +419,13 @@ class Monitoring(pulumi.ComponentResource):
         # Every child, for callers that must wait on all of them (tests, dependants).
         self.resources: tuple[pulumi.Resource, ...] = tuple(created)
 
-        # Published on the nodes' address to `sources` only; otherwise reachable inside the cluster.
+        # Published through Traefik behind a login; otherwise reachable inside the cluster only.
         # Alertmanager never leaves the cluster.
         address = pulumi.Output.from_input(args.address)
         inside_prometheus, inside_loki = local_urls(ns)
-        if sources:
-            self.prometheus_url = pulumi.Output.concat("http://", address, f":{charts.PROMETHEUS_PORT}")
-            self.loki_url = pulumi.Output.concat("http://", address, f":{charts.LOKI_PORT}")
+        if sources:  # Traefik's HTTPS entrypoint on the cluster's front address; paths route (publish.ROUTES)
+            self.prometheus_url = pulumi.Output.concat("https://", address)
+            self.loki_url = pulumi.Output.concat("https://", address)
         else:
             self.prometheus_url = pulumi.Output.from_input(inside_prometheus)
             self.loki_url = pulumi.Output.from_input(inside_loki)
@@ -478,18 +504,78 @@ def _exporter(
     return deployment, service
 
 
-def service_spec(selector: Mapping[str, str], port: int, sources: Sequence[str]) -> dict:
-    """A Service for `port`: ClusterIP, or (with `sources`) a LoadBalancer that k3s ServiceLB
-    publishes on the nodes to `sources` only (k3s-io/k3s pkg/cloudprovider/servicelb.go passes
-    loadBalancerSourceRanges to the svclb pods as SRC_RANGES) and without a NodePort, which
-    kube-proxy would open to everyone on every node (ServiceLB forwards to the ClusterIP)."""
-    spec: dict = {"selector": dict(selector), "ports": [{"name": "http", "port": port, "targetPort": port}]}
-    if not sources:
-        return {"type": "ClusterIP", **spec}
-    if any(ipaddress.IPv4Network(source).prefixlen == 0 for source in sources):
-        raise ValueError("allowed_sources may not include 0.0.0.0/0")
-    return {"type": "LoadBalancer", "loadBalancerSourceRanges": list(sources),
-            "allocateLoadBalancerNodePorts": False, **spec}
+def service_spec(selector: Mapping[str, str], port: int) -> dict:
+    """A ClusterIP Service for `port`: nothing of monitoring is a LoadBalancer or a NodePort
+    (what leaves the cluster goes through Traefik behind a login: `_publish`)."""
+    return {"type": "ClusterIP", "selector": dict(selector),
+            "ports": [{"name": "http", "port": port, "targetPort": port}]}
+
+
+def _publish(name: str, kind: str, args: MonitoringArgs, service: str, port: int, labels: Mapping[str, str],
+             parent: pulumi.Resource, in_ns: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], list]:
+    """`service:port` behind Traefik: a password made by the provider, the basicAuth Secret holding
+    only its bcrypt hash, the Middleware, and the Ingress (TLS from the cluster issuer)."""
+    ns = args.namespace
+    password = random.RandomPassword(f"{name}-{kind}-password", length=32, special=False,
+                                     opts=pulumi.ResourceOptions(parent=parent))
+    users = pulumi.Output.secret(password.bcrypt_hash).apply(lambda h: publish.users_file(publish.USERNAME, h))
+    secret = k8s.core.v1.Secret(
+        f"{name}-{kind}-basic-auth",
+        metadata={"name": publish.auth_secret(kind), "namespace": ns, "labels": dict(labels)},
+        type="Opaque",
+        string_data={"users": pulumi.Output.secret(users)},
+        opts=in_ns,
+    )
+    middleware = publish.Middleware(
+        f"{name}-{kind}-login",
+        metadata={"name": publish.middleware_name(kind), "namespace": ns, "labels": dict(labels)},
+        spec=publish.middleware_spec(kind),
+        # Traefik reads the Secret when it loads the middleware.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[secret]),
+    )
+    manifest = publish.ingress(kind, ns, args.environment, service, port, args.ingress_class or "",
+                               args.cluster_issuer or "", labels)
+    ingress = k8s.networking.v1.Ingress(
+        f"{name}-{kind}-external",
+        metadata=manifest["metadata"],
+        spec=manifest["spec"],
+        # A router whose middleware is missing answers nothing: no window without the login.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[middleware]),
+    )
+    return pulumi.Output.secret(password.result), [password, secret, middleware, ingress]
+
+
+def upstream_login_secret(environment: str) -> str:
+    """The Secret (monitoring namespace) the federation job reads the upstream's password and CA from."""
+    return f"upstream-{environment}-login"
+
+
+def grafana_upstream_secret(environment: str) -> str:
+    """The Secret (Grafana's namespace) its pod takes the upstream's passwords and CA from."""
+    return f"monitoring-upstream-{environment}"
+
+
+def _env_var(environment: str, what: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "_", f"UPSTREAM_{environment}_{what}".upper())
+
+
+def grafana_upstream_env(environment: str) -> dict[str, tuple[str, str]]:
+    """Grafana environment variable -> (Secret, key) for the upstream's datasources."""
+    secret = grafana_upstream_secret(environment)
+    return {
+        _env_var(environment, "prometheus_password"): (secret, "prometheus-password"),
+        _env_var(environment, "loki_password"): (secret, "loki-password"),
+        _env_var(environment, "ca"): (secret, "ca.crt"),
+    }
+
+
+def upstream_logins(environment: str) -> dict[str, render.DatasourceLogin]:
+    """How Grafana logs in to the upstream's published Prometheus and Loki."""
+    return {
+        kind: render.DatasourceLogin(publish.USERNAME, publish.tls_name(kind, environment),
+                                     _env_var(environment, f"{kind}_password"), _env_var(environment, "ca"))
+        for kind in publish.KINDS
+    }
 
 
 def _alloy_rbac(name: str, namespace: str, labels: Mapping[str, str],
@@ -526,12 +612,16 @@ def upstream_service(kind: str, environment: str) -> str:
     return f"{kind}-{environment}"
 
 
+UPSTREAM_PORT = 443  # the upstream's Traefik (HTTPS entrypoint)
+
+
 def upstream_urls(environment: str, namespace: str) -> tuple[str, str]:
-    """In-cluster URLs of the upstream's Prometheus and Loki (through the upstream Services)."""
+    """In-cluster URLs of the upstream's Prometheus and Loki (through the upstream Services, to
+    the upstream's Traefik; the paths route, publish.ROUTES)."""
     svc = f"{namespace}.svc.cluster.local"
     return (
-        f"http://{upstream_service('prometheus', environment)}.{svc}:{charts.PROMETHEUS_PORT}",
-        f"http://{upstream_service('loki', environment)}.{svc}:{charts.LOKI_PORT}",
+        f"https://{upstream_service('prometheus', environment)}.{svc}:{UPSTREAM_PORT}",
+        f"https://{upstream_service('loki', environment)}.{svc}:{UPSTREAM_PORT}",
     )
 
 
@@ -555,5 +645,5 @@ def grafana_datasources(
     """
     prom, loki = local_urls(namespace)
     up = (upstream, *upstream_urls(upstream, namespace)) if upstream else None
-    entries = render.datasources(environment, prom, loki, up)
+    entries = render.datasources(environment, prom, loki, up, upstream_logins(upstream) if upstream else None)
     return entries if default else [{**e, "isDefault": False} for e in entries]

@@ -27,6 +27,8 @@ CHART_CONFIG_DIR = "/etc/config"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 # Where the component mounts the Incus metrics client certificate (a Kubernetes Secret).
 INCUS_CERT_DIR = "/etc/prometheus-secrets/incus"
+# The upstream's password and CA, mounted from a Secret for the federation job.
+UPSTREAM_DIR = "/etc/prometheus-secrets/upstream"
 # The rule file name inside the chart's serverFiles.
 RULES_FILE = "alerting_rules.yml"
 
@@ -111,6 +113,10 @@ class Federation:
 
     environment: str
     prometheus_url: str
+    # The upstream's login and the name in its certificate (components/monitoring/publish.py);
+    # the password and CA are files (Paths.upstream_dir), never values in the config.
+    username: str | None = None
+    server_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,7 @@ class Paths:
     config_dir: str = CHART_CONFIG_DIR
     service_account_dir: str = SERVICE_ACCOUNT_DIR
     incus_cert_dir: str = INCUS_CERT_DIR
+    upstream_dir: str = UPSTREAM_DIR
 
 
 def _k8s_auth(paths: Paths) -> dict:
@@ -209,7 +216,7 @@ def _kubernetes_jobs(spec: "PrometheusSpec", paths: Paths) -> list[dict]:
     ]
 
 
-def federation_job(federation: Federation) -> dict:
+def federation_job(federation: Federation, paths: Paths = Paths()) -> dict:
     """Scrape the upstream Prometheus' /federate endpoint.
 
     ``honor_labels`` keeps the upstream's job/instance labels (and the ``environment`` external
@@ -221,7 +228,7 @@ def federation_job(federation: Federation) -> dict:
     url = urlsplit(federation.prometheus_url)
     if url.scheme not in ("http", "https") or not url.netloc:
         raise ValueError(f"upstream Prometheus URL must be http(s)://host:port, got {federation.prometheus_url!r}")
-    return {
+    job = {
         "job_name": f"federate-{federation.environment}",
         "honor_labels": True,
         "metrics_path": (url.path.rstrip("/") or "") + "/federate",
@@ -231,6 +238,14 @@ def federation_job(federation: Federation) -> dict:
         "params": {"match[]": ['{job!="",job!~"federate-.*",__name__!~"ALERTS.*"}']},
         "static_configs": [{"targets": [url.netloc], "labels": {"federated_from": federation.environment}}],
     }
+    if federation.username:
+        # Prometheus reads the password from the file at every scrape (never inline in this file).
+        job["basic_auth"] = {"username": federation.username, "password_file": f"{paths.upstream_dir}/password"}
+    if url.scheme == "https":
+        job["tls_config"] = {"ca_file": f"{paths.upstream_dir}/ca.crt"}
+        if federation.server_name:
+            job["tls_config"]["server_name"] = federation.server_name
+    return job
 
 
 def prometheus_config(spec: PrometheusSpec, paths: Paths = Paths()) -> dict:
@@ -283,7 +298,7 @@ def prometheus_config(spec: PrometheusSpec, paths: Paths = Paths()) -> dict:
             }
         )
     if spec.federation:
-        jobs.append(federation_job(spec.federation))
+        jobs.append(federation_job(spec.federation, paths))
 
     config: dict = {
         "global": {
@@ -413,6 +428,7 @@ def prometheus_values(
     alertmanager_secret: str,
     incus_secret: str | None = None,
     checksums: Mapping[str, str] | None = None,
+    upstream_secret: str | None = None,
 ) -> dict:
     """Values for prometheus-community/prometheus.
 
@@ -439,6 +455,10 @@ def prometheus_values(
     if incus_secret:
         server["extraSecretMounts"].append(
             {"name": "incus-metrics", "mountPath": INCUS_CERT_DIR, "secretName": incus_secret, "readOnly": True}
+        )
+    if upstream_secret:
+        server["extraSecretMounts"].append(
+            {"name": "upstream-login", "mountPath": UPSTREAM_DIR, "secretName": upstream_secret, "readOnly": True}
         )
     checksums = checksums or {}
     # Without the lifecycle API nothing reloads a changed config: a changed checksum rolls the pod;
@@ -533,7 +553,20 @@ def alloy_values(spec: AlloySpec) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def datasource(kind: str, environment: str, url: str, *, default: bool = False) -> dict:
+@dataclass(frozen=True)
+class DatasourceLogin:
+    """How Grafana logs in to a published Prometheus or Loki (components/monitoring/publish.py):
+    basic auth as `user`, TLS checked against a CA and the name `server_name` (SNI); the password
+    and the CA come from environment variables of the Grafana pod (``${VAR}``), never the file."""
+
+    user: str
+    server_name: str
+    password_var: str
+    ca_var: str
+
+
+def datasource(kind: str, environment: str, url: str, *, default: bool = False,
+               login: DatasourceLogin | None = None) -> dict:
     """One Grafana provisioning datasource entry; uid and name derive from kind + environment."""
     label = {"prometheus": "Prometheus", "loki": "Loki"}[kind]
     entry: dict = {
@@ -549,6 +582,14 @@ def datasource(kind: str, environment: str, url: str, *, default: bool = False) 
         entry["jsonData"] = {"httpMethod": "POST", "timeInterval": "30s"}
     else:
         entry["jsonData"] = {"maxLines": 1000}
+    if login is not None:
+        # Grafana's datasource HTTP settings: basicAuth/basicAuthUser + secureJsonData.basicAuthPassword;
+        # jsonData.tlsAuthWithCACert + secureJsonData.tlsCACert; jsonData.serverName (the SNI name).
+        entry["basicAuth"] = True
+        entry["basicAuthUser"] = login.user
+        entry["jsonData"].update(tlsAuthWithCACert=True, serverName=login.server_name)
+        entry["secureJsonData"] = {"basicAuthPassword": "${" + login.password_var + "}",
+                                   "tlsCACert": "${" + login.ca_var + "}"}
     return entry
 
 
@@ -557,6 +598,7 @@ def datasources(
     prometheus_url: str,
     loki_url: str,
     upstream: tuple[str, str, str] | None = None,
+    logins: Mapping[str, DatasourceLogin] | None = None,
 ) -> list[dict]:
     """Local Prometheus (the one default) and Loki, plus the upstream's when federating.
 
@@ -569,5 +611,7 @@ def datasources(
     ]
     if upstream:
         env, prom, loki = upstream
-        out += [datasource("prometheus", env, prom), datasource("loki", env, loki)]
+        logins = logins or {}
+        out += [datasource("prometheus", env, prom, login=logins.get("prometheus")),
+                datasource("loki", env, loki, login=logins.get("loki"))]
     return sorted(out, key=lambda d: d["uid"])

@@ -215,6 +215,7 @@ class Datasource:
     access: str = "proxy"
     json_data: Mapping[str, object] = field(default_factory=dict)
     secure_env: Mapping[str, str] = field(default_factory=dict)
+    basic_auth_user: str | None = None  # basic auth as this user (password: secure_env "basicAuthPassword")
 
     def to_provisioning(self) -> dict[str, object]:
         entry: dict[str, object] = {
@@ -226,6 +227,9 @@ class Datasource:
             "isDefault": self.is_default,
             "editable": False,
         }
+        if self.basic_auth_user:
+            entry["basicAuth"] = True
+            entry["basicAuthUser"] = self.basic_auth_user
         if self.json_data:
             entry["jsonData"] = dict(self.json_data)
         if self.secure_env:

@@ -36,6 +36,9 @@ class MetricsStackArgs:
     # Datasources other layers add to Grafana (Prometheus, Loki ...); at most one default.
     extra_datasources: Sequence[render.Datasource] = ()
     extra_secret_env: Mapping[str, SecretRef] = field(default_factory=dict)
+    # Secrets (name -> key -> value) created in the namespace before Grafana, for `extra_secret_env`
+    # (the upstream environment's passwords and CA: stacks/monitoring.py grafana_upstream).
+    extra_secrets: Mapping[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
     influx_is_default: bool = True
     storage_class: str | None = None
     mosquitto_storage: str = "1Gi"
@@ -146,6 +149,16 @@ class MetricsStack(pulumi.ComponentResource):
             ),
             child,
         )
+        extra = [
+            k8s.core.v1.Secret(
+                f"{name}-secret-{secret_name}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=namespace, labels=kh.labels("grafana")),
+                type="Opaque",
+                string_data={key: pulumi.Output.secret(value) for key, value in sorted(data.items())},
+                opts=child,
+            )
+            for secret_name, data in sorted(args.extra_secrets.items())
+        ]
         self.grafana = Grafana(
             f"{name}-grafana",
             GrafanaArgs(
@@ -160,7 +173,7 @@ class MetricsStack(pulumi.ComponentResource):
                 storage_size=args.grafana_storage,
                 storage_class=args.storage_class,
                 protect=args.protect,
-                after=(self.influxdb.tokens,),
+                after=(self.influxdb.tokens, *extra),
             ),
             child,
         )

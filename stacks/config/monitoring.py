@@ -20,7 +20,8 @@ homelab:monitoring:
   proxmox: {targets: [10.40.0.2], verify_tls: true,   # token: pveExporterToken (user@realm!id=secret)
             token_id: "pve-exporter-lothlorien@pve!metrics"}  # its identity; required in production
   incus: {targets: ["10.40.0.30:8443"], insecure_skip_verify: false}  # incusMetricsCertificate / incusMetricsKey
-  allowed_sources: [10.50.0.0/24]         # may reach Prometheus and Loki from outside (default: nobody)
+  allowed_sources: [10.50.0.0/24]         # need Prometheus and Loki from outside: published through
+                                          # Traefik, TLS (needs `ca`) and a login (default: nobody)
   node_targets: ["10.40.0.50:9100"]       # node_exporter on hosts outside k3s
   grafana_default: false                  # Prometheus as Grafana's default datasource
   mqtt_exporter: {user: mqtt-exporter}    # a Mosquitto user of mtig with read on $SYS/#
@@ -232,6 +233,15 @@ def checks(cfg) -> Iterable[Problem]:
                       f"USER@REALM!TOKENID of {PVE_TOKEN}, so that no staging stack can use the same token")
     if upstream and not mon.enabled:
         yield Problem("monitoring.enabled", mon.enabled, "federating an upstream needs this environment's monitoring enabled")
+    if mon.enabled and mon.allowed_sources and has_cluster(cfg):
+        # Published through k3s's Traefik over TLS from the lab CA (components/monitoring/publish.py).
+        if getattr(cfg, "ca", None) is None:
+            yield Problem("monitoring.allowed_sources", [str(n) for n in mon.allowed_sources],
+                          "publishes Prometheus and Loki over TLS from the lab CA: add a `ca` section")
+        if "traefik" in cfg.k3s.clusters[0].disable:
+            yield Problem("monitoring.allowed_sources", [str(n) for n in mon.allowed_sources],
+                          "publishes Prometheus and Loki through k3s's Traefik, which "
+                          f"k3s.clusters[0].disable turns off")
     mtig = getattr(cfg, "mtig", None)
     grafana = getattr(mtig, "grafana", None)
     if mon.enabled and mon.grafana_default and grafana is not None:
