@@ -16,6 +16,9 @@ from tests.conftest import RECORDED, registered
 WEBHOOK = "https://hooks.example.invalid/T000/B000/secret-part"
 MQTT_PASSWORD = "mqtt-canary-5f2b9d"
 PVE_TOKEN = "monitor@pve!prometheus=0f3b1b7e-7d2c-4f58-a2cf-2a9c9d2b8f11"
+UPSTREAM_PROM_PASSWORD = "upstream-prom-canary-81d0"
+UPSTREAM_LOKI_PASSWORD = "upstream-loki-canary-77ae"
+UPSTREAM_CA = "-----BEGIN CERTIFICATE-----\nMIIBupstream\n-----END CERTIFICATE-----\n"
 
 
 def of_type(prefix: str, type_: str) -> dict[str, dict]:
@@ -42,7 +45,11 @@ def make_args(**changes) -> MonitoringArgs:
         static_jobs=(render.StaticJob("mosquitto", ("mosquitto-exporter.metrics.svc.cluster.local:9234",)),),
         pve_targets=("10.40.0.2",),
         pve_token=pulumi.Output.secret(PVE_TOKEN),
-        upstream=UpstreamArgs("mirkwood", "http://10.30.0.20:9090", "http://10.30.0.20:3100"),
+        upstream=UpstreamArgs("mirkwood", "https://10.30.0.20", "https://10.30.0.20",
+                              prometheus_password=pulumi.Output.secret(UPSTREAM_PROM_PASSWORD),
+                              loki_password=pulumi.Output.secret(UPSTREAM_LOKI_PASSWORD), ca_pem=UPSTREAM_CA),
+        ingress_class="traefik",
+        cluster_issuer="homelab-ca",
         mqtt_exporter=MqttExporterArgs("tcp://mosquitto.mtig.svc.cluster.local:1883", "monitoring",
                                        pulumi.Output.secret(MQTT_PASSWORD)),
     )
@@ -101,7 +108,7 @@ def test_alertmanager_config_is_a_secret_and_never_in_a_configmap():
         # What the state and diffs hold: masked.
         for name, inputs in masked("mon-secrets", SECRET).items():
             assert inputs["stringData"] == MASK, name
-        canaries = (WEBHOOK, PVE_TOKEN.split("=")[1], MQTT_PASSWORD)
+        canaries = (WEBHOOK, PVE_TOKEN.split("=")[1], MQTT_PASSWORD, UPSTREAM_PROM_PASSWORD)
         for record in registered("mon-secrets"):
             text = json.dumps(record["inputs"], default=str)
             assert not [c for c in canaries if c in text], record["name"]
@@ -123,12 +130,13 @@ def test_upstream_is_published_as_a_local_service_with_its_address():
         prom = slices["mon-up-upstream-prometheus"]
         assert prom["metadata"]["labels"]["kubernetes.io/service-name"] == "prometheus-mirkwood"
         assert prom["endpoints"] == [{"addresses": ["10.30.0.20"]}]
-        assert prom["ports"] == [{"name": "http", "port": 9090, "protocol": "TCP"}]
-        assert slices["mon-up-upstream-loki"]["ports"][0]["port"] == 3100
+        # The upstream's Traefik (HTTPS): the paths route to its Prometheus or Loki.
+        assert prom["ports"] == [{"name": "https", "port": 443, "protocol": "TCP"}]
+        assert slices["mon-up-upstream-loki"]["ports"][0]["port"] == 443
         services = of_type("mon-up", SERVICE)
         assert "selector" not in services["mon-up-upstream-prometheus"]["spec"]
         fed = [j for j in yaml.safe_load(config)["scrape_configs"] if j["job_name"] == "federate-mirkwood"]
-        assert fed[0]["static_configs"][0]["targets"] == ["prometheus-mirkwood.monitoring.svc.cluster.local:9090"]
+        assert fed[0]["static_configs"][0]["targets"] == ["prometheus-mirkwood.monitoring.svc.cluster.local:443"]
         assert [d["uid"] for d in mon.datasources] == [
             "loki-lothlorien", "loki-mirkwood", "prometheus-lothlorien", "prometheus-mirkwood"]
 
@@ -152,9 +160,9 @@ def test_no_upstream_no_federation():
 def test_endpoints_published_to_allowed_sources():
     mon = Monitoring("mon-endpoints", make_args(allowed_sources=("10.50.0.0/24",)))
     return pulumi.Output.all(mon.prometheus_url, mon.alertmanager_url, mon.loki_url, mon.loki_push_url).apply(
-        lambda urls: assert_equal(urls, ["http://10.40.0.20:9090",
+        lambda urls: assert_equal(urls, ["https://10.40.0.20",
                                          "http://prometheus-alertmanager.monitoring.svc.cluster.local:9093",
-                                         "http://10.40.0.20:3100", "http://10.40.0.20:3100/loki/api/v1/push"])
+                                         "https://10.40.0.20", "https://10.40.0.20/loki/api/v1/push"])
     )
 
 
@@ -169,37 +177,124 @@ def test_endpoints_stay_inside_the_cluster_without_allowed_sources():
     )
 
 
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+MIDDLEWARE = "kubernetes:traefik.io/v1alpha1:Middleware"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+
+
 @pulumi.runtime.test
-def test_only_prometheus_and_loki_leave_the_cluster_and_only_to_allowed_sources():
-    """Alertmanager (anyone could silence every alert) never; Prometheus and Loki through k3s
-    ServiceLB restricted to the allowed sources, without the NodePort kube-proxy opens to all."""
-    restricted = Monitoring("mon-lb", make_args(allowed_sources=("10.50.0.0/24", "192.168.1.7/32")))
+def test_nothing_of_monitoring_is_a_loadbalancer_or_a_nodeport():
+    """Alertmanager (anyone could silence every alert) never leaves the cluster; Prometheus and Loki
+    only through Traefik behind a login (below): every Service of the component is ClusterIP."""
+    published = Monitoring("mon-lb", make_args(allowed_sources=("10.50.0.0/24", "192.168.1.7/32")))
     inside = Monitoring("mon-nolb", make_args())
 
     def check(_):
-        published = {n: r for n, r in masked("mon-lb", SERVICE).items() if r["spec"].get("type") == "LoadBalancer"}
-        assert sorted(published) == ["mon-lb-loki-push", "mon-lb-prometheus-external"]
-        for service in published.values():
-            assert service["spec"]["loadBalancerSourceRanges"] == ["10.50.0.0/24", "192.168.1.7/32"]
-            assert service["spec"]["allocateLoadBalancerNodePorts"] is False
-        assert published["mon-lb-prometheus-external"]["spec"]["selector"] == {
-            "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/instance": "prometheus",
-            "app.kubernetes.io/component": "server"}
-        assert [n for n, r in masked("mon-nolb", SERVICE).items() if r["spec"].get("type", "ClusterIP") != "ClusterIP"
-                and "upstream" not in n] == []
         for prefix in ("mon-lb", "mon-nolb"):
+            services = {n: r for n, r in masked(prefix, SERVICE).items() if "upstream" not in n}
+            assert services and {r["spec"].get("type", "ClusterIP") for r in services.values()} == {"ClusterIP"}
             values = masked(prefix, RELEASE)[f"{prefix}-prometheus"]["values"]
             assert values["server"]["service"]["type"] == values["alertmanager"]["service"]["type"] == "ClusterIP"
             assert "web.enable-lifecycle" not in json.dumps(values)
+        assert not registered("mon-nolb", INGRESS) and not registered("mon-nolb", MIDDLEWARE)
+        assert not registered("mon-nolb", PASSWORD) and published.credentials and not inside.credentials
 
-    return pulumi.Output.all(*[r.urn for m in (restricted, inside) for r in m.resources]).apply(check)
+    return pulumi.Output.all(*[r.urn for m in (published, inside) for r in m.resources]).apply(check)
+
+
+@pulumi.runtime.test
+def test_prometheus_and_loki_are_published_through_traefik_with_tls_and_a_login():
+    mon = Monitoring("mon-pub", make_args(allowed_sources=("10.50.0.0/24",)))
+
+    def check(_):
+        ingresses = of_type("mon-pub", INGRESS)
+        assert sorted(ingresses) == ["mon-pub-loki-external", "mon-pub-prometheus-external"]
+        prom, loki = ingresses["mon-pub-prometheus-external"], ingresses["mon-pub-loki-external"]
+        assert prom["metadata"]["annotations"] == {
+            "cert-manager.io/cluster-issuer": "homelab-ca",
+            "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
+            "traefik.ingress.kubernetes.io/router.tls": "true",
+            "traefik.ingress.kubernetes.io/router.middlewares": "monitoring-prometheus-login@kubernetescrd",
+        }
+        assert prom["spec"]["ingressClassName"] == "traefik"
+        assert prom["spec"]["tls"] == [{"hosts": ["prometheus-lothlorien.monitoring.internal"],
+                                        "secretName": "prometheus-external-tls"}]
+        # Only the query API and /federate (no UI, no /-/ endpoints), to the chart's ClusterIP Service.
+        assert [(p["path"], p["pathType"], p["backend"]["service"]["name"], p["backend"]["service"]["port"]["number"])
+                for p in prom["spec"]["rules"][0]["http"]["paths"]] == [
+            ("/api/v1", "Prefix", "prometheus-server", 9090), ("/federate", "Exact", "prometheus-server", 9090)]
+        assert [(p["path"], p["backend"]["service"]["name"], p["backend"]["service"]["port"]["number"])
+                for p in loki["spec"]["rules"][0]["http"]["paths"]] == [("/loki/api", "loki-push", 3100)]
+        assert loki["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.middlewares"] == \
+            "monitoring-loki-login@kubernetescrd"
+        middlewares = of_type("mon-pub", MIDDLEWARE)
+        assert middlewares["mon-pub-prometheus-login"]["apiVersion"] == "traefik.io/v1alpha1"
+        assert middlewares["mon-pub-prometheus-login"]["spec"] == {
+            "basicAuth": {"secret": "prometheus-basic-auth", "realm": "prometheus", "removeHeader": True}}
+        assert middlewares["mon-pub-loki-login"]["spec"]["basicAuth"]["secret"] == "loki-basic-auth"
+        # Each Ingress waits for its Middleware, each Middleware for its Secret.
+        deps = {r["name"]: set(r["dependencies"]) for r in registered("mon-pub")}
+        urns = {r["name"]: r["urn"] for r in registered("mon-pub")}
+        for kind in ("prometheus", "loki"):
+            assert urns[f"mon-pub-{kind}-login"] in deps[f"mon-pub-{kind}-external"]
+            assert urns[f"mon-pub-{kind}-basic-auth"] in deps[f"mon-pub-{kind}-login"]
+
+    return after_all(mon, check)
+
+
+@pulumi.runtime.test
+def test_basic_auth_secret_holds_only_a_bcrypt_hash_and_the_password_stays_secret():
+    mon = Monitoring("mon-hash", make_args(allowed_sources=("10.50.0.0/24",)))
+
+    def check(args):
+        passwords = dict(zip(("prometheus", "loki"), args[-2:]))
+        shown = of_type("mon-hash", SECRET)
+        for kind, password in passwords.items():
+            users = shown[f"mon-hash-{kind}-basic-auth"]["stringData"]["users"]
+            user, digest = users.rstrip("\n").split(":", 1)
+            assert user == "homelab" and "\n" not in users.rstrip("\n")
+            # Traefik (abbot/go-http-auth) takes $2a$/$2b$/$2y$ as bcrypt; bcrypt is 60 characters.
+            assert digest.startswith(("$2a$", "$2b$", "$2y$")) and len(digest) == 60
+            assert password and password not in users
+            assert masked("mon-hash", SECRET)[f"mon-hash-{kind}-basic-auth"]["stringData"] == MASK
+        # No password and no hash in any input the engine shows in clear.
+        for record in registered("mon-hash"):
+            text = json.dumps(record["inputs"], default=str)
+            assert not [p for p in passwords.values() if p in text], record["name"]
+            assert "$2a$" not in text, record["name"]
+        lengths = {r["name"]: r["inputs"]["length"] for r in registered("mon-hash", PASSWORD)}
+        assert lengths == {"mon-hash-prometheus-password": 32, "mon-hash-loki-password": 32}
+
+    return pulumi.Output.all(*[r.urn for r in mon.resources], mon.credentials["prometheus"],
+                             mon.credentials["loki"]).apply(check)
+
+
+@pulumi.runtime.test
+def test_credentials_are_secret_outputs():
+    mon = Monitoring("mon-secret-out", make_args(allowed_sources=("10.50.0.0/24",)))
+    assert set(mon.credentials) == {"prometheus", "loki"}
+    return pulumi.Output.all(*[o.is_secret() for o in mon.credentials.values()]).apply(
+        lambda flags: assert_equal(flags, [True, True]))
+
+
+def test_users_file_refuses_what_traefik_would_not_read_as_bcrypt():
+    from components.monitoring import publish
+
+    good = "$2a$10$" + "a" * 53
+    assert publish.users_file("homelab", good) == f"homelab:{good}\n"
+    for bad in ("plain-password", "$1$abc$" + "a" * 53, "$2a$10$short"):
+        with pytest.raises(ValueError, match="bcrypt"):
+            publish.users_file("homelab", bad)
+
+
+def test_publishing_needs_an_ingress_class_and_an_issuer():
+    with pytest.raises(ValueError, match="ingress_class and cluster_issuer"):
+        Monitoring("mon-noissuer", make_args(allowed_sources=("10.50.0.0/24",), cluster_issuer=None))
 
 
 def test_the_whole_internet_is_not_an_allowed_source():
-    from components.monitoring.component import service_spec
-
     with pytest.raises(ValueError, match="0.0.0.0/0"):
-        service_spec({"app": "x"}, 9090, ["0.0.0.0/0"])
+        Monitoring("mon-internet", make_args(allowed_sources=("0.0.0.0/0",)))
 
 
 @pulumi.runtime.test
@@ -249,6 +344,7 @@ KINDS = {
     SERVICE: ("v1", "Service"),
     DEPLOYMENT: ("apps/v1", "Deployment"),
     SLICE: ("discovery.k8s.io/v1", "EndpointSlice"),
+    "kubernetes:networking.k8s.io/v1:Ingress": ("networking.k8s.io/v1", "Ingress"),
 }
 
 
@@ -257,7 +353,7 @@ KINDS = {
 def test_manifests_pass_kubernetes_validate():
     import kubernetes_validate
 
-    mon = Monitoring("mon-validate", make_args())
+    mon = Monitoring("mon-validate", make_args(allowed_sources=("10.50.0.0/24",)))
 
     def check(_):
         seen = set()
@@ -270,7 +366,7 @@ def test_manifests_pass_kubernetes_validate():
             manifest = yaml.safe_load(yaml.safe_dump(manifest))  # plain data, as a file would hold
             kubernetes_validate.validate(manifest, "1.31", strict=True)
             seen.add(kind)
-        assert seen == {"Namespace", "Secret", "Service", "Deployment", "EndpointSlice"}
+        assert seen == {"Namespace", "Secret", "Service", "Deployment", "EndpointSlice", "Ingress"}
 
     return after_all(mon, check)
 
@@ -292,11 +388,12 @@ def test_every_input_is_a_real_sdk_property():
 
     mon = Monitoring("mon-conform", make_args(incus_targets=("10.40.0.30:8443",),
                                               incus_cert="-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-                                              incus_key=pulumi.Output.secret("-----BEGIN EC PRIVATE KEY-----\n")))
+                                              incus_key=pulumi.Output.secret("-----BEGIN EC PRIVATE KEY-----\n"),
+                                              allowed_sources=("10.50.0.0/24",)))
 
     def check(_):
         records = [r for r in registered("mon-conform") if r["custom"]]
-        assert {r["type"] for r in records} >= {RELEASE, SECRET, SERVICE, SLICE, DEPLOYMENT}
+        assert {r["type"] for r in records} >= {RELEASE, SECRET, SERVICE, SLICE, DEPLOYMENT, INGRESS, MIDDLEWARE}
         assert conformance.check(records) == []
 
     return after_all(mon, check)

@@ -28,7 +28,8 @@ PROM_SPEC = render.PrometheusSpec(
     ),
     pve=render.PveTargets("pve-exporter.monitoring.svc.cluster.local:9221", ("pve1.lorien.lan",)),
     incus=render.IncusTargets(("10.40.0.30:8443",)),
-    federation=render.Federation("mirkwood", "http://10.30.0.21:9090"),
+    federation=render.Federation("mirkwood", "https://prometheus-mirkwood.monitoring.svc.cluster.local:443",
+                                 username="homelab", server_name="prometheus-mirkwood.monitoring.internal"),
     alertmanager_targets=("prometheus-alertmanager.monitoring.svc.cluster.local:9093",),
 )
 AM_SPEC = render.AlertmanagerSpec(
@@ -40,11 +41,12 @@ AM_SPEC = render.AlertmanagerSpec(
 
 def tmp_paths(tmp_path: Path) -> render.Paths:
     """The files the config references, as empty placeholders, so promtool can stat them."""
-    for rel in ("sa/token", "sa/ca.crt", "incus/tls.crt", "incus/tls.key"):
+    for rel in ("sa/token", "sa/ca.crt", "incus/tls.crt", "incus/tls.key", "upstream/password", "upstream/ca.crt"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("placeholder\n")
     return render.Paths(
-        config_dir=str(tmp_path), service_account_dir=str(tmp_path / "sa"), incus_cert_dir=str(tmp_path / "incus")
+        config_dir=str(tmp_path), service_account_dir=str(tmp_path / "sa"), incus_cert_dir=str(tmp_path / "incus"),
+        upstream_dir=str(tmp_path / "upstream"),
     )
 
 
@@ -142,7 +144,15 @@ def test_federation_job_pulls_the_upstream_once_with_its_labels():
     fed = jobs["federate-mirkwood"]
     assert fed["honor_labels"] is True
     assert fed["metrics_path"] == "/federate"
-    assert fed["static_configs"] == [{"targets": ["10.30.0.21:9090"], "labels": {"federated_from": "mirkwood"}}]
+    assert fed["static_configs"] == [{"targets": ["prometheus-mirkwood.monitoring.svc.cluster.local:443"],
+                                      "labels": {"federated_from": "mirkwood"}}]
+    # Over TLS checked against the upstream's CA, with its login: the password is a file the
+    # server mounts from a Secret, never a value in this config (which the chart keeps in a ConfigMap).
+    assert fed["scheme"] == "https"
+    assert fed["basic_auth"] == {"username": "homelab", "password_file": f"{render.UPSTREAM_DIR}/password"}
+    assert "password" not in fed["basic_auth"]
+    assert fed["tls_config"] == {"ca_file": f"{render.UPSTREAM_DIR}/ca.crt",
+                                 "server_name": "prometheus-mirkwood.monitoring.internal"}
     (selector,) = fed["params"]["match[]"]
     assert 'job!~"federate-.*"' in selector and '__name__!~"ALERTS.*"' in selector
     # Our own series carry the environment when they leave (federation, alerts).
@@ -160,6 +170,32 @@ def test_scrape_jobs_for_nodes_metrics_stack_proxmox_and_incus():
     assert jobs["node-exporter"]["static_configs"][0] == {"targets": ["10.40.0.21:9100"], "labels": {"node": "lorien-k3s-1"}}
     assert jobs["pve"]["relabel_configs"][-1]["replacement"] == "pve-exporter.monitoring.svc.cluster.local:9221"
     assert jobs["incus"]["metrics_path"] == "/1.0/metrics" and jobs["incus"]["scheme"] == "https"
+
+
+@pytest.mark.system
+def test_promtool_reads_the_federation_login(tmp_path):
+    """The check of the whole config above covers the federation job's basic_auth and tls_config:
+    promtool parses them (a login with both a password and a password_file is refused). It does
+    not stat password_file or ca_file; the Secret mount gives them (test_prometheus_mounts_...)."""
+    promtool = require_tool("promtool")
+    paths = tmp_paths(tmp_path)
+    (tmp_path / render.RULES_FILE).write_text(render.alert_rules())
+    config = render.prometheus_config(PROM_SPEC, paths)
+    (fed,) = [j for j in config["scrape_configs"] if j["job_name"] == "federate-mirkwood"]
+    fed["basic_auth"]["password"] = "inline"
+    path = tmp_path / "prometheus.yml"
+    path.write_text(render.dump(config))
+    result = run(promtool, "check", "config", str(path))
+    assert result.returncode != 0
+    assert "password" in result.stdout + result.stderr
+
+
+def test_prometheus_mounts_the_upstream_login_secret():
+    storage = render.StorageSpec(retention="30d", volume_size="50Gi")
+    values = render.prometheus_values(PROM_SPEC, storage, render.alert_rules(), "alertmanager-config",
+                                      upstream_secret="upstream-mirkwood-login")
+    assert {"name": "upstream-login", "mountPath": render.UPSTREAM_DIR, "secretName": "upstream-mirkwood-login",
+            "readOnly": True} in values["server"]["extraSecretMounts"]
 
 
 def test_federation_refuses_a_url_without_scheme():
