@@ -14,10 +14,11 @@ CONTRACT = Path(__file__).resolve().parent.parent / "stacks" / "CONTRACT.md"
 FIELDS = {"kind", "what", "method", "target", "off_host", "schedule", "retention"}
 
 
-def test_contract_version_has_backups_since_1_1_and_is_now_2():
-    # 1.1 added `backups`; 2 moved the kubeconfig to a top-level secret output (a removal).
-    assert outputs.CONTRACT_VERSION == "2"
-    assert '`contract_version` | string | `"2"`' in CONTRACT.read_text()
+def test_contract_version_has_backups_since_1_1_and_is_now_2_1():
+    # 1.1 added `backups`; 2 moved the kubeconfig to a top-level secret output (a removal);
+    # 2.1 added `monitoring_credentials` (an addition).
+    assert outputs.CONTRACT_VERSION == "2.1"
+    assert '`contract_version` | string | `"2.1"`' in CONTRACT.read_text()
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

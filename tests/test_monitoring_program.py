@@ -15,7 +15,8 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
-from components.monitoring.render import INCUS_CERT_DIR
+from components.monitoring.render import INCUS_CERT_DIR, UPSTREAM_DIR
+from synth.wire import MASK
 from components.mtig.render import check_datasources
 from components.mtig.stack import influx_datasource
 from stacks import monitoring as layer
@@ -69,7 +70,22 @@ def test_lothlorien_layer_federates_mirkwood_and_adds_its_datasources(tmp_path):
         jobs = {j["job_name"]: j for j in config["scrape_configs"]}
         fed = jobs["federate-mirkwood"]
         assert fed["honor_labels"] is True and fed["metrics_path"] == "/federate"
-        assert fed["static_configs"][0]["targets"] == ["prometheus-mirkwood.monitoring.svc.cluster.local:9090"]
+        assert fed["static_configs"][0]["targets"] == ["prometheus-mirkwood.monitoring.svc.cluster.local:443"]
+        # mirkwood's login (its secret output monitoring_credentials): a file from a Secret, over TLS
+        # checked against mirkwood's CA (its output ca.root_pem); never the password in this config.
+        assert fed["basic_auth"] == {"username": "homelab", "password_file": f"{UPSTREAM_DIR}/password"}
+        assert fed["tls_config"] == {"ca_file": f"{UPSTREAM_DIR}/ca.crt",
+                                     "server_name": "prometheus-mirkwood.monitoring.internal"}
+        mirkwood_out = json.loads((STACK_FIXTURES / "mirkwood.json").read_text())
+        login = {r["name"]: r for r in registered(prefix, "kubernetes:core/v1:Secret")}[f"{prefix}-upstream-login"]
+        shown = RECORDED.revealed[login["urn"]]["stringData"]
+        assert shown["password"] == mirkwood_out["monitoring_credentials"]["prometheus"]["password"]
+        assert shown["ca.crt"] == mirkwood_out["ca"]["root_pem"]
+        assert login["inputs"]["stringData"] == MASK  # what state and diffs show
+        prom_release = [r for r in registered(prefix, RELEASE) if r["name"] == f"{prefix}-prometheus"][0]
+        assert {"name": "upstream-login", "mountPath": UPSTREAM_DIR, "secretName": "upstream-mirkwood-login",
+                "readOnly": True} in RECORDED.revealed[prom_release["urn"]]["values"]["server"]["extraSecretMounts"]
+        assert login["urn"] in prom_release["dependencies"]
         assert jobs["node-exporter"]["static_configs"][0]["targets"] == ["10.50.0.21:9100"]
         # The address behind that name comes from mirkwood's outputs (the StackReference).
         mirkwood = json.loads((STACK_FIXTURES / "mirkwood.json").read_text())
@@ -95,8 +111,20 @@ def test_lothlorien_layer_federates_mirkwood_and_adds_its_datasources(tmp_path):
         assert check_datasources(grafana) == []
         assert [d.name for d in grafana if d.is_default] == ["InfluxDB"]
         assert {d["url"] for d in sources if d["uid"].endswith("mirkwood")} == {
-            "http://prometheus-mirkwood.monitoring.svc.cluster.local:9090",
-            "http://loki-mirkwood.monitoring.svc.cluster.local:3100"}
+            "https://prometheus-mirkwood.monitoring.svc.cluster.local:443",
+            "https://loki-mirkwood.monitoring.svc.cluster.local:443"}
+        # mirkwood's datasources log in (basic auth; the password and CA from the pod's environment)
+        # and check mirkwood's certificate; the local ones need nothing.
+        for d in sources:
+            if d["uid"].endswith("mirkwood"):
+                kind = d["type"]
+                assert d["basicAuth"] is True and d["basicAuthUser"] == "homelab"
+                assert d["jsonData"]["tlsAuthWithCACert"] is True
+                assert d["jsonData"]["serverName"] == f"{kind}-mirkwood.monitoring.internal"
+                assert d["secureJsonData"] == {"basicAuthPassword": f"${{UPSTREAM_MIRKWOOD_{kind.upper()}_PASSWORD}}",
+                                               "tlsCACert": "${UPSTREAM_MIRKWOOD_CA}"}
+            else:
+                assert "basicAuth" not in d and "secureJsonData" not in d
         assert mon.datasources == sources
         # The Prometheus config and rules exactly as the release carries them pass promtool
         # (in-cluster file paths pointed at placeholders here).
@@ -112,6 +140,10 @@ def test_lothlorien_layer_federates_mirkwood_and_adds_its_datasources(tmp_path):
         for name in ("tls.crt", "tls.key"):
             (tmp_path / "incus" / name).write_text("placeholder\n")
         text = text.replace(INCUS_CERT_DIR, str(tmp_path / "incus"))
+        (tmp_path / "upstream").mkdir()
+        for name in ("password", "ca.crt"):
+            (tmp_path / "upstream" / name).write_text("placeholder\n")
+        text = text.replace(UPSTREAM_DIR, str(tmp_path / "upstream"))
         text = text.replace("/etc/config/", f"{tmp_path}/")
         (tmp_path / "prometheus.yml").write_text(text)
         (tmp_path / "alerting_rules.yml").write_text(yaml.safe_dump(values["serverFiles"]["alerting_rules.yml"]))
@@ -195,12 +227,18 @@ def test_monitoring_leaves_the_cluster_only_to_the_configured_sources(env, synth
     published = {r["name"]: r["inputs"]["spec"] for r in run.of_type("kubernetes:core/v1:Service")
                  if r["inputs"]["spec"].get("type") in ("LoadBalancer", "NodePort")
                  and "-monitoring-" in r["name"]}
-    expected = {"mirkwood": ["mirkwood-monitoring-loki-push", "mirkwood-monitoring-prometheus-external"],
+    assert published == {}
+    # mirkwood (which production federates) publishes both through Traefik behind a login;
+    # production publishes nothing.
+    ingresses = sorted(r["name"] for r in run.of_type("kubernetes:networking.k8s.io/v1:Ingress")
+                       if "-monitoring-" in r["name"])
+    expected = {"mirkwood": ["mirkwood-monitoring-loki-external", "mirkwood-monitoring-prometheus-external"],
                 "lothlorien": []}[env]
-    assert sorted(published) == expected
-    for spec in published.values():
-        assert spec["loadBalancerSourceRanges"] == ["10.50.0.0/24"]
-        assert spec["allocateLoadBalancerNodePorts"] is False
+    assert ingresses == expected
+    logins = sorted(r["name"] for r in run.of_type("kubernetes:traefik.io/v1alpha1:Middleware"))
+    assert logins == {"mirkwood": ["mirkwood-monitoring-loki-login", "mirkwood-monitoring-prometheus-login"],
+                      "lothlorien": []}[env]
+    assert (run.outputs["monitoring_credentials"] == "[secret]") == (env == "mirkwood")
     values = yaml.safe_load(run.artifacts[f"helm/{env}-monitoring-prometheus.values.yaml"])
     assert values["alertmanager"]["service"]["type"] == values["server"]["service"]["type"] == "ClusterIP"
     assert "web.enable-lifecycle" not in json.dumps(values)

@@ -14,7 +14,7 @@ from tests.conftest import ENVIRONMENTS, run_synth
 def test_synth_writes_resources_outputs_and_summary(env, synth_result):
     run = synth_result(env)
     assert (run.out / "resources.json").is_file()
-    assert run.outputs["contract_version"] == "2"
+    assert run.outputs["contract_version"] == "2.1"
     assert run.outputs["environment"]["name"] == env
     assert f"homelab synth: {env} ->" in run.stdout
     assert "secrets: none unmasked" in run.stdout
