@@ -114,3 +114,34 @@ def test_prometheus_and_loki_are_not_published_to_everyone():
     assert errors("mirkwood", allowed_sources=["10.50.0.0/24", "0.0.0.0/0"]) == [
         "monitoring.allowed_sources: may not include 0.0.0.0/0: name the networks that need Prometheus and Loki "
         "(got ['10.50.0.0/24', '0.0.0.0/0'])"]
+
+
+def _publishing_problems(edit) -> list[str]:
+    entries, secret_keys = entries_for("mirkwood")
+    edit(entries)
+    try:
+        loader.validate(entries, stack="mirkwood", secret_keys=secret_keys)
+    except loader.ConfigError as error:
+        return sorted(error.lines)
+    return []
+
+
+def test_publishing_prometheus_and_loki_needs_the_lab_ca_and_traefik():
+    """allowed_sources publishes both through k3s's Traefik with a certificate from the lab CA."""
+    assert _publishing_problems(lambda e: None) == []  # mirkwood as committed publishes them
+
+    def no_ca(entries):
+        del entries["homelab:ca"]
+
+    assert [line for line in _publishing_problems(no_ca) if line.startswith("monitoring.")] == [
+        "monitoring.allowed_sources: publishes Prometheus and Loki over TLS from the lab CA: add a `ca` "
+        "section (got ['10.50.0.0/24'])"]
+
+    def no_traefik(entries):
+        k3s = entries["homelab:k3s"]
+        k3s = json.loads(k3s) if isinstance(k3s, str) else k3s
+        k3s["clusters"][0]["disable"] = ["traefik"]
+        entries["homelab:k3s"] = k3s
+
+    assert "monitoring.allowed_sources: publishes Prometheus and Loki through k3s's Traefik, which " \
+           "k3s.clusters[0].disable turns off (got ['10.50.0.0/24'])" in _publishing_problems(no_traefik)

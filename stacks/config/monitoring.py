@@ -193,9 +193,11 @@ class Monitoring(Model):
     # Whether the local Prometheus is Grafana's default datasource.
     grafana_default: bool = True
     mqtt_exporter: Optional[MqttExporterConfig] = None
-    # Sources allowed to reach Prometheus and Loki from outside the cluster (the network of the
-    # environment that federates this one). Empty: both stay inside the cluster. Alertmanager never
-    # leaves it.
+    # Who needs Prometheus and Loki from outside the cluster (the network of the environment that
+    # federates this one). Empty: both stay inside the cluster. Otherwise both are published through
+    # k3s's Traefik with TLS from the lab CA (`ca` is required) behind a login per service (stack
+    # output monitoring_credentials); Traefik cannot see the client's address behind ServiceLB, so
+    # the login, not these networks, decides who gets in. Alertmanager never leaves the cluster.
     allowed_sources: list[ipaddress.IPv4Network] = []
 
     @pydantic.field_validator("allowed_sources")
