@@ -397,3 +397,28 @@ def test_every_input_is_a_real_sdk_property():
         assert conformance.check(records) == []
 
     return after_all(mon, check)
+
+
+# The Middleware's fields, from the CRD of the Traefik chart k3s v1.31 packages (k3s-io/k3s#10939:
+# chart 27.0.2, Traefik v2.11; traefik/traefik-helm-chart v27.0.2 traefik/crds/traefik.io_middlewares.yaml,
+# group traefik.io, version v1alpha1, spec.basicAuth.properties).
+CRD_BASIC_AUTH_FIELDS = {"headerField", "realm", "removeHeader", "secret"}
+
+
+def test_middleware_fields_are_the_crds_and_a_misspelt_one_is_caught():
+    from components.monitoring import publish
+    from synth import conformance
+
+    assert publish.TRAEFIK_API == "traefik.io/v1alpha1"
+    spec = publish.middleware_spec("prometheus")
+    assert set(spec) == {"basicAuth"} and set(spec["basicAuth"]) <= CRD_BASIC_AUTH_FIELDS
+    assert set(spec["basicAuth"]) >= {"secret"}
+
+    def record(basic_auth: dict) -> dict:
+        return {"custom": True, "type": publish.MIDDLEWARE_TOKEN, "name": "m", "urn": "urn:m",
+                "inputs": {"apiVersion": publish.TRAEFIK_API, "kind": "Middleware",
+                           "metadata": {"name": "m"}, "spec": {"basicAuth": basic_auth}}}
+
+    assert conformance.check([record(spec["basicAuth"])]) == []
+    misspelt = conformance.check([record({"secrets": "prometheus-basic-auth"})])
+    assert misspelt and any("secrets" in line for line in misspelt)

@@ -265,3 +265,48 @@ def test_prometheus_scrapes_telegraf_so_write_failures_can_alert(env, synth_resu
     assert jobs["telegraf"]["static_configs"] == [{"targets": ["telegraf.mtig.svc.cluster.local:9273"]}]
     services = {r["inputs"]["metadata"]["name"]: r for r in run.of_type("kubernetes:core/v1:Service")}
     assert services["telegraf"]["inputs"]["spec"]["ports"][0]["port"] == 9273
+
+
+def test_no_published_password_or_hash_in_any_synth_artifact(synth_result):
+    """mirkwood's passwords (what pulumi-random makes, here the mock's deterministic values) and
+    their bcrypt hashes appear in no artifact, no output file and no resource input in clear."""
+    from synth.mocks import _random_password
+
+    run = synth_result("mirkwood")
+    made = [_random_password({"length": 32}, f"mirkwood-monitoring-{kind}-password") for kind in ("prometheus", "loki")]
+    assert len({m["result"] for m in made}) == 2
+    lengths = {r["name"]: r["inputs"]["length"] for r in run.of_type("random:index/randomPassword:RandomPassword")
+               if "-monitoring-" in r["name"]}
+    assert lengths == {"mirkwood-monitoring-prometheus-password": 32, "mirkwood-monitoring-loki-password": 32}
+    texts = {**run.artifacts, "outputs.json": (run.out / "outputs.json").read_text(),
+             "resources.json": (run.out / "resources.json").read_text()}
+    assert len(texts) > 10
+    for m in made:
+        for secret in (m["result"], m["bcryptHash"]):
+            assert not [name for name, text in texts.items() if secret in text]
+
+
+def test_production_grafana_takes_the_upstream_login_from_a_secret_made_before_it(synth_result):
+    """lothlorien's Grafana reads mirkwood's passwords and CA from a Secret in its namespace, made
+    (from the StackReference's secret outputs) before the release; its datasources file names them."""
+    run = synth_result("lothlorien")
+    by_name = {r["name"]: r for r in run.resources}
+    secret = by_name["mtig-secret-monitoring-upstream-mirkwood"]
+    assert secret["type"] == "kubernetes:core/v1:Secret"
+    assert secret["inputs"]["metadata"]["namespace"] == "mtig"
+    assert secret["inputs"]["stringData"] == "[secret]"
+    assert secret["urn"] in by_name["mtig-grafana-release"]["dependencies"]
+    values = yaml.safe_load(run.artifacts["helm/mtig-grafana-release.values.yaml"])
+    assert {var: ref["secretKeyRef"] for var, ref in values["envValueFrom"].items() if var.startswith("UPSTREAM_")} == {
+        "UPSTREAM_MIRKWOOD_CA": {"key": "ca.crt", "name": "monitoring-upstream-mirkwood"},
+        "UPSTREAM_MIRKWOOD_LOKI_PASSWORD": {"key": "loki-password", "name": "monitoring-upstream-mirkwood"},
+        "UPSTREAM_MIRKWOOD_PROMETHEUS_PASSWORD": {"key": "prometheus-password", "name": "monitoring-upstream-mirkwood"},
+    }
+    datasources = yaml.safe_load(next(text for name, text in run.artifacts.items()
+                                      if name.startswith("configs/mtig/grafana-datasources/")))
+    mirkwood = {d["uid"]: d for d in datasources["datasources"] if d["uid"].endswith("-mirkwood")}
+    assert mirkwood["prometheus-mirkwood"]["secureJsonData"]["basicAuthPassword"] == \
+        "${UPSTREAM_MIRKWOOD_PROMETHEUS_PASSWORD}"
+    assert mirkwood["loki-mirkwood"]["basicAuth"] is True
+    # mirkwood has no upstream: no such Secret there.
+    assert not [r for r in synth_result("mirkwood").resources if "monitoring-upstream" in r["name"]]
