@@ -106,6 +106,11 @@ def generate(hosts: int, base: dict[str, Any] | None = None) -> dict[str, Any]:
     for key in ("homelab:mtig", "homelab:monitoring"):
         if key in cfg:
             out[key] = cfg[key]
+    if "homelab:monitoring" in out:
+        # Publishing Prometheus and Loki needs the lab CA (stacks/config/monitoring.py), which the
+        # generated environment leaves out: nobody outside reads it.
+        out["homelab:monitoring"] = copy.deepcopy(out["homelab:monitoring"])
+        out["homelab:monitoring"].pop("allowed_sources", None)
     if "homelab:mtig" in out:
         # A published name needs a host of group dns to serve it (stacks/config/names.py); the
         # generated environment has VMs only, so Grafana is published without one.

@@ -211,6 +211,10 @@ KNOWN_WITHOUT_RULES = {
     "kubernetes:core/v1:ServiceAccount": _K8S_METADATA,
     "kubernetes:rbac.authorization.k8s.io/v1:Role": _K8S_METADATA,
     "kubernetes:discovery.k8s.io/v1:EndpointSlice": _K8S_METADATA,
+    # diff.go's forceNew table has no entry for Ingress (networking.k8s.io) and none for custom
+    # resources: only the name and namespace every kind has (the Traefik Middleware of monitoring).
+    "kubernetes:networking.k8s.io/v1:Ingress": _K8S_METADATA,
+    "kubernetes:traefik.io/v1alpha1:Middleware": _K8S_METADATA,
 }
 FORCE_NEW.update(KNOWN_WITHOUT_RULES)
 
