@@ -61,6 +61,9 @@ def make_calls(run: str) -> list[str]:
     for line in run.splitlines():
         for command in re.split(r"&&|\|\||;|\|", line):
             words = command.split()
+            # wrappers before make: sudo, env, their options and VAR=value words
+            while words and (words[0] in ("sudo", "env") or words[0].startswith("-") or "=" in words[0]):
+                words = words[1:]
             if words[:1] == ["make"]:
                 targets += [w for w in words[1:] if not w.startswith("-") and "=" not in w]
     return targets
@@ -159,11 +162,26 @@ def test_every_make_target_and_script_called_exists(path):
             assert (ROOT / script).is_file(), f"{where}: {script} does not exist"
 
 
+def test_the_per_file_checks_find_what_they_check():
+    """The checks above run per file and may rightly find nothing in one file; across the pipeline
+    they must find the pull-request workflow, the stack it previews, the make targets and scripts."""
+    steps = [step for path in WORKFLOWS + ACTIONS for _, step in steps_of(path)]
+    pull_requests = [path for path in WORKFLOWS if triggers(load(path)) & PULL_REQUEST_EVENTS]
+    assert [p.name for p in pull_requests] == ["pull-request.yml"]
+    assert [step for path in pull_requests for _, step in steps_of(path)
+            if step.get("uses") == "./.github/actions/pulumi-stack"], "no stack prepared on pull requests"
+    assert {"test", "synth", "plan"} <= {t for step in steps for t in make_calls(step.get("run", ""))}
+    assert [s for step in steps for s in re.findall(r"(\.(?:github|ci)/[\w./-]+)", step.get("run", ""))]
+    assert [step for path in WORKFLOWS for _, step in steps_of(path) if secret_names(step)], "no step gets a secret"
+
+
 def test_make_call_parser_reads_targets_and_skips_variables():
     assert make_calls("make venv policy-venv") == ["venv", "policy-venv"]
     assert make_calls("make synth ENV=${{ matrix.stack }}") == ["synth"]
     assert make_calls("echo hi && make test\nmake policy ENV=lothlorien") == ["test", "policy"]
     assert make_calls("python3 -m synth") == []
+    assert make_calls('sudo --preserve-env=CI env "PATH=$PATH" make test') == ["test"]
+    assert make_calls("echo make nothing") == []
 
 
 def pulumi_operations(path: Path) -> list[tuple[str, dict[str, Any]]]:
