@@ -130,20 +130,24 @@ def test_checkouts_do_not_persist_the_token(path):
 @pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_workflows_match_the_github_schema(path):
     """check-jsonschema's vendored SchemaStore schemas for workflows and actions (test extras, pinned)."""
-    try:
-        import check_jsonschema  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("check-jsonschema is not installed (pyproject test extras); CI must run every real check")
-        pytest.skip("check-jsonschema is not installed (make venv)")
+    require_check_jsonschema()
     schema = "vendor.github-actions" if path.name == "action.yml" else "vendor.github-workflows"
     done = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def require_check_jsonschema() -> None:
+    try:
+        import check_jsonschema  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("check-jsonschema is not installed (pyproject test extras); CI must run every real check")
+        pytest.skip("check-jsonschema is not installed (make venv)")
+
+
 def test_schema_check_refuses_a_broken_workflow(tmp_path):
-    pytest.importorskip("check_jsonschema")
+    require_check_jsonschema()
     broken = tmp_path / "broken.yml"
     broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    stepz: []\n")
     done = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
