@@ -73,6 +73,13 @@ def assert_safe(result: Plan) -> None:
     assert [s.name for s in result.steps if s.protect and s.op in ("replace", "delete")] == []
 
 
+def safe_changes(env: str, name: str) -> tuple[day2.EditPlan, dict[str, str]]:
+    """The plan of a named edit, checked safe (assert_safe), and its changes by resource name."""
+    result = edited(env, name)
+    assert_safe(result.plan)
+    return result, changes(result.plan)
+
+
 def applicable(env: str, name: str) -> bool:
     edit = EDITS.get(name)
     if edit is not None:
@@ -140,9 +147,8 @@ def test_two_synths_of_the_same_config_plan_no_change(env):
 
 @pytest.mark.parametrize("env", ENVS)
 def test_rotating_the_operator_key_reprovisions_every_host_and_replaces_no_machine(env):
-    result = edited(env, "rotate the operator SSH key")
-    assert_safe(result.plan)
-    assert changes(result.plan) == base_provisioning(env, result.before)
+    result, ops = safe_changes(env, "rotate the operator SSH key")
+    assert ops == base_provisioning(env, result.before)
     # It reaches every guest: each host's provisioning script carries the new key (root's too,
     # for hosts provisioned as root), and no VM, container or SSH-provisioned Linode is replaced.
     scripts = provision_scripts(result.after)
@@ -154,9 +160,8 @@ def test_rotating_the_operator_key_reprovisions_every_host_and_replaces_no_machi
 
 @pytest.mark.parametrize("env", ENVS)
 def test_changing_the_timezone_reaches_every_guest(env):
-    result = edited(env, "change the timezone")
-    assert_safe(result.plan)
-    assert changes(result.plan) == base_provisioning(env, result.before)
+    result, ops = safe_changes(env, "change the timezone")
+    assert ops == base_provisioning(env, result.before)
     assert all("Europe/Paris" in text for text in some(provision_scripts(result.after).values(), "provision scripts"))
 
 
@@ -186,8 +191,7 @@ def test_a_shared_user_data_edit_never_replaces_a_vm(env):
 
 @pytest.mark.parametrize("env", ENVS)
 def test_changing_one_vms_address_reaches_the_guest(env):
-    result = edited(env, "change one VM's address")
-    assert_safe(result.plan)
+    result, ops = safe_changes(env, "change one VM's address")
     vm = first_agent_vm(env)
     expected = {
         f"{vm}-vm": "update",  # bpg rebuilds the cloud-init drive and reboots the VM
@@ -199,7 +203,7 @@ def test_changing_one_vms_address_reaches_the_guest(env):
         f"{env}-monitoring-prometheus": "update",  # the node's scrape target
         **address_book_changes(env, result.after),
     }
-    assert changes(result.plan) == expected
+    assert ops == expected
     assert "initialization.ipConfigs[0].ipv4.address" in step(result.plan, f"{vm}-vm").changed
     # A new instance-id: cloud-init applies the new network config on the reboot.
     ids = [yaml.safe_load(side.revealed[next(r["urn"] for r in side.resources if r["name"] == f"{vm}-meta-data-file")]
@@ -209,10 +213,9 @@ def test_changing_one_vms_address_reaches_the_guest(env):
 
 @pytest.mark.parametrize("env", ENVS)
 def test_changing_one_vms_cores_and_memory_updates_it_alone(env):
-    result = edited(env, "change one VM's cores and memory")
-    assert_safe(result.plan)
+    result, ops = safe_changes(env, "change one VM's cores and memory")
     vm = f"{first_agent_vm(env)}-vm"
-    assert changes(result.plan) == {vm: "update"}
+    assert ops == {vm: "update"}
     assert set(step(result.plan, vm).changed) == {"cpu.cores", "memory.dedicated", "memory.floating"}
 
 
@@ -221,9 +224,7 @@ def test_adding_a_proxmox_node_migrates_only_vms_that_move_to_it(env):
     """Point 4: rendezvous placement moves a VM only to the new node, as a migration (an update)."""
     from stacks.config.proxmox import spread
 
-    result = edited(env, "add a Proxmox node")
-    assert_safe(result.plan)
-    ops = changes(result.plan)
+    result, ops = safe_changes(env, "add a Proxmox node")
     assert ops.pop("proxmox") == "update"  # the provider's SSH node list
     moved = {name.removesuffix("-vm") for name in ops if name.endswith("-vm")}
     px = config(env)["homelab:proxmox"]
@@ -268,8 +269,7 @@ def test_rendezvous_placement_moves_guests_only_to_an_added_node():
 
 @pytest.mark.parametrize("env", ENVS)
 def test_adding_a_k3s_agent_creates_it_and_touches_no_server(env):
-    result = edited(env, "add a k3s agent")
-    assert_safe(result.plan)
+    result, ops = safe_changes(env, "add a k3s agent")
     new = f"{env}-{NEW_AGENT}"
     # Its SSH host key is recorded on first contact (host-key pinning).
     expected = {f"{new}-{part}": "create" for part in ("vm", "ready", "provision", "host-key")}
@@ -278,17 +278,16 @@ def test_adding_a_k3s_agent_creates_it_and_touches_no_server(env):
                  f"{env}-monitoring-prometheus": "update",  # the new node's scrape target
                  f"backup-member-{new}": "create",  # in the backup pool
                  **address_book_changes(env, result.after)}
-    assert changes(result.plan) == expected
+    assert ops == expected
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_bumping_the_k3s_patch_version_upgrades_every_node_in_place(env):
-    result = edited(env, "bump the k3s patch version")
-    assert_safe(result.plan)
+    result, ops = safe_changes(env, "bump the k3s patch version")
     cluster = config(env)["homelab:k3s"]["clusters"][0]
     expected = {f"{env}-server-{s}": "update" for s in cluster["servers"]}
     expected |= {f"{env}-agent-{a}-sync": "update" for a in cluster["agents"]}
-    assert changes(result.plan) == expected
+    assert ops == expected
     for name in expected:
         command = result.after.revealed[step(result.plan, name).urn]["update"]
         assert "v1.31.5+k3s1" in command and "v1.31.4+k3s1" not in command
@@ -318,15 +317,14 @@ def test_every_rotated_secret_is_checked_in_an_environment_that_has_it():
 
 @pytest.mark.parametrize("env,kind", ROLL_CASES)
 def test_a_rotated_secret_rolls_every_pod_that_reads_it(env, kind):
-    result = edited(env, kind)
-    assert_safe(result.plan)
+    result, ops = safe_changes(env, kind)
     secrets, consumers = (({n.format(env=env) for n in group}) for group in ROLLS[kind])
     # "?name": a consumer only where the environment has it (lothlorien's edge broker on Incus,
     # whose password file goes through provisioning: an update of its command)
     present = {r["name"] for r in result.after.resources}
     edge = {n[1:] for n in consumers if n.startswith("?") and n[1:] in present}
     consumers = {n for n in consumers if not n.startswith("?")}
-    assert changes(result.plan) == {**{n: "replace" for n in secrets}, **{n: "update" for n in consumers | edge}}
+    assert ops == {**{n: "replace" for n in secrets}, **{n: "update" for n in consumers | edge}}
     for name in consumers:  # the pod template's checksum annotation changed: the pods roll
         assert any("checksum" in path or "podAnnotations" in path for path in step(result.plan, name).changed), name
 
@@ -338,18 +336,16 @@ def test_rotating_the_influxdb_tokens_and_grafana_admin_replaces_their_secret_on
     for kind, secret in (("InfluxDB operator token", "mtig-influxdb-auth"),
                          ("InfluxDB admin password", "mtig-influxdb-auth"),
                          ("Grafana admin", "mtig-grafana-admin")):
-        result = edited(env, kind)
-        assert_safe(result.plan)
-        assert changes(result.plan) == {secret: "replace"}
+        _, ops = safe_changes(env, kind)
+        assert ops == {secret: "replace"}
     readme = (ROOT / "README.md").read_text()
     assert "influx auth create --operator" in readme and "reset-admin-password" in readme
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_rotating_the_proxmox_api_token_updates_the_provider_only(env):
-    result = edited(env, "Proxmox API token")
-    assert_safe(result.plan)
-    assert changes(result.plan) == {"proxmox": "update"}
+    result, ops = safe_changes(env, "Proxmox API token")
+    assert ops == {"proxmox": "update"}
     assert step(result.plan, "proxmox").changed == ["apiToken"]
 
 
@@ -364,9 +360,8 @@ def job_env(result, name: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_changing_influxdb_retention_reruns_the_job_that_applies_it(env):
-    result = edited(env, "change InfluxDB retention")
-    assert_safe(result.plan)
-    assert changes(result.plan) == {"mtig-influxdb-release": "update", "mtig-influxdb-tokens": "replace"}
+    result, ops = safe_changes(env, "change InfluxDB retention")
+    assert ops == {"mtig-influxdb-release": "update", "mtig-influxdb-tokens": "replace"}
     assert job_env(result.after, "mtig-influxdb-tokens")["INFLUX_RETENTION"] == "400d"
     script = (ROOT / "components/mtig/templates/influx-tokens.sh").read_text()
     assert 'influx bucket update --host "$INFLUX_HOST" --id "$bucket_id" --retention "$INFLUX_RETENTION"' in script
@@ -374,9 +369,8 @@ def test_changing_influxdb_retention_reruns_the_job_that_applies_it(env):
 
 @pytest.mark.parametrize("env", ENVS)
 def test_renaming_the_bucket_creates_it_and_moves_every_consumer(env):
-    result = edited(env, "rename the bucket")
-    assert_safe(result.plan)
-    assert changes(result.plan) == {
+    result, ops = safe_changes(env, "rename the bucket")
+    assert ops == {
         "mtig-influxdb-release": "update", "mtig-influxdb-tokens": "replace",
         "mtig-telegraf-config": "replace", "mtig-telegraf-deployment": "update",
         "mtig-grafana-datasources": "replace", "mtig-grafana-release": "update",
@@ -388,9 +382,8 @@ def test_renaming_the_bucket_creates_it_and_moves_every_consumer(env):
 
 @pytest.mark.parametrize("env", ENVS)
 def test_changing_the_grafana_hostname_updates_its_release_only(env):
-    result = edited(env, "change the Grafana hostname")
-    assert_safe(result.plan)
-    assert changes(result.plan) == {"mtig-grafana-release": "update", **dns_record_updates(result.after)}
+    result, ops = safe_changes(env, "change the Grafana hostname")
+    assert ops == {"mtig-grafana-release": "update", **dns_record_updates(result.after)}
     assert any("ingress" in p for p in step(result.plan, "mtig-grafana-release").changed)
 
 
@@ -402,28 +395,25 @@ def test_mirkwood_has_no_incus_and_lothlorien_has():
 
 
 def test_changing_an_incus_snapshot_schedule_updates_the_volume():
-    result = edited("lothlorien", "change an Incus volume's snapshot schedule")
-    assert_safe(result.plan)
+    result, ops = safe_changes("lothlorien", "change an Incus volume's snapshot schedule")
     volume = f"incus-{SNAPSHOT_INSTANCE}-data"
-    assert changes(result.plan) == {volume: "update"}
+    assert ops == {volume: "update"}
     assert step(result.plan, volume).changed == ["config.snapshots.schedule"]
 
 
 def test_adding_an_incus_instance_creates_it_alone():
-    result = edited("lothlorien", "add an Incus instance")
-    assert_safe(result.plan)
+    result, ops = safe_changes("lothlorien", "add an Incus instance")
     expected = {f"incus-{NEW_INCUS_INSTANCE}-instance": "create",
                 f"{NEW_INCUS_INSTANCE}-host-key": "create",  # its SSH host key, recorded on first contact
                 **address_book_changes("lothlorien", result.after)}
-    assert changes(result.plan) == expected
+    assert ops == expected
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_adding_a_linode_service_port_updates_its_firewall_only(env):
-    result = edited(env, "add a Linode service port")
-    assert_safe(result.plan)
+    result, ops = safe_changes(env, "add a Linode service port")
     name = config(env)["homelab:linode"]["instances"][0]["name"]
-    assert changes(result.plan) == {f"{name}-firewall": "update"}
+    assert ops == {f"{name}-firewall": "update"}
 
 
 @pytest.mark.parametrize("env,ignored", [("lothlorien", ["authorizedKeys"]),  # provisioned over SSH
