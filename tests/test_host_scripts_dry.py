@@ -11,12 +11,14 @@ What is checked here, in the order of the calls the scripts make:
 - a second run with the same definition changes nothing and calls no package manager, user tool,
   visudo, sshd or systemctl;
 - root's key login: off for hosts reached as the operator, kept for hosts provisioned as root;
-- k3s: the installer runs, then the installed version is checked against the pinned one (another
-  version fails with the message), then readiness; a second run runs no installer.
+- k3s: the installer runs only with its pinned sha256, then the installed version is checked
+  against the pinned one (another version fails with the message), then readiness; a second run
+  runs no installer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 import subprocess
@@ -29,7 +31,7 @@ from components.catalog import CATALOG
 from tests.conftest import ENVIRONMENTS
 from tests.dryrun import DryHost, index_of
 from tests.helpers import some
-from components.k3s import render
+from components.k3s import installers, render
 from tests.test_k3s_scripts import AGENT_TOKEN, NEW, OLD, STANDIN, TOKEN, AGENT_PASSWORD, agent_script, server_script
 from tests.tools import require_tool
 
@@ -158,12 +160,21 @@ def test_every_committed_hosts_provisioning_checks_before_it_installs_and_is_ide
 NOT_ROOT = {'[[ $EUID -eq 0 ]] || die "must run as root"': ":  # dry run: not root"}
 
 
-def k3s_host(tmp_path: Path) -> DryHost:
-    """A host without k3s; the installer `curl` fetches is the stand-in (tests/fixtures/k3s)."""
+REAL_INSTALLER = installers.INSTALLERS[OLD]
+
+
+def k3s_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch | None = None) -> DryHost:
+    """A host without k3s; whatever URL `curl` is asked, it serves the installer stand-in
+    (tests/fixtures/k3s, relocated). With `monkeypatch`, the scripts are rendered with the stand-in's
+    sha256 as the pin, as test_k3s_scripts does; without, the real pin of k3s's install.sh stays."""
     dry = DryHost(tmp_path)
     for folder in ("/usr/local/bin", "/var/log", "/var/lib"):
         (dry.root / folder.lstrip("/")).mkdir(parents=True, exist_ok=True)
-    (dry.state / "download").write_text(dry.relocate(STANDIN.read_text()))
+    standin = dry.relocate(STANDIN.read_text())
+    (dry.state / "download").write_text(standin)
+    if monkeypatch is not None:
+        pinned = installers.Installer(REAL_INSTALLER.commit, hashlib.sha256(standin.encode()).hexdigest())
+        monkeypatch.setattr(installers, "INSTALLERS", {version: pinned for version in installers.INSTALLERS})
     return dry
 
 
@@ -175,8 +186,9 @@ def k3s_stdin(dry: DryHost, script) -> str:
 
 
 @pytest.mark.parametrize("script", [server_script, agent_script], ids=["server", "agent"])
-def test_k3s_installs_then_checks_the_pinned_version_then_waits_and_a_rerun_installs_nothing(tmp_path, script):
-    dry = k3s_host(tmp_path)
+def test_k3s_installs_then_checks_the_pinned_version_then_waits_and_a_rerun_installs_nothing(tmp_path, script,
+                                                                                           monkeypatch):
+    dry = k3s_host(tmp_path, monkeypatch)
     text = dry.relocate(script(), NOT_ROOT)
     stdin = k3s_stdin(dry, script)
     first = dry.run(text, stdin)
@@ -194,8 +206,8 @@ def test_k3s_installs_then_checks_the_pinned_version_then_waits_and_a_rerun_inst
 
 
 @pytest.mark.parametrize("script", [server_script, agent_script], ids=["server", "agent"])
-def test_k3s_fails_when_the_installer_leaves_another_version(tmp_path, script):
-    dry = k3s_host(tmp_path)
+def test_k3s_fails_when_the_installer_leaves_another_version(tmp_path, script, monkeypatch):
+    dry = k3s_host(tmp_path, monkeypatch)
     dry.file("/var/lib/k3s-standin-installs", NEW + "\n")
     stdin = k3s_stdin(dry, script)
     done = dry.run(dry.relocate(script(), NOT_ROOT), stdin)
@@ -203,6 +215,20 @@ def test_k3s_fails_when_the_installer_leaves_another_version(tmp_path, script):
     assert f"installed version is {NEW}, expected {OLD}" in done.stderr
     index_of(dry.calls(), rf"^sh /var/lib/homelab/k3s/install-{re.escape(OLD)}\.sh$")  # the check came after it
     assert not (dry.root / "var/log/k3s-kubectl-standin.log").exists(), "reported ready on the wrong version"
+
+
+@pytest.mark.parametrize("script", [server_script, agent_script], ids=["server", "agent"])
+def test_an_installer_without_the_pinned_sha256_is_never_run(tmp_path, script):
+    """Rendered with the real pin of k3s's install.sh, the node downloads the stand-in: the script
+    stops with the message before `sh` runs anything, and leaves no partial download."""
+    dry = k3s_host(tmp_path)
+    done = dry.run(dry.relocate(script(), NOT_ROOT), k3s_stdin(dry, script))
+    assert done.returncode != 0, done.stdout
+    assert f"{REAL_INSTALLER.url} does not have the pinned sha256 {REAL_INSTALLER.sha256}" in done.stderr
+    calls = dry.calls()
+    index_of(calls, rf"^curl .* {re.escape(REAL_INSTALLER.url)}$")
+    assert [c for c in calls if c.startswith("sh ")] == [] and not (dry.root / "usr/local/bin/k3s").exists()
+    assert not list((dry.root / "var/lib/homelab/k3s").glob("*"))
 
 
 # --- shellcheck on every script the synth renders -------------------------------------------------------
