@@ -21,7 +21,12 @@ Facts this module depends on (read at the versions the lab runs):
   ``/federate``, Loki's ``/loki/api``. The certificate is issued (cert-manager ingress-shim,
   ``cert-manager.io/cluster-issuer``) for ``tls_name(kind, environment)``; a client selects it
   with SNI (Prometheus ``tls_config.server_name``, Grafana ``jsonData.serverName``) and checks it
-  against this environment's CA (stack output ``ca.root_pem``).
+  against this environment's CA (stack output ``ca.root_pem``). Traefik v2 answers a request whose
+  Host differs from its SNI unless the two resolve to different TLS options (traefik/traefik v2
+  pkg/middlewares/snicheck/snicheck.go: 421 only then); every router here uses the default options.
+  Grafana reads ``jsonData.serverName``, ``jsonData.tlsAuthWithCACert`` and the decrypted
+  ``secureJsonData.tlsCACert`` (grafana/grafana pkg/services/datasources/service/datasource.go,
+  the datasource's TLS options).
 - Ingress annotations of Traefik's Kubernetes Ingress provider (doc.traefik.io/traefik/v2.11/
   routing/providers/kubernetes-ingress/#annotations): ``router.entrypoints``, ``router.tls``,
   ``router.middlewares`` (``<namespace>-<name>@kubernetescrd``). ``websecure`` is the chart's
