@@ -192,10 +192,10 @@ def _served(cfg: "EnvironmentConfig") -> Iterable[Problem]:
         if cfg.mtig is not None and cfg.mtig.mosquitto.expose == "loadbalancer":
             yield Problem("mtig.mosquitto.expose", "loadbalancer",
                           f"cluster {cluster.name} disables servicelb: nothing would give the Service an address")
-        if cfg.monitoring is not None and cfg.monitoring.enabled:
+        if cfg.monitoring is not None and cfg.monitoring.enabled and cfg.monitoring.allowed_sources:
             yield Problem(f"k3s.clusters[0].disable", sorted(disabled),
-                          "monitoring publishes Prometheus, Alertmanager and Loki as LoadBalancer Services: "
-                          "servicelb must run")
+                          "monitoring publishes Prometheus and Loki through Traefik, whose LoadBalancer Service "
+                          "servicelb serves: servicelb must run")
 
 
 def known_addresses(cfg: "EnvironmentConfig", hosts: list[DeclaredHost]) -> dict[str, str]:
