@@ -34,7 +34,7 @@ def test_list_groups_and_hostvars_from_a_file():
     assert data["distribution_debian12"] == {"hosts": ["mirk-edge-1", "mirk-k3s-1"]}
     assert data["env_mirkwood"]["hosts"] == ["mirk-db-1", "mirk-edge-1", "mirk-k3s-1"]
     assert "k3s_server" in data["all"]["children"] and "ungrouped" in data["all"]["children"]
-    assert data["all"]["vars"]["homelab_endpoint_prometheus"] == "http://10.30.0.20:9090"
+    assert data["all"]["vars"]["homelab_endpoint_prometheus"] == "https://10.30.0.20"
     assert data["_meta"]["hostvars"]["mirk-edge-1"] == {
         "ansible_host": "172.105.10.20",
         "ansible_user": "thranduil",
