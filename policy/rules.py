@@ -225,6 +225,12 @@ REFERENCE_KEY = re.compile(
 SECRET_DATA_IDENTIFIER = re.compile(
     r"(^|[-_.])(user|username|login|host|port|url|endpoint|org|organization|bucket|database|ca\.crt|tls\.crt)$", re.I)
 PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+# Fields of a type, named like a credential, that its schema defines as the NAME of a Kubernetes
+# Secret: the Traefik Middleware's basicAuth.secret ("Secret is the name of the referenced Kubernetes
+# Secret containing user credentials": traefik/traefik-helm-chart v27.0.2 crds/traefik.io_middlewares.yaml).
+# Known to the pack by type and path, never granted by a resource; the value must be a Secret name.
+SECRET_NAME_FIELDS = {("kubernetes:traefik.io/v1alpha1:Middleware", "spec.basicAuth.secret")}
+K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?$")
 
 
 # A credential written into config or script text: `password = "x"`, `token: x`, `--password x`,
@@ -281,6 +287,8 @@ def no_plain_credentials(resource: Resource) -> Iterable[str]:
     seen: set[str] = set()
     where = f"{resource.type} '{resource.name}'"
     for path, key, leaf in walk(resource.props):
+        if (resource.type, path) in SECRET_NAME_FIELDS and isinstance(leaf, str) and K8S_NAME.match(leaf):
+            continue
         if (isinstance(leaf, str) and leaf not in ("", SECRET, UNKNOWN)
                 and CREDENTIAL_KEY.search(key) and not REFERENCE_KEY.search(key)):
             seen.add(path)

@@ -630,3 +630,21 @@ def test_rules_survive_masked_unknown_and_odd_values(filler):
     resources = [res(type_, f"r{i}", dict.fromkeys(keys, filler)) for i, type_ in enumerate(ALL_TYPES)]
     violations = rules.evaluate(resources)  # must not raise
     assert all(str(filler) not in v.message or filler in (None, 7) for v in violations if v.policy == "no-plain-credentials")
+
+
+MIDDLEWARE = "kubernetes:traefik.io/v1alpha1:Middleware"
+
+
+def test_a_secret_name_where_the_schema_names_a_secret_passes_and_nothing_else_does():
+    """Traefik's basicAuth.secret holds the name of a Secret (the CRD says so): a Kubernetes name
+    there passes; a value that is no Kubernetes name, or the same key on another type, does not."""
+    def middleware(value, type_=MIDDLEWARE):
+        return res(type_, "login", {"apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",
+                                    "spec": {"basicAuth": {"secret": value}}})
+
+    assert not messages(rules.no_plain_credentials, middleware("prometheus-basic-auth"))
+    for bad in ("S3cr3t-canary!", "homelab:$2a$10$abc"):
+        found = messages(rules.no_plain_credentials, middleware(bad))
+        assert found and "spec.basicAuth.secret" in found[0] and "canary" not in found[0]
+    other = messages(rules.no_plain_credentials, middleware("prometheus-basic-auth", "kubernetes:example.io/v1:Thing"))
+    assert other and "spec.basicAuth.secret" in other[0]
