@@ -18,6 +18,7 @@ import pulumi
 import pulumi_random as random
 from pulumi_command import remote
 
+from components import ssh
 from components.mtig import render
 
 TYPE = "homelab:mtig:EdgeBroker"
@@ -100,15 +101,13 @@ class EdgeBroker(pulumi.ComponentResource):
                                          v[2], v[3], v[4])))
         argv = ["bash", "-s"] if args.ssh_user == "root" else ["sudo", "--non-interactive", "bash", "-s"]
         command = shlex.join(argv)
-        self.command = remote.Command(
+        self.command = ssh.command(
             f"{name}-mosquitto",
             connection=args.connection,
             create=command,
             update=command,
             delete=shlex.join([*argv[:-2], "systemctl", "disable", "--now", "mosquitto"]),
             stdin=script,
-            # sshd's default AcceptEnv refuses PULUMI_COMMAND_STDOUT: send no previous output.
-            add_previous_output_in_env=False,
             logging=remote.Logging.STDERR,
             # The host must be provisioned (operator account, EPEL on Rocky) first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.ready)),
