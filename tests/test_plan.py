@@ -166,6 +166,10 @@ def test_every_custom_type_the_program_registers_has_read_rules(synth_result):
     ("kubernetes:batch/v1:Job", "spec.template"), ("kubernetes:apps/v1:Deployment", "spec.selector"),
     ("kubernetes:core/v1:PersistentVolumeClaim", "spec"), ("kubernetes:helm.sh/v3:Release", "namespace"),
     ("incus:index/instance:Instance", "image"), ("incus:index/storageVolume:StorageVolume", "pool"),
+    # hashicorp/terraform-provider-tls internal/provider/resource_*.go, -random resource_password.go
+    ("tls:index/selfSignedCert:SelfSignedCert", "maxPathLength"), ("tls:index/privateKey:PrivateKey", "rsaBits"),
+    ("tls:index/locallySignedCert:LocallySignedCert", "caCertPem"),
+    ("random:index/randomPassword:RandomPassword", "number"), ("random:index/randomBytes:RandomBytes", "length"),
 ])
 def test_replace_forcing_inputs_read_from_the_providers(type_, path):
     rules = {r.path: r for r in replace_rules.rules_for(type_)}
@@ -176,6 +180,8 @@ def test_replace_forcing_inputs_read_from_the_providers(type_, path):
     ("linode:index/firewall:Firewall", "inbounds"), ("linode:index/instance:Instance", "region"),
     (VM, "cpu.cores"), ("incus:index/storageVolume:StorageVolume", "config"),
     ("kubernetes:apps/v1:Deployment", "spec.template"),
+    ("tls:index/selfSignedCert:SelfSignedCert", "earlyRenewalHours"),
+    ("tls:index/locallySignedCert:LocallySignedCert", "earlyRenewalHours"),
 ])
 def test_updatable_inputs_are_not_in_the_table(type_, path):
     assert path not in {r.path for r in replace_rules.rules_for(type_)}
