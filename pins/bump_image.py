@@ -205,21 +205,21 @@ def _literal(value: str, indent: str, first: int = 0) -> str:
 
 
 def rewrite_image(source: str, old: Image, new: Build) -> str:
-    """`source` with the Image(...) fields of `old` (found by its file name) set to `new`."""
-    start = source.find(f'file_name="{old.file_name}"')
-    if start < 0:
+    """`source` with the url, file_name and checksum arguments of the entry of `old` (found by its
+    file name; the catalog's image constructors take them in that order) set to `new`."""
+    if f'file_name="{old.file_name}"' not in source:
         raise BumpError(f"{old.file_name}: not found in {CATALOG_FILE.name}")
-    open_at = source.rfind("Image(", 0, start)
-    block = re.compile(r'url=(?:"[^"]*"\s*)+,\s*file_name="[^"]*",\s*checksum=(?:"[^"]*"\s*)+,')
-    match = block.search(source, open_at)
-    if not match or match.start() > start:
-        raise BumpError(f"{old.file_name}: its Image(...) does not have url, file_name, checksum in order")
-    indent = re.search(r"\n([ \t]*)url=", source[open_at:match.end()]).group(1)
+    block = re.compile(r'(?P<indent>[ \t]*)url=(?:"[^"]*"\s*)+,\s*file_name="' + re.escape(old.file_name)
+                       + r'",\s*checksum=(?:"[^"]*"\s*)+,')
+    match = block.search(source)
+    if not match:
+        raise BumpError(f"{old.file_name}: its image does not have url, file_name, checksum in order")
+    indent = match["indent"]
     cont = indent + "    "
     text = (f"url={_literal(new.url, cont, len(indent) + 4)},\n"
             f"{indent}file_name=\"{new.file_name}\",\n"
             f"{indent}checksum={_literal(new.checksum, cont + '     ')},")
-    return source[:match.start()] + text + source[match.end():]
+    return source[:match.start('indent') + len(indent)] + text + source[match.end():]
 
 
 def bump(dist_key: str, fetch: Fetch = fetch_text, catalog_file: Path = CATALOG_FILE) -> list[str]:
