@@ -1,4 +1,5 @@
-"""Every command the program runs on a machine over SSH: one factory with the safe defaults.
+"""Every command the program runs on a machine over SSH: one factory with the safe defaults, and
+`as_root`, the command line that runs as root whichever account logs in.
 
 A shared module, not a component: it depends on no component and no component-specific code
 depends back on it beyond calling `command`. The connection itself (user, private key, pinned
@@ -14,11 +15,20 @@ provider/pkg/provider/remote/commandOutputs.go) otherwise sends the previous std
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from typing import Any
 
 import pulumi
 from pulumi_command import remote
+
+
+def as_root(argv: Sequence[str], ssh_user: str) -> str:
+    """The command line that runs `argv` as root for a login as `ssh_user`: as it is for root, else
+    behind `sudo --non-interactive` (a missing sudo right fails at once instead of waiting for a
+    password no one types)."""
+    prefix = [] if ssh_user == "root" else ["sudo", "--non-interactive"]
+    return shlex.join([*prefix, *argv])
 
 
 def command(

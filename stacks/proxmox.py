@@ -263,7 +263,7 @@ def reprovision(name: str, host: Host, private_key: pulumi.Input[str], parent: p
     The cloud-init files of a running guest are read once per instance: a package, the timezone or
     a rotated operator key reaches an existing guest only this way (the same idempotent script the
     SSH-provisioned Linodes and onboarded hosts run). Script on stdin, same command on update."""
-    command = "bash -s" if host.ssh_user == "root" else "sudo --non-interactive bash -s"
+    command = ssh.as_root(["bash", "-s"], host.ssh_user)
     return ssh.command(
         name,
         connection=connection(host, private_key),

@@ -85,3 +85,14 @@ def test_the_ssh_factory_passes_every_argument_on_and_adds_its_defaults():
         assert inputs["connection"]["hostKey"] == "ssh-ed25519 AAAA"
 
     return command.urn.apply(check)
+
+
+@pytest.mark.parametrize(("argv", "user", "line"), [
+    (["bash", "-s"], "root", "bash -s"),
+    (["bash", "-s"], "lavender", "sudo --non-interactive bash -s"),
+    (["bash", "-c", "echo 'a b'; true"], "op", "sudo --non-interactive bash -c 'echo '\"'\"'a b'\"'\"'; true'"),
+    (["systemctl", "disable", "--now", "named"], "root", "systemctl disable --now named"),
+])
+def test_as_root_runs_the_command_itself_for_root_and_behind_non_interactive_sudo_otherwise(argv, user, line):
+    # A sudo that may prompt would wait for a password no one types over a non-interactive SSH session.
+    assert ssh.as_root(argv, user) == line

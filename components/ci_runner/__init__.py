@@ -9,7 +9,6 @@ import pulumi
 from pulumi_command import remote
 
 from components import ssh
-from components.k3s.render import remote_command
 
 from .render import RunnerSettings, job_started_hook, register_script
 
@@ -32,7 +31,7 @@ class Runner(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RunnerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        command = remote_command(register_script(args.settings), args.ssh_user)
+        command = ssh.as_root(["bash", "-c", register_script(args.settings)], args.ssh_user)
         self.command = ssh.command(
             f"{name}-register",
             connection=args.connection,

@@ -12,7 +12,7 @@ from components import ssh
 from components.dns import render
 
 TYPE = "homelab:dns:Server"
-STOP = "systemctl disable --now named"
+STOP = ("systemctl", "disable", "--now", "named")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class DnsServer(pulumi.ComponentResource):
         layout = render.LAYOUTS[args.family]
         self.script = pulumi.Output.from_input(args.zone).apply(lambda zone: render.install_script(zone, layout))
         command = render.remote_command(args.ssh_user)
-        stop = STOP if args.ssh_user == "root" else f"sudo --non-interactive {STOP}"
+        stop = ssh.as_root(STOP, args.ssh_user)
         self.command = ssh.command(
             f"{name}-bind",
             connection=args.connection,

@@ -167,7 +167,7 @@ class LinodeHost(pulumi.ComponentResource):
             )
         self.provision: remote.Command | None = None
         if args.reprovision_script is not None:
-            command = "sudo --non-interactive bash -s"
+            command = ssh.as_root(["bash", "-s"], args.operator_user)
             self.provision = ssh.command(
                 f"{name}-provision",
                 connection=login(args.operator_user),
