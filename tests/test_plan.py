@@ -222,6 +222,36 @@ def test_make_plan_against_a_folder_writes_json_and_markdown(tmp_path):
     assert third.returncode == 0 and len(list((out / "cache").glob("mirkwood-*.json"))) == 2
 
 
+FORKLESS = "import os, sys; del os.fork; from synth.plan import main; sys.exit(main(sys.argv[1:]))"
+
+
+@pytest.mark.parametrize("how", ["fork", "new interpreter"])
+def test_the_base_synth_runs_the_base_trees_own_code(tmp_path, how):
+    """The base's synth (forked from the planner, or a new interpreter where there is no fork) must
+    import the base's modules, not keep the working tree's: a script the base renders differently
+    shows as an update."""
+    base = copy_project(tmp_path / "base")
+    script = base / "cloudinit" / "scripts" / "provision.sh"
+    script.write_text(script.read_text() + "\n# an older provision.sh\n")
+    command = ["-m", "synth.plan"] if how == "fork" else ["-c", FORKLESS]
+    done = subprocess.run([sys.executable, *command, "--env", "mirkwood", "--base", str(base),
+                           "--out", str(tmp_path / "plan")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    ops = {s["name"]: s["op"] for s in json.loads((tmp_path / "plan" / "mirkwood.json").read_text())["steps"]}
+    updated = sorted(name for name, op in ops.items() if op == "update" and name.endswith("-provision"))
+    assert "mirkwood-k3s-s1-provision" in updated and "mirkwood-dns-provision" in updated
+
+
+def test_a_base_whose_synth_fails_exits_2_with_one_line(tmp_path):
+    base = copy_project(tmp_path / "base")
+    (base / "__main__.py").write_text("raise RuntimeError('the base is broken')\n")
+    done = subprocess.run([sys.executable, "-m", "synth.plan", "--env", "mirkwood", "--base", str(base),
+                           "--out", str(tmp_path / "plan")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"homelab plan: BASE={base}: its synth failed: RuntimeError: the base is broken"]
+
+
 def test_make_plan_with_an_unknown_base_exits_2_with_one_line(tmp_path):
     done = subprocess.run([sys.executable, "-m", "synth.plan", "--env", "mirkwood", "--base", "no-such-ref-xyz",
                            "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
