@@ -35,6 +35,7 @@ TYPE = "homelab:backups:IncusExports"
 STORE_SECRET = "backup-store"
 SCRIPTS = "incus-export-scripts"
 EXPORT_SCRIPT = "incus-export.py"
+UPLOAD_SCRIPT = "upload.sh"
 EXPORT_UID = 1000
 CREDENTIALS_DIR = "/incus"
 EXPORT_ROOT = f"{BACKUP_DIR}/incus"
@@ -90,6 +91,10 @@ def job_name(instance: str) -> str:
 def prefix(remote: str, instance: str) -> str:
     """Where the exports of an instance's data volume live in the bucket."""
     return f"incus/{remote}/{data_volume_name(instance)}"
+
+
+def upload_config_map(instance: str) -> str:
+    return f"incus-upload-{instance}"
 
 
 def credentials_secret(remote: str) -> str:
@@ -155,31 +160,46 @@ class IncusExports(pulumi.ComponentResource):
             )
             for remote, creds in sorted(args.credentials.items())
         }
-        scripts = {EXPORT_SCRIPT: render.INCUS_EXPORT_SCRIPT}
-        for volume in args.volumes:
-            scripts[f"upload-{volume.instance}.sh"] = render.upload_script(
-                prefix(volume.remote, volume.instance), EXPORT_ROOT, args.bucket, volume.retention_days)
         self.scripts = k8s.core.v1.ConfigMap(
             f"{name}-scripts",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=SCRIPTS, namespace=args.namespace, labels=labels),
-            data=dict(sorted(scripts.items())),
+            data={EXPORT_SCRIPT: render.INCUS_EXPORT_SCRIPT},
             opts=in_ns,
         )
+        # Each volume's upload (its own prefix and retention) in a ConfigMap of its own, under the key
+        # upload.sh: a key named after the instance (e.g. "mosquitto") would read as that service's config.
+        self.uploads = {
+            volume.instance: k8s.core.v1.ConfigMap(
+                f"{name}-{volume.instance}-upload",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=upload_config_map(volume.instance), namespace=args.namespace,
+                                                    labels=labels),
+                data={UPLOAD_SCRIPT: render.upload_script(prefix(volume.remote, volume.instance), EXPORT_ROOT,
+                                                          args.bucket, volume.retention_days)},
+                opts=in_ns,
+            )
+            for volume in args.volumes
+        }
         store = StoreEnv(args.store_scheme, args.store_endpoint, args.store_region, STORE_SECRET)
         self.cron_jobs = {volume.instance: self._cron_job(name, args, volume, store) for volume in args.volumes}
         self.register_outputs({"cron_jobs": sorted(self.cron_jobs)})
 
     def _cron_job(self, name: str, args: IncusExportsArgs, volume: IncusVolume, store: StoreEnv) -> k8s.batch.v1.CronJob:
         volumes = [
-            _volume("scripts", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=SCRIPTS, default_mode=0o444)),
+            # /scripts: the export script and this volume's upload.sh, projected from both ConfigMaps.
+            _volume("scripts", projected=k8s.core.v1.ProjectedVolumeSourceArgs(default_mode=0o444, sources=[
+                k8s.core.v1.VolumeProjectionArgs(config_map=k8s.core.v1.ConfigMapProjectionArgs(name=SCRIPTS)),
+                k8s.core.v1.VolumeProjectionArgs(config_map=k8s.core.v1.ConfigMapProjectionArgs(
+                    name=upload_config_map(volume.instance))),
+            ])),
             _volume("incus", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=credentials_secret(volume.remote),
                                                                       default_mode=0o440)),
         ]
         return cron_job(
             f"{name}-{volume.instance}", job_name=job_name(volume.instance), label="incus-export",
-            namespace=args.namespace, schedule=volume.schedule, upload_script=f"upload-{volume.instance}.sh",
+            namespace=args.namespace, schedule=volume.schedule, upload_script=UPLOAD_SCRIPT,
             store=store, dump=export_container(volume), volumes=volumes, uid=EXPORT_UID, affinity=None,
             # The pods read the Secrets and scripts by name, and export a volume that must exist.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.store, self.scripts,
-                                                                 self.credentials[volume.remote], *volume.after]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[
+                self.store, self.scripts, self.uploads[volume.instance], self.credentials[volume.remote],
+                *volume.after]),
         )
