@@ -239,7 +239,8 @@ def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
     if cfg.backups.store is not None:
         yield SecretSpec(ACCESS_KEY, "access key of the off-cluster backup store (S3/MinIO)")
         yield SecretSpec(SECRET_KEY, "secret key of the off-cluster backup store (S3/MinIO)")
-    for remote in sorted(cfg.backups.incus):
+    known = cfg.incus.remotes if cfg.incus is not None else {}
+    for remote in sorted(r for r in cfg.backups.incus if r in known):  # an unknown remote is a config error
         yield SecretSpec(incus_client_cert_key(remote), f"client certificate (PEM) the Incus remote {remote} trusts "
                          "for volume exports (`incus config trust add-certificate --restricted --projects`)", **_PEM_CERT)
         yield SecretSpec(incus_client_key_key(remote), f"private key (PEM) of that client certificate of {remote}")

@@ -96,13 +96,18 @@ class Incus:
             raise ExportError(f"{method} {path.split('?')[0]}: HTTP {response.status}: {reason}")
         return document
 
-    def wait(self, operation: str, seconds: int) -> None:
-        """Wait for an operation to end; ExportError unless it succeeded."""
+    def wait(self, operation: str, seconds: int) -> str:
+        """Wait for an operation to end: its final status ("Success"), or ExportError (with
+        `status` set to what Incus said: "Failure", or "Running" when the timeout passed)."""
         done = self.json("GET", f"{operation}/wait?timeout={seconds}")
         meta = done.get("metadata") or {}
-        if meta.get("status") != "Success":
-            raise ExportError(f"operation {operation} ended {meta.get('status', 'without a status')}: "
-                              f"{meta.get('err') or 'no error given'}")
+        status = meta.get("status", "")
+        if status != "Success":
+            error = ExportError(f"operation {operation} ended {status or 'without a status'}: "
+                                f"{meta.get('err') or 'no error given'}")
+            error.status = status
+            raise error
+        return status
 
 
 def _query(env: dict[str, str]) -> str:
@@ -141,8 +146,12 @@ def export(env: dict[str, str], now: datetime.datetime) -> str:
         incus.wait(operation, wait_seconds)
         path = os.path.join(env["EXPORT_DIR"], env["INCUS_VOLUME"] + SUFFIX[compression])
         _download(incus, f"{base}/{name}/export{query}", path)
-    finally:
-        _delete(incus, f"{base}/{name}{query}", wait_seconds)
+    except (ExportError, OSError, http.client.HTTPException) as error:
+        # A failed creation leaves no backup (Incus reverts it); anything else may have left one.
+        if getattr(error, "status", None) != "Failure":
+            _delete(incus, f"{base}/{name}{query}", wait_seconds)
+        raise
+    _delete(incus, f"{base}/{name}{query}", wait_seconds)
     return path
 
 
@@ -153,10 +162,14 @@ def _download(incus: Incus, path: str, target: str) -> None:
     expected = response.getheader("Content-Length")
     written = 0
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    with open(target, "wb") as out:
-        while chunk := response.read(CHUNK):
-            out.write(chunk)
-            written += len(chunk)
+    try:
+        with open(target, "wb") as out:
+            while chunk := response.read(CHUNK):
+                out.write(chunk)
+                written += len(chunk)
+    except BaseException:
+        os.remove(target)  # never leave a partial export for the upload
+        raise
     if written == 0 or (expected is not None and int(expected) != written):
         os.remove(target)
         raise ExportError(f"GET {path.split('?')[0]}: got {written} bytes of {expected or 'a non-empty file'}")
@@ -168,7 +181,7 @@ def _delete(incus: Incus, path: str, wait_seconds: int) -> None:
         deleted = incus.json("DELETE", path, expect=(202,))
         if isinstance(deleted.get("operation"), str):
             incus.wait(deleted["operation"], wait_seconds)
-    except (ExportError, OSError) as error:
+    except (ExportError, OSError, http.client.HTTPException) as error:
         print(f"incus-export: warning: the backup stays on the server until it expires: {error}", file=sys.stderr)
 
 
@@ -176,7 +189,7 @@ def main() -> int:
     env = dict(os.environ)
     try:
         path = export(env, datetime.datetime.now(datetime.timezone.utc))
-    except (ExportError, OSError, ssl.SSLError, KeyError, ValueError) as error:
+    except (ExportError, OSError, http.client.HTTPException, KeyError, ValueError) as error:
         what = f"missing environment variable {error}" if isinstance(error, KeyError) else str(error)
         print(f"incus-export: {env.get('INCUS_VOLUME', '?')}: {what}", file=sys.stderr)
         return 1
