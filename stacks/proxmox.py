@@ -247,9 +247,13 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
             groups=ct.groups,
             host_key=hostkey.recorded_host_key(ct.name, ct_address, machine=[guest.container], parent=guest),
         )
-        # No provisioning run here: a container is reached as root, and root keeps no key login
-        # after provision.sh (tests/test_root_login.py). Its root keys are set at creation only.
-        hosts.add(dataclasses.replace(host, machine=(guest.container,)))
+        # A container is reached as root (Proxmox puts the operator keys in root's authorized_keys
+        # only), so its provisioning keeps root's key login; passwords stay off
+        # (tests/test_root_login.py). Like a VM, it is provisioned again when the script changes.
+        provisioned = reprovision(f"{ct.name}-provision", host, private_key, guest, guest.container,
+                                  provision_spec(cfg, ct.name, ct.distribution, pxcfg.PLATFORM_LXC, ct.groups,
+                                                 with_hosts_entries=False), disable_root=False)
+        hosts.add(dataclasses.replace(host, ready=(guest.container, provisioned), machine=(guest.container,)))
     return opts.provider
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -326,24 +327,6 @@ def _diff_step(step: Step, prior: dict, rec: dict, unknown: list[str]) -> None:
 
 # --- running the two synths --------------------------------------------------------------------
 
-_BASE_SCRIPT = """
-import json, sys
-root, env, secrets, stack_dir = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
-sys.path.insert(0, root)
-from pathlib import Path
-from stacks.config.loader import ConfigError
-from synth import engine
-try:
-    result = engine.run(env, secrets or None, stack_dir=Path(stack_dir) if stack_dir else engine.ROOT)
-except ConfigError as error:
-    print(json.dumps({"config_errors": error.lines}))
-    sys.exit(0)
-print(json.dumps({"resources": result.resources, "revealed": result.revealed,
-                  "computed": getattr(result, "computed", {}),
-                  "property_dependencies": getattr(result, "property_dependencies", {})}))
-"""
-
-
 class PlanError(Exception):
     def __init__(self, lines: list[str]) -> None:
         super().__init__("\n".join(lines))
@@ -410,22 +393,97 @@ def cached_base(folder: Path, env: str, cache: Path, stack_dir: Path | None = No
     return None, entry
 
 
-def start_base_synth(folder: Path, env: str, stack_dir: Path | None = None) -> subprocess.Popen:
-    """The base's own synth in its own process (its modules, not the working tree's)."""
-    stacks = stack_dir or folder
-    secrets = rotation_secrets(env, stacks) if (stacks / f"Pulumi.{env}.yaml").exists() else {}
-    environ = {**os.environ, "PYTHONPATH": str(folder), "PYTHONHASHSEED": "0"}
-    return subprocess.Popen([sys.executable, "-c", _BASE_SCRIPT, str(folder), env, json.dumps(secrets),
-                             str(stack_dir or "")],
-                            cwd=folder, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+class BaseSynth:
+    """The base tree's synth, running beside the working tree's; `finish()` returns its JSON line.
+
+    Where the OS can fork, the child starts from this process after the SDKs are imported (they are
+    the same for both trees), drops the working tree's own modules and imports the base's: the base
+    costs its program's run, not a second interpreter with every SDK. Else a new interpreter."""
+
+    def __init__(self, folder: Path, env: str, stack_dir: Path | None) -> None:
+        stacks = stack_dir or folder
+        secrets = rotation_secrets(env, stacks) if (stacks / f"Pulumi.{env}.yaml").exists() else {}
+        self.args = (str(_HERE), str(folder), env, json.dumps(secrets), str(stack_dir or ""))
+        self.pid = 0
+        self.process: subprocess.Popen | None = None
+        if hasattr(os, "fork"):
+            self._fork()
+        else:
+            environ = {**os.environ, "PYTHONPATH": str(folder), "PYTHONHASHSEED": "0"}
+            script = ("import json, os, sys\nfrom pathlib import Path\n" + inspect.getsource(_base_line)
+                      + "\nprint(_base_line(*sys.argv[1:]))\n")
+            self.process = subprocess.Popen([sys.executable, "-c", script, *self.args], cwd=folder,
+                                            env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                            text=True)
+
+    def _fork(self) -> None:
+        import stacks.program  # noqa: F401 - the SDKs every layer imports, loaded once for both trees
+
+        read, write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: the base's modules, its synth as one JSON line, exit
+            os.close(read)
+            code = 0
+            with os.fdopen(write, "w") as out:
+                try:
+                    out.write(_base_line(*self.args))
+                except BaseException as error:  # noqa: BLE001 - reported by the parent in one line
+                    out.write(json.dumps({"failed": f"{type(error).__name__}: {error}"}))
+                    code = 1
+            os._exit(code)
+        os.close(write)
+        self.reader = os.fdopen(read)
+
+    def finish(self) -> tuple[str, str]:
+        """(the JSON line or "", the last line of what went wrong)."""
+        if self.process is not None:
+            stdout, stderr = self.process.communicate()
+            failed = self.process.returncode != 0 or not stdout.strip()
+            return ("" if failed else stdout.strip().splitlines()[-1],
+                    (stderr.strip().splitlines() or ["(no output)"])[-1])
+        with self.reader:
+            line = self.reader.read()
+        _, status = os.waitpid(self.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0 or not line:
+            return "", json.loads(line).get("failed", "(no output)") if line.startswith("{") else "(no output)"
+        return line, ""
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            return
+        self.reader.close()
+        os.kill(self.pid, 9)
+        os.waitpid(self.pid, 0)
 
 
-def finish_base_synth(process: subprocess.Popen, base: str, cache_entry: Path | None = None) -> Side:
-    stdout, stderr = process.communicate()
-    if process.returncode != 0 or not stdout.strip():
-        tail = (stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise PlanError([f"BASE={base}: its synth failed: {tail}"])
-    line = stdout.strip().splitlines()[-1]
+_HERE = Path(__file__).resolve().parents[1]  # the working tree
+
+
+def _base_line(here: str, folder: str, env: str, secrets: str, stack_dir: str) -> str:
+    """The base tree's synth as one JSON line, in the forked child (which first forgets the working
+    tree's modules) or in a new interpreter (the source of this function is its script)."""
+    for name, module in list(sys.modules.items()):
+        if (getattr(module, "__file__", None) or "").startswith(here + os.sep) and ".venv" not in module.__file__:
+            del sys.modules[name]
+    sys.path[:] = [folder, *(p for p in sys.path if p and Path(p).resolve() != Path(here))]
+    os.chdir(folder)
+    from stacks.config.loader import ConfigError
+    from synth import engine
+
+    try:
+        result = engine.run(env, json.loads(secrets) or None, stack_dir=Path(stack_dir) if stack_dir else engine.ROOT)
+    except ConfigError as error:
+        return json.dumps({"config_errors": error.lines})
+    return json.dumps({"resources": result.resources, "revealed": result.revealed,
+                       "computed": getattr(result, "computed", {}),
+                       "property_dependencies": getattr(result, "property_dependencies", {})})
+
+
+def finish_base_synth(base_synth: BaseSynth, base: str, cache_entry: Path | None = None) -> Side:
+    line, failure = base_synth.finish()
+    if not line:
+        raise PlanError([f"BASE={base}: its synth failed: {failure}"])
     doc = json.loads(line)
     if "config_errors" in doc:
         raise PlanError([f"BASE={base}: invalid configuration", *doc["config_errors"]])
@@ -460,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
             folder = base_folder(args.base, engine.ROOT, Path(scratch))
             old, entry = cached_base(folder, args.env, args.out / "cache", args.stack_dir)
             # The base's synth runs beside the working tree's (unless an identical tree's is cached).
-            process = None if old is not None else start_base_synth(folder, args.env, args.stack_dir)
+            process = None if old is not None else BaseSynth(folder, args.env, args.stack_dir)
             stack_dir = args.stack_dir or engine.ROOT
             try:
                 new = engine.run(args.env, rotation_secrets(args.env, stack_dir), stack_dir=stack_dir)

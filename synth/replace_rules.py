@@ -32,8 +32,11 @@ LINODE = "linode/terraform-provider-linode@v3.13.0"
 INCUS = "lxc/terraform-provider-incus@v1.1.1"
 COMMAND = "pulumi/pulumi-command@v1.2.1"
 K8S = "pulumi/pulumi-kubernetes"
-RANDOM = "hashicorp/terraform-provider-random@v3"
-TLS = "hashicorp/terraform-provider-tls@v4"
+# The upstream commits pulumi/pulumi-random and pulumi/pulumi-tls pin in provider/go.mod (their
+# pseudo-versions). random's commit was read; tls's newest readable snapshot (d72d90e1, 2026-04-28,
+# two weeks before the pinned 609226f53114) was, and its schema files are unchanged in v4.x.
+RANDOM = "hashicorp/terraform-provider-random@f8d869dc98d9"
+TLS = "hashicorp/terraform-provider-tls@d72d90e1"
 MINIO = "aminueza/terraform-provider-minio@v3.40"  # the upstream pulumi-minio bridges (newest stored snapshot)
 
 Inputs = dict[str, Any]
@@ -139,25 +142,28 @@ FORCE_NEW: dict[str, tuple[Rule, ...]] = {
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": (*_K8S_METADATA, *_rules(K8S_DIFF, "roleRef")),
     "command:local:Command": _rules(COMMAND_INPUTS, "triggers"),
     # terraform-provider-random (pulumi-random 4.x): every argument of random_bytes and
-    # random_password carries RequiresReplace (internal/provider/resource_bytes.go, resource_password.go).
+    # random_password carries a RequiresReplace plan modifier (internal/provider/resource_bytes.go,
+    # resource_password.go; password's keepers only when the new values are not null, and
+    # override_special not from "" to null).
     "random:index/randomBytes:RandomBytes": _rules(f"{RANDOM} internal/provider/resource_bytes.go", "length", "keepers"),
     "random:index/randomPassword:RandomPassword": _rules(
         f"{RANDOM} internal/provider/resource_password.go", "length", "keepers", "special", "upper", "lower",
-        "numeric", "minLower", "minUpper", "minNumeric", "minSpecial", "overrideSpecial"),
+        "number", "numeric", "minLower", "minUpper", "minNumeric", "minSpecial", "overrideSpecial"),
     # terraform-provider-tls (pulumi-tls 5.x): keys and certificates are immutable; every argument
-    # that shapes them carries RequiresReplace (internal/provider/resource_*.go).
+    # that shapes them carries RequiresReplace, the PEM inputs requireReplaceIfStateContainsPEMString
+    # (internal/provider/resource_*.go); early_renewal_hours alone is an update.
     "tls:index/privateKey:PrivateKey": _rules(
         f"{TLS} internal/provider/resource_private_key.go", "algorithm", "rsaBits", "ecdsaCurve"),
     "tls:index/selfSignedCert:SelfSignedCert": _rules(
         f"{TLS} internal/provider/resource_self_signed_cert.go", "privateKeyPem", "subject", "validityPeriodHours",
-        "allowedUses", "dnsNames", "ipAddresses", "uris", "isCaCertificate", "setSubjectKeyId",
+        "allowedUses", "dnsNames", "ipAddresses", "uris", "isCaCertificate", "maxPathLength", "setSubjectKeyId",
         "setAuthorityKeyId"),
     "tls:index/certRequest:CertRequest": _rules(
         f"{TLS} internal/provider/resource_cert_request.go", "privateKeyPem", "subject", "dnsNames",
         "ipAddresses", "uris"),
     "tls:index/locallySignedCert:LocallySignedCert": _rules(
         f"{TLS} internal/provider/resource_locally_signed_cert.go", "certRequestPem", "caPrivateKeyPem",
-        "caCertPem", "validityPeriodHours", "allowedUses", "isCaCertificate", "setSubjectKeyId"),
+        "caCertPem", "validityPeriodHours", "allowedUses", "isCaCertificate", "maxPathLength", "setSubjectKeyId"),
     # A CRD object and a ClusterRole: only the metadata every kind has (diff.go lists no field of theirs).
     "kubernetes:cert-manager.io/v1:ClusterIssuer": _K8S_METADATA,
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": _K8S_METADATA,

@@ -85,7 +85,7 @@ def base_provisioning(env: str, before) -> dict[str, str]:
     """Every host re-provisioned in place; only per-node snippet files and cloud-init Linodes replaced."""
     c = config(env)
     px = c.get("homelab:proxmox") or {}
-    expected = {f"{g['name']}-provision": "update" for g in px.get("vms", [])}
+    expected = {f"{g['name']}-provision": "update" for g in [*px.get("vms", []), *px.get("containers", [])]}
     expected |= {r["name"]: "replace" for r in before.resources
                  if r["type"] == "proxmoxve:index/fileLegacy:FileLegacy" and r["name"].startswith("user-data-")}
     for host in c.get("homelab:onboard") or []:
@@ -457,8 +457,8 @@ def test_a_replaced_protected_vm_is_an_error_as_pulumi_reports_it():
 # --- the README table ----------------------------------------------------------------------------------
 
 DAY2_TABLE = [  # (edit, what it does; checked by the tests above for both environments)
-    ("Rotate the operator SSH key", "update: provision.sh re-runs on every VM, Linode and onboarded host, "
-     "Incus user-data; replace: per-node user-data snippets (same path); LXC root keys: at creation only"),
+    ("Rotate the operator SSH key", "update: provision.sh re-runs on every VM, LXC container, Linode and onboarded "
+     "host, Incus user-data; replace: per-node user-data snippets (same path)"),
     ("Add a base package, change the timezone", "the same as a key rotation: no VM, container or "
      "Linode is replaced"),
     ("Change one VM's address", "update: the VM (cloud-init drive rebuilt, reboot), its commands, "

@@ -166,6 +166,10 @@ def test_every_custom_type_the_program_registers_has_read_rules(synth_result):
     ("kubernetes:batch/v1:Job", "spec.template"), ("kubernetes:apps/v1:Deployment", "spec.selector"),
     ("kubernetes:core/v1:PersistentVolumeClaim", "spec"), ("kubernetes:helm.sh/v3:Release", "namespace"),
     ("incus:index/instance:Instance", "image"), ("incus:index/storageVolume:StorageVolume", "pool"),
+    # hashicorp/terraform-provider-tls internal/provider/resource_*.go, -random resource_password.go
+    ("tls:index/selfSignedCert:SelfSignedCert", "maxPathLength"), ("tls:index/privateKey:PrivateKey", "rsaBits"),
+    ("tls:index/locallySignedCert:LocallySignedCert", "caCertPem"),
+    ("random:index/randomPassword:RandomPassword", "number"), ("random:index/randomBytes:RandomBytes", "length"),
 ])
 def test_replace_forcing_inputs_read_from_the_providers(type_, path):
     rules = {r.path: r for r in replace_rules.rules_for(type_)}
@@ -176,6 +180,8 @@ def test_replace_forcing_inputs_read_from_the_providers(type_, path):
     ("linode:index/firewall:Firewall", "inbounds"), ("linode:index/instance:Instance", "region"),
     (VM, "cpu.cores"), ("incus:index/storageVolume:StorageVolume", "config"),
     ("kubernetes:apps/v1:Deployment", "spec.template"),
+    ("tls:index/selfSignedCert:SelfSignedCert", "earlyRenewalHours"),
+    ("tls:index/locallySignedCert:LocallySignedCert", "earlyRenewalHours"),
 ])
 def test_updatable_inputs_are_not_in_the_table(type_, path):
     assert path not in {r.path for r in replace_rules.rules_for(type_)}
@@ -214,6 +220,36 @@ def test_make_plan_against_a_folder_writes_json_and_markdown(tmp_path):
     third = subprocess.run([sys.executable, "-m", "synth.plan", "--env", "mirkwood", "--base", str(base),
                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert third.returncode == 0 and len(list((out / "cache").glob("mirkwood-*.json"))) == 2
+
+
+FORKLESS = "import os, sys; del os.fork; from synth.plan import main; sys.exit(main(sys.argv[1:]))"
+
+
+@pytest.mark.parametrize("how", ["fork", "new interpreter"])
+def test_the_base_synth_runs_the_base_trees_own_code(tmp_path, how):
+    """The base's synth (forked from the planner, or a new interpreter where there is no fork) must
+    import the base's modules, not keep the working tree's: a script the base renders differently
+    shows as an update."""
+    base = copy_project(tmp_path / "base")
+    script = base / "cloudinit" / "scripts" / "provision.sh"
+    script.write_text(script.read_text() + "\n# an older provision.sh\n")
+    command = ["-m", "synth.plan"] if how == "fork" else ["-c", FORKLESS]
+    done = subprocess.run([sys.executable, *command, "--env", "mirkwood", "--base", str(base),
+                           "--out", str(tmp_path / "plan")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    ops = {s["name"]: s["op"] for s in json.loads((tmp_path / "plan" / "mirkwood.json").read_text())["steps"]}
+    updated = sorted(name for name, op in ops.items() if op == "update" and name.endswith("-provision"))
+    assert "mirkwood-k3s-s1-provision" in updated and "mirkwood-dns-provision" in updated
+
+
+def test_a_base_whose_synth_fails_exits_2_with_one_line(tmp_path):
+    base = copy_project(tmp_path / "base")
+    (base / "__main__.py").write_text("raise RuntimeError('the base is broken')\n")
+    done = subprocess.run([sys.executable, "-m", "synth.plan", "--env", "mirkwood", "--base", str(base),
+                           "--out", str(tmp_path / "plan")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"homelab plan: BASE={base}: its synth failed: RuntimeError: the base is broken"]
 
 
 def test_make_plan_with_an_unknown_base_exits_2_with_one_line(tmp_path):

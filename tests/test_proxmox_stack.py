@@ -251,7 +251,7 @@ def test_local_storage_clones_from_the_template_on_their_own_node_and_registers_
         assert one("local-b-vm")["urn"] in ready["dependencies"]
         ct = hosts.get("local-ct")
         assert (ct.platform, ct.ssh_user, [type(r).__name__ for r in ct.ready]) == (
-            "proxmox-lxc", "root", ["ContainerLegacy"])
+            "proxmox-lxc", "root", ["ContainerLegacy", "Command"])
 
     return pulumi.Output.all(*(r.urn for h in hosts.all() for r in h.ready)).apply(check)
 

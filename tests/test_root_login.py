@@ -1,5 +1,6 @@
 """Hosts whose provisioning connects as root keep root's key login, on the scripts the synth renders
-for the committed environments: an SSH-provisioned Linode (the provider gives it only root) and an
+for the committed environments: an SSH-provisioned Linode (the provider gives it only root), a
+Proxmox LXC container (Proxmox writes the operator keys into root's authorized_keys only) and an
 onboarded host whose `ssh_user` is root. Every other host has root login switched off. Dropping the
 rule would lock the next `pulumi up` out of such a host (its commands reconnect as root)."""
 
@@ -19,6 +20,7 @@ def root_connected_hosts(env: str) -> set[str]:
     as_root = {i["name"] for i in (config.get("homelab:linode") or {}).get("instances", [])
                if i.get("provision") == "ssh"}
     as_root |= {h["name"] for h in config.get("homelab:onboard") or [] if h.get("ssh_user", "root") == "root"}
+    as_root |= {c["name"] for c in (config.get("homelab:proxmox") or {}).get("containers", [])}
     return as_root
 
 
@@ -40,6 +42,17 @@ def test_root_key_login_is_kept_exactly_for_hosts_provisioned_as_root(synth_resu
     assert values, f"{env}: no provisioning script rendered"
     assert {host for host, value in values.items() if value == "no"} == as_root & set(values)
     assert {value for host, value in values.items() if host not in as_root} <= {"yes"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_lxc_container_is_provisioned_and_keeps_root_login(synth_result, env):
+    """A container is provisioned like every other host (a key rotation or a package reaches it),
+    over root, so its script must keep root's key login or the next `up` is locked out."""
+    config = yaml.safe_load((ROOT / f"Pulumi.{env}.yaml").read_text())["config"]
+    containers = {c["name"] for c in (config.get("homelab:proxmox") or {}).get("containers", [])}
+    values = disable_root_by_host(synth_result(env).artifacts)
+    assert containers, f"{env}: the committed stack has no LXC container to check"
+    assert {name: values.get(name) for name in containers} == {name: "no" for name in containers}
 
 
 def test_lothlorien_has_an_ssh_provisioned_linode_that_keeps_root_login(synth_result):
