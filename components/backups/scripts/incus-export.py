@@ -9,7 +9,8 @@ Incus REST API (lxc/incus doc/rest-api.yaml; cmd/incusd/storage_volumes_backup.g
   compression_algorithm} -> 202, an async response whose `operation` (and Location header) is
   /1.0/operations/{id}.
 - GET /1.0/operations/{id}/wait?timeout=N -> 200, sync response; metadata is the Operation
-  (status "Success" | "Failure" | still "Running" when the timeout passed, err).
+  (status "Success" | "Failure" | still "Running" when the timeout passed, err). The endpoint
+  takes no project (cmd/incusd/operations.go, operationWait), so a restricted certificate may wait.
 - GET .../backups/{name}/export -> 200, the backup file (application/octet-stream).
 - DELETE .../backups/{name} -> 202 and an operation, as above.
 The server is authenticated by pinning its certificate (the SHA-256 of the certificate it presents
