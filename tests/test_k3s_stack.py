@@ -40,6 +40,25 @@ def declared(monkeypatch):
     monkeypatch.setattr(model, "declared_hosts", lambda cfg: hosts)
 
 
+@pytest.fixture
+def components(monkeypatch) -> list[Any]:
+    """The K3sCluster components the stack layer builds: a check waits for all of their commands,
+    not only the kubeconfig (an agent's join registers after it)."""
+    built: list[Any] = []
+    real = k3s.K3sCluster
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        built.append(real(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(k3s, "K3sCluster", build)
+    return built
+
+
+def settled(cluster: Cluster, built: list[Any]) -> pulumi.Output[list[Any]]:
+    return pulumi.Output.all(cluster.kubeconfig, cluster.provider.urn, *(c.id for b in built for c in b.ready))
+
+
 def config(env: str, cluster_name: str) -> Any:
     base, _ = stack_entries(env)
     entries = {key: value for key, value in base.items() if key == "homelab:environment"}
@@ -83,7 +102,7 @@ def by_name(prefix: str) -> dict[str, dict[str, Any]]:
 
 
 @pulumi.runtime.test
-def test_cluster_on_vms_and_an_onboarded_pi_with_token_from_config(declared):
+def test_cluster_on_vms_and_an_onboarded_pi_with_token_from_config(declared, components):
     cfg = config("mirkwood", "k3w-mk")
     hosts = registry("k3w-mk")
     cluster = k3s.deploy(cfg, secrets("K10-from-config-token"), hosts)
@@ -106,11 +125,11 @@ def test_cluster_on_vms_and_an_onboarded_pi_with_token_from_config(declared):
         assert "K10-from-config-token" not in RECORDED.revealed[pi_join["urn"]]["stdin"]
         assert not regs["k3w-mk-server-k3w-s1"]["options"]["protect"]  # staging stays easy to tear down
 
-    return pulumi.Output.all(cluster.kubeconfig, cluster.provider.urn).apply(check)
+    return settled(cluster, components).apply(check)
 
 
 @pulumi.runtime.test
-def test_production_protects_servers_and_generates_a_token_when_unset(declared):
+def test_production_protects_servers_and_generates_a_token_when_unset(declared, components):
     cfg = config("lothlorien", "k3w-lo")
     hosts = registry("k3w-lo")
     cluster = k3s.deploy(cfg, _no_token_secrets(), hosts)
@@ -122,7 +141,7 @@ def test_production_protects_servers_and_generates_a_token_when_unset(declared):
         assert regs["k3w-lo-token"]["type"] == "random:index/randomPassword:RandomPassword"
         assert yaml.safe_load(values[0])["clusters"][0]["cluster"]["server"] == "https://10.40.0.21:6443"
 
-    return pulumi.Output.all(cluster.kubeconfig, cluster.provider.urn).apply(check)
+    return settled(cluster, components).apply(check)
 
 
 def _no_token_secrets() -> Secrets:
