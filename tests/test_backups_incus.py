@@ -260,6 +260,14 @@ def test_snapshots_and_compression_reach_the_request(api, certs, tmp_path):
     assert (tmp_path / "out" / "mosquitto-data.tar.zst").is_file()
 
 
+def test_a_local_pool_in_a_cluster_names_its_member_on_every_volume_call(api, certs, tmp_path):
+    # A volume on a member's local pool (not shared storage): `target` names the member (rest-api.yaml).
+    done = run_export(api, certs, tmp_path / "out", INCUS_TARGET="cluster01-n2")
+    assert done.returncode == 0, done.stderr
+    volume_calls = [q for _m, path, q, _b in api.requests if not path.startswith("/1.0/operations/")]
+    assert len(volume_calls) == 3 and all(q == {"project": "default", "target": "cluster01-n2"} for q in volume_calls)
+
+
 def test_a_server_that_is_not_the_pinned_one_gets_no_request(api, certs, tmp_path):
     # The impostor's certificate is pinned: the real server's does not match it.
     done = run_export(api, certs, tmp_path / "out", server_cert="impostor")
