@@ -453,6 +453,13 @@ def test_bad_incus_export_config_is_one_line_naming_the_field(value, line):
     assert any(x.startswith(line) for x in lines), lines
 
 
+def test_an_exported_remote_without_data_volumes_is_named():
+    def drop_atlantis_data(entries):
+        entries["homelab:incus"]["instances"]["atlantis"].pop("data")
+    assert _validate("lothlorien", drop_atlantis_data) == [
+        "backups.incus.iapetus: has no instance with a data volume to export (incus.instances.*.data) (got 'iapetus')"]
+
+
 def test_incus_exports_need_the_store_and_the_cluster():
     def no_store(entries):
         entries["homelab:backups"].pop("store")

@@ -240,7 +240,8 @@ def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
         yield SecretSpec(ACCESS_KEY, "access key of the off-cluster backup store (S3/MinIO)")
         yield SecretSpec(SECRET_KEY, "secret key of the off-cluster backup store (S3/MinIO)")
     known = cfg.incus.remotes if cfg.incus is not None else {}
-    for remote in sorted(r for r in cfg.backups.incus if r in known):  # an unknown remote is a config error
+    # An unknown remote or one on the local socket is a config error of its own, not a missing secret.
+    for remote in sorted(r for r in cfg.backups.incus if r in known and not known[r].address.startswith("unix:")):
         yield SecretSpec(incus_client_cert_key(remote), f"client certificate (PEM) the Incus remote {remote} trusts "
                          "for volume exports (`incus config trust add-certificate --restricted --projects`)", **_PEM_CERT)
         yield SecretSpec(incus_client_key_key(remote), f"private key (PEM) of that client certificate of {remote}")
@@ -265,6 +266,8 @@ def _incus_checks(cfg: "EnvironmentConfig", backups: Backups) -> Iterable[Proble
         elif cfg.incus.remotes[remote].address.startswith("unix:"):
             yield Problem(path, remote, "is reached over the local socket; an export from the cluster needs its "
                                         "https:// address")
+        elif not any(i.remote == remote and i.data is not None for i in cfg.incus.instances.values()):
+            yield Problem(path, remote, "has no instance with a data volume to export (incus.instances.*.data)")
     if backups.incus and backups.store is None:
         yield Problem("backups.incus", NO_VALUE, "exports to the backup store, but backups.store is not configured")
     if backups.incus and (cfg.k3s is None or not cfg.k3s.clusters):
