@@ -16,7 +16,7 @@ from components.k3s import render
 from stacks.config.backups import check_cron
 from synth.wire import MASK
 from tests.rootfs import make_rootfs, run_in_rootfs
-from tests.test_k3s_scripts import OLD, SERVER, SETTINGS, TOKEN, seed_installer
+from tests.test_k3s_scripts import OLD, SERVER, SETTINGS, TOKEN, pin_standin, seed_installer
 from tests.tools import require_tool
 
 COMMAND = "command:remote:Command"
@@ -91,7 +91,8 @@ def test_synth_servers_snapshot_to_s3_and_credentials_travel_on_stdin_only(env, 
 
 
 @pytest.fixture
-def installed(tmp_path: Path) -> Path:
+def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    pin_standin(monkeypatch)
     root = make_rootfs(tmp_path)
     seed_installer(root, OLD)
     script = render.install_script(SERVER, OLD, config_with_snapshots(), ready_timeout=30)

@@ -139,3 +139,53 @@ def test_production_declares_its_proxmox_token_identity():
     assert caught.value.lines == [
         "proxmox.api_token_id: is required in production: the identity USER@REALM!TOKENID of proxmoxApiToken, so "
         "that no staging stack can use the same token (got None)"]
+
+
+def test_staging_with_productions_pve_exporter_token_is_refused_by_its_identity():
+    entries, secret_keys = _committed("mirkwood")
+    prod_id = "pve-exporter-lothlorien@pve!metrics"
+    entries["homelab:monitoring"]["proxmox"]["token_id"] = prod_id
+    entries["homelab:pveExporterToken"] = f"{prod_id}={SECRET_PART}"
+    advice = ("is also the PVE exporter token of the production environment lothlorien; give each environment "
+              "its own token")
+    assert _staging_lines(entries, secret_keys) == [f"monitoring.proxmox.token_id: {advice} (got '{prod_id}')"]
+    # Undeclared, the secret's own identity gives it away.
+    del entries["homelab:monitoring"]["proxmox"]["token_id"]
+    assert _staging_lines(entries, secret_keys) == [
+        f"homelab:pveExporterToken: {advice} (secret not shown) (got '{prod_id}')"]
+
+
+def test_staging_exporter_holding_productions_pulumi_token_and_the_reverse_are_refused():
+    """Each of staging's Proxmox tokens is compared with each of production's: the exporter given
+    production's (read-write) Pulumi token, or Pulumi given production's exporter token."""
+    entries, secret_keys = _committed("mirkwood")
+    entries["homelab:pveExporterToken"] = f"homelab-lothlorien@pve!pulumi={SECRET_PART}"
+    del entries["homelab:monitoring"]["proxmox"]["token_id"]
+    assert _staging_lines(entries, secret_keys) == [
+        "homelab:pveExporterToken: is also the API token of the production environment lothlorien; give each "
+        "environment its own token, limited to its pool and storages (secret not shown) "
+        "(got 'homelab-lothlorien@pve!pulumi')"]
+    entries, secret_keys = _committed("mirkwood")
+    entries["homelab:proxmox"]["api_token_id"] = "pve-exporter-lothlorien@pve!metrics"
+    entries["homelab:proxmoxApiToken"] = f"pve-exporter-lothlorien@pve!metrics={SECRET_PART}"
+    assert _staging_lines(entries, secret_keys) == [
+        "proxmox.api_token_id: is also the PVE exporter token of the production environment lothlorien; give "
+        "each environment its own token (got 'pve-exporter-lothlorien@pve!metrics')"]
+
+
+def test_the_exporter_token_must_be_the_declared_one_and_production_declares_it():
+    entries, secret_keys = _committed("mirkwood")
+    entries["homelab:pveExporterToken"] = f"someone-else@pve!metrics={SECRET_PART}"
+    with pytest.raises(loader.ConfigError) as caught:
+        loader.validate(entries, stack="mirkwood", secret_keys=secret_keys)
+    assert caught.value.lines == [
+        "homelab:pveExporterToken: is not the token of monitoring.proxmox.token_id (secret not shown) "
+        "(got 'pve-exporter-mirkwood@pve!metrics')"]
+    assert SECRET_PART not in str(caught.value)
+    entries, secret_keys = _committed("lothlorien")
+    del entries["homelab:monitoring"]["proxmox"]["token_id"]
+    with pytest.raises(loader.ConfigError) as caught:
+        loader.validate(entries, stack="lothlorien", secret_keys=secret_keys)
+    assert caught.value.lines == [
+        "monitoring.proxmox.token_id: is required in production: the identity USER@REALM!TOKENID of "
+        "pveExporterToken, so that no staging stack can use the same token (got None)"]

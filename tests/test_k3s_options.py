@@ -20,7 +20,7 @@ import yaml
 
 from components.k3s import flags, render
 from tests.rootfs import SUITES, make_rootfs, run_in_rootfs
-from tests.test_k3s_scripts import STANDIN, TOKEN, installer_calls, seed_installer
+from tests.test_k3s_scripts import STANDIN, TOKEN, installer_calls, pin_standin, seed_installer
 from tests.tools import require_tool
 
 OLD = "v1.31.4+k3s1"
@@ -198,7 +198,8 @@ def _sha(data: bytes) -> str:
 
 
 @pytest.fixture(params=SUITES)
-def root(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+def root(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Path:
+    pin_standin(monkeypatch)
     rootfs = make_rootfs(tmp_path, request.param)
     seed_installer(rootfs, OLD)
     return rootfs

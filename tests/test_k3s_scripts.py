@@ -5,13 +5,14 @@ root filesystems (tests/rootfs.py) where the k3s installer is a stand-in that re
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from components.k3s import render
+from components.k3s import installers, render
 from tests.rootfs import SUITES, make_rootfs, run_in_rootfs
 from tests.tools import require_tool
 
@@ -74,6 +75,17 @@ def test_scripts_are_strict_bash_and_carry_no_token(name: str) -> None:
     assert TOKEN not in text and AGENT_PASSWORD not in text
 
 
+# The real rows pin k3s's install.sh, which the root-filesystem runs never download: there the
+# seeded stand-in is the installer, so its checksum is what the scripts are rendered with.
+REAL_INSTALLER = installers.INSTALLERS[OLD]
+STANDIN_SHA256 = hashlib.sha256(STANDIN.read_bytes()).hexdigest()
+
+
+def pin_standin(monkeypatch: pytest.MonkeyPatch) -> None:
+    standin = installers.Installer(REAL_INSTALLER.commit, STANDIN_SHA256)
+    monkeypatch.setattr(installers, "INSTALLERS", {version: standin for version in installers.INSTALLERS})
+
+
 def seed_installer(root: Path, version: str) -> None:
     cache = root / "var/lib/homelab/k3s"
     cache.mkdir(parents=True, exist_ok=True)
@@ -101,7 +113,8 @@ def run(root: Path, script: str, token: str | None = SERVER_STDIN) -> subprocess
 
 
 @pytest.fixture(params=SUITES)
-def root(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+def root(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Path:
+    pin_standin(monkeypatch)
     rootfs = make_rootfs(tmp_path, request.param)
     seed_installer(rootfs, OLD)
     seed_installer(rootfs, NEW)
@@ -249,6 +262,38 @@ def test_agent_joins_with_token_file_uninstalls_clean_and_fails_without_token_or
     assert "node not Ready after 1s (last status: False)" in not_ready.stderr
 
 
+CURL_SERVES_STANDIN = """#!/bin/sh
+# curl stand-in: whatever URL it is asked, it writes the installer stand-in (an installer that is not
+# the one pinned) and logs the URL.
+out=""; url=""
+while [ $# -gt 0 ]; do
+  case "$1" in -o) out=$2; shift ;; -*) ;; *) url=$1 ;; esac
+  shift
+done
+echo "$url" >>/var/log/curl-standin.log
+cp /opt/standin-installer.sh "$out"
+"""
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("script", [server_script, agent_script], ids=["server", "agent"])
+def test_an_installer_without_the_pinned_sha256_is_never_run(root: Path, script) -> None:
+    """Rendered with the real pin of k3s's install.sh, the node holds (cached) and downloads only the
+    stand-in: the script stops with the message, the stand-in never runs, nothing is installed."""
+    installers.INSTALLERS[OLD] = REAL_INSTALLER  # the fixture's stand-in pin, undone for this version
+    (root / "opt").mkdir(exist_ok=True)
+    (root / "opt/standin-installer.sh").write_text(STANDIN.read_text())
+    curl = root / "usr/local/bin/curl"
+    curl.write_text(CURL_SERVES_STANDIN)
+    curl.chmod(0o755)
+    done = run(root, script())
+    assert done.returncode != 0, done.stdout
+    assert f"{REAL_INSTALLER.url} does not have the pinned sha256 {REAL_INSTALLER.sha256}" in done.stderr
+    assert (root / "var/log/curl-standin.log").read_text().split() == [REAL_INSTALLER.url]
+    assert installer_calls(root) == [] and not (root / "usr/local/bin/k3s").exists()
+    assert not list((root / "var/lib/homelab/k3s").glob("*.part"))
+
+
 def test_rendering_is_deterministic_whatever_the_order_of_labels_and_taints():
     a = render.NodeSettings("k3s-1", "server", {"b": "2", "a": "1"}, ("z=1:NoSchedule", "a=1:NoExecute"))
     b = render.NodeSettings("k3s-1", "server", {"a": "1", "b": "2"}, ("a=1:NoExecute", "z=1:NoSchedule"))
@@ -260,8 +305,16 @@ def test_rendering_is_deterministic_whatever_the_order_of_labels_and_taints():
     assert "node-label:\n- a=1\n- b=2\n" in first and "node-taint:\n- a=1:NoExecute\n- z=1:NoSchedule\n" in first
 
 
-def test_installer_is_pinned_to_the_release_and_kubeconfig_rewrite_needs_a_cluster():
-    assert render.installer_url("v1.31.4+k3s1") == "https://raw.githubusercontent.com/k3s-io/k3s/v1.31.4%2Bk3s1/install.sh"
+def test_installer_is_pinned_by_commit_and_sha256_and_kubeconfig_rewrite_needs_a_cluster():
+    script = server_script()
+    assert (f"readonly INSTALLER_URL=https://raw.githubusercontent.com/k3s-io/k3s/{REAL_INSTALLER.commit}/install.sh\n"
+            in script)
+    assert f"readonly INSTALLER_SHA256={REAL_INSTALLER.sha256}\n" in script
+    # the cached or downloaded installer is checked before `sh` runs it
+    assert 'fetch_verified "$INSTALLER_URL" "$INSTALLER_SHA256" "$path"' in script
+    with pytest.raises(ValueError, match=r"k3s v1\.29\.0\+k3s1 has no pinned installer checksum: add a row .* "
+                                         r"components/k3s/installers\.py"):
+        render.install_script(SERVER, "v1.29.0+k3s1", {})
     with pytest.raises(ValueError, match="not a release tag"):
         render.install_script(SERVER, "latest", {})
     with pytest.raises(ValueError, match="no clusters"):

@@ -54,7 +54,7 @@ def test_undefined_default_receiver_and_duplicate_receivers():
 
 def test_webhook_receivers_proxmox_incus_and_mqtt_exporter_ask_for_their_secrets():
     entries, secret_keys = entries_for(
-        "lothlorien", proxmox={"targets": ["10.50.0.2"]}, incus={"targets": ["10.50.0.30:8443"]},
+        "lothlorien", proxmox={"targets": ["10.50.0.2"], "token_id": "prometheus@pve!exporter"}, incus={"targets": ["10.50.0.30:8443"]},
         mqtt_exporter={"user": "telegraf"},
     )
     given = {"pveExporterToken": "prometheus@pve!exporter=placeholder", "incusMetricsCertificate": "placeholder",

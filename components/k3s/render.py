@@ -31,6 +31,7 @@ import jinja2
 import yaml
 
 from components.k3s import flags
+from components.k3s.installers import Installer, for_version as installer_for
 
 API_PORT = 6443
 TOKEN_FILE = "/etc/rancher/k3s/cluster-token"
@@ -78,12 +79,6 @@ _ENV.filters["q"] = lambda value: shlex.quote(str(value))
 
 def is_release_tag(version: str) -> bool:
     return bool(RELEASE_TAG.match(version))
-
-
-def installer_url(version: str) -> str:
-    """The install script as published with that very release (pinned like the binary)."""
-    tag = urllib.parse.quote(version, safe="")
-    return f"https://raw.githubusercontent.com/k3s-io/k3s/{tag}/install.sh"
 
 
 def server_url(address: str) -> str:
@@ -362,14 +357,19 @@ def install_script(
     wait_address: str | None = None,
     secret_files: Sequence[str] = (),
     airgap: Airgap | None = None,
+    installer: Installer | None = None,
 ) -> str:
     """The node's install script. `manifests` (file name -> YAML, servers only) go to k3s's
     auto-deploy directory before k3s starts; `wait_address` (the VIP) must answer on the API port at
     the end. `secret_files`: paths whose content comes on stdin after the token (stdin_payload),
     written 0600; a change restarts k3s like a config change. `airgap`: binary, images and installer
-    from the mirror, verified, never from the internet."""
+    from the mirror, verified, never from the internet. `installer`: the install script and its
+    sha256 (default: the row of components/k3s/installers.py for `version`); the node refuses to
+    run an installer with another checksum."""
     if not is_release_tag(version):
         raise ValueError(f"k3s version {version!r} is not a release tag such as v1.31.4+k3s1")
+    if airgap is None and installer is None:
+        installer = installer_for(version)
     text = config_yaml(config).rstrip("\n")
     if CONFIG_DELIMITER in text:
         raise ValueError(f"config.yaml of {node.name} contains the heredoc delimiter {CONFIG_DELIMITER}")
@@ -381,7 +381,8 @@ def install_script(
         role=node.role,
         node_name=node.name,
         version=version,
-        installer_url=f"{airgap.base}/install.sh" if airgap else installer_url(version),
+        installer_url=f"{airgap.base}/install.sh" if airgap else installer.url,
+        installer_sha256=airgap.installer_sha256 if airgap else installer.sha256,
         ready_timeout=int(ready_timeout),
         token_file=TOKEN_FILE,
         config_yaml=text,

@@ -3,7 +3,8 @@ key, a Proxmox API token identity or a Linode token with a production stack is a
 
 What is compared is what the config can tell without any secret leaving its stack: public keys by
 their SHA256 fingerprint (as `ssh-keygen -l` prints it), Proxmox tokens by their identity
-`USER@REALM!TOKENID` (config `proxmox.api_token_id`; the loader checks that the secret carries it),
+`USER@REALM!TOKENID` (config `proxmox.api_token_id` for Pulumi's, `monitoring.proxmox.token_id` for
+the PVE exporter's, each against both of production's; the loader checks that the secrets carry them),
 Linode tokens by `linode.token_fingerprint` (a truncated SHA-256 of the token, which the loader checks
 against the secret). Staging's own secrets are compared too where they reveal something public: the
 public half of its `sshPrivateKey` (OpenSSH keys carry it unencrypted in their header) against
@@ -91,7 +92,8 @@ def _operator_fingerprints(cfg: "EnvironmentConfig") -> dict[str, int]:
 def conflicts(staging: "EnvironmentConfig", production: "EnvironmentConfig",
               secrets: Mapping[str, Any] = {}) -> Iterator[Problem]:
     """What staging shares with `production`. `secrets` are staging's own secret values by key
-    (`sshPrivateKey`, `linodeToken`), compared through what they reveal publicly."""
+    (`sshPrivateKey`, `proxmoxApiToken`, `pveExporterToken`, `linodeToken`), compared through what they
+    reveal publicly."""
     name = production.environment.name
     prod_keys = _operator_fingerprints(production)
     for fingerprint, index in sorted(_operator_fingerprints(staging).items(), key=lambda item: item[1]):
@@ -105,7 +107,7 @@ def conflicts(staging: "EnvironmentConfig", production: "EnvironmentConfig",
         yield Problem("homelab:sshPrivateKey", blob_fingerprint(blob),
                       f"opens the production environment {name}: its public key is one of that environment's "
                       "operator keys (key not shown); give each environment its own key")
-    yield from _proxmox_token(staging, production, secrets.get("proxmoxApiToken"))
+    yield from _proxmox_token(staging, production, secrets)
     yield from _linode_token(staging, production, secrets.get("linodeToken"))
 
 
@@ -114,16 +116,40 @@ def token_identity(token: str) -> str:
     return token.split("=", 1)[0]
 
 
-def _proxmox_token(staging: "EnvironmentConfig", production: "EnvironmentConfig", token: Any) -> Iterator[Problem]:
-    stage, prod = staging.proxmox, production.proxmox
-    if stage is None or prod is None or prod.api_token_id is None:
+def _proxmox_ids(cfg: "EnvironmentConfig") -> list[tuple[str, str | None, str, str]]:
+    """(field path, declared identity, secret key, what it is) of each Proxmox token the config uses."""
+    px = cfg.proxmox
+    mon = getattr(cfg, "monitoring", None)
+    exporter = mon.proxmox if mon is not None and mon.enabled and mon.proxmox and mon.proxmox.targets else None
+    return [
+        ("proxmox.api_token_id", px.api_token_id if px else None, "proxmoxApiToken", "API token"),
+        ("monitoring.proxmox.token_id", exporter.token_id if exporter else None, "pveExporterToken",
+         "PVE exporter token"),
+    ]
+
+
+def _proxmox_token(staging: "EnvironmentConfig", production: "EnvironmentConfig",
+                   secrets: Mapping[str, Any]) -> Iterator[Problem]:
+    """Any Proxmox token of staging (Pulumi's, the PVE exporter's; declared or the secret's own
+    identity) that is one of production's."""
+    prod = {identity: what for _, identity, _, what in _proxmox_ids(production) if identity is not None}
+    if not prod:
         return
-    advice = (f"is also the API token of the production environment {production.environment.name}; "
-              "give each environment its own token, limited to its pool and storages")
-    if stage.api_token_id == prod.api_token_id:
-        yield Problem("proxmox.api_token_id", stage.api_token_id, advice)
-    elif isinstance(token, str) and token_identity(token) == prod.api_token_id:
-        yield Problem("homelab:proxmoxApiToken", prod.api_token_id, advice + " (secret not shown)")
+    name = production.environment.name
+    for path, declared, key, _ in _proxmox_ids(staging):
+        token = secrets.get(key)
+        secret_identity = token_identity(token) if isinstance(token, str) else None
+        if declared is not None and declared in prod:
+            yield Problem(path, declared, _advice(prod[declared], name))
+        elif secret_identity is not None and secret_identity in prod:
+            yield Problem(f"homelab:{key}", secret_identity, _advice(prod[secret_identity], name) + " (secret not shown)")
+
+
+def _advice(what: str, name: str) -> str:
+    if what == "API token":
+        return (f"is also the API token of the production environment {name}; "
+                "give each environment its own token, limited to its pool and storages")
+    return f"is also the {what} of the production environment {name}; give each environment its own token"
 
 
 def _linode_token(staging: "EnvironmentConfig", production: "EnvironmentConfig", token: Any) -> Iterator[Problem]:

@@ -4,7 +4,7 @@
 homelab:k3s:
   clusters:
     - name: lothlorien
-      version: v1.31.4+k3s1          # a k3s release tag, pinned
+      version: v1.31.4+k3s1          # a k3s release tag, pinned; its installer sha256 in components/k3s/installers.py
       servers: [lothlorien-k3s-s1, lothlorien-k3s-s2, lothlorien-k3s-s3]   # the first initialises
       agents: [lothlorien-k3s-a1, pippin]
       vip: 10.50.0.20                # HA only: kube-vip announces it; must be in tls_san
@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
-from components.k3s import flags
+from components.k3s import flags, installers
 from components.k3s.render import RELEASE_TAG, SHA256, TAINT
 
 from .base import DeclaredHost, Model, Problem, SecretSpec, check_hostname, strict_cidr
@@ -293,6 +293,11 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
         if first != f"{path}.name":
             yield Problem(f"{path}.name", cluster.name, f"cluster name is already used by {first}")
         yield from _topology(path, cluster)
+        # The installer runs as root on every node: only one whose sha256 is pinned for this version
+        # (an air-gapped install pins its mirror's installer itself).
+        missing = installers.problem(cluster.version) if cluster.airgap is None else None
+        if missing:
+            yield Problem(f"{path}.version", cluster.version, missing)
         for role in ("servers", "agents"):
             for position, node in enumerate(getattr(cluster, role)):
                 node_path = f"{path}.{role}[{position}]"

@@ -337,6 +337,12 @@ def _secrets_match_config(cfg: EnvironmentConfig, secrets: Mapping[str, Any]) ->
         if credentials.token_identity(token) != cfg.proxmox.api_token_id:
             yield Problem(f"{NAMESPACE}:proxmoxApiToken", cfg.proxmox.api_token_id,
                           "is not the token of proxmox.api_token_id (secret not shown)")
+    token = secrets.get("pveExporterToken")
+    mon = getattr(cfg, "monitoring", None)
+    declared = mon.proxmox.token_id if mon is not None and mon.proxmox is not None else None
+    if declared and isinstance(token, str) and "=" in token and credentials.token_identity(token) != declared:
+        yield Problem(f"{NAMESPACE}:pveExporterToken", declared,
+                      "is not the token of monitoring.proxmox.token_id (secret not shown)")
     token = secrets.get("linodeToken")
     if cfg.linode is not None and cfg.linode.token_fingerprint and isinstance(token, str):
         actual = credentials.token_fingerprint(token)

@@ -17,7 +17,8 @@ homelab:monitoring:
     routes:
       - {receiver: blackhole, matchers: ['severity="info"'], continue: false}
     group_by: [alertname, environment]
-  proxmox: {targets: [10.40.0.2], verify_tls: true}  # token: pveExporterToken (user@realm!id=secret)
+  proxmox: {targets: [10.40.0.2], verify_tls: true,   # token: pveExporterToken (user@realm!id=secret)
+            token_id: "pve-exporter-lothlorien@pve!metrics"}  # its identity; required in production
   incus: {targets: ["10.40.0.30:8443"], insecure_skip_verify: false}  # incusMetricsCertificate / incusMetricsKey
   allowed_sources: [10.50.0.0/24]         # may reach Prometheus and Loki from outside (default: nobody)
   node_targets: ["10.40.0.50:9100"]       # node_exporter on hosts outside k3s
@@ -37,6 +38,7 @@ from pydantic import Field, field_validator
 
 from components.monitoring.render import parse_duration
 from .base import API_TOKEN, NO_VALUE, Model, Problem, SecretSpec, has_cluster
+from .proxmox import TOKEN_ID
 
 UPSTREAM = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 SIZE = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
@@ -154,6 +156,17 @@ class ProxmoxTargetsConfig(TargetsConfig):
     # The exporter checks the nodes' certificates (give them one from ACME, Datacenter > ACME, or
     # from a CA the exporter's image trusts); false only when the config says so.
     verify_tls: bool = True
+    # USER@REALM!TOKENID of the secret pveExporterToken (not secret itself): the loader checks that the
+    # secret carries it and that no staging stack uses a token of a production stack (its exporter's or
+    # its Pulumi token). Required in production when there are targets.
+    token_id: Optional[str] = None
+
+    @field_validator("token_id")
+    @classmethod
+    def _token_id(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.fullmatch(TOKEN_ID, value):
+            raise ValueError("is not a Proxmox API token id USER@REALM!TOKENID, e.g. pve-exporter-mirkwood@pve!metrics")
+        return value
 
 
 class IncusConfig(TargetsConfig):
@@ -213,6 +226,10 @@ def checks(cfg) -> Iterable[Problem]:
             known = f"users: {', '.join(users)}" if users else "mtig is not configured"
             yield Problem("monitoring.mqtt_exporter.user", mon.mqtt_exporter.user,
                           f"is not a Mosquitto user of the metrics stack ({known}); the exporter logs in with it")
+    if (mon.enabled and mon.proxmox and mon.proxmox.targets and mon.proxmox.token_id is None
+            and cfg.environment.production):
+        yield Problem("monitoring.proxmox.token_id", None, "is required in production: the identity "
+                      f"USER@REALM!TOKENID of {PVE_TOKEN}, so that no staging stack can use the same token")
     if upstream and not mon.enabled:
         yield Problem("monitoring.enabled", mon.enabled, "federating an upstream needs this environment's monitoring enabled")
     mtig = getattr(cfg, "mtig", None)
@@ -253,8 +270,12 @@ def secrets(cfg) -> Iterable[SecretSpec]:
         if receiver.webhook:
             yield SecretSpec(webhook_secret(receiver.name), f"Alertmanager webhook URL of receiver {receiver.name}")
     if mon.proxmox and mon.proxmox.targets:
+        token = dict(API_TOKEN)
+        if mon.proxmox.token_id is not None:
+            # A stand-in (the offline synth) carries the declared identity, as the real token must.
+            token["template"] = mon.proxmox.token_id + "={}"
         yield SecretSpec(PVE_TOKEN, "Proxmox API token for the PVE exporter (user@realm!tokenid=secret, PVEAuditor)",
-                         **API_TOKEN)
+                         **token)
     if mon.mqtt_exporter:
         yield SecretSpec(mqtt_password(mon.mqtt_exporter.user), f"MQTT password of {mon.mqtt_exporter.user} (Mosquitto exporter)")
     if mon.incus and mon.incus.targets:
