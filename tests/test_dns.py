@@ -17,6 +17,7 @@ import pytest
 from components.dns import render
 from components.dns.render import Layout, Record, ZoneSpec
 from tests.conftest import ENVIRONMENTS
+from tests.helpers import some
 from tests.tools import require_tool
 
 HOST = "127.0.0.1"
@@ -141,7 +142,7 @@ def test_a_real_server_answers_for_every_name_in_the_inventory(env, synth_result
             assert server.query(host["fqdn"]) == [host["addresses"]["primary"]], host["fqdn"]
         # Every name the program publishes in the domain: outputs.dns, the k3s API, the endpoints.
         records = outputs["dns"]["records"]
-        for fqdn, address in records.items():
+        for fqdn, address in some(records.items(), "outputs.dns.records"):
             assert server.query(fqdn) == [address], fqdn
         urls = [u for value in outputs["endpoints"].values() if value
                 for u in (value if isinstance(value, list) else [value])]
@@ -165,11 +166,10 @@ def test_every_published_endpoint_host_is_an_address_a_record_or_in_cluster(env,
     records, domain = outputs["dns"]["records"], outputs["environment"]["domain"]
     urls = [(key, u) for key, value in outputs["endpoints"].items() if value
             for u in (value if isinstance(value, list) else [value])]
-    assert urls
-    for key, url in urls:
-        host = urlsplit(url).hostname
-        if host is None or re.fullmatch(r"[\d.]+", host) or host.endswith(".svc.cluster.local"):
-            continue
+    named_urls = [(key, url, urlsplit(url).hostname) for key, url in urls]
+    named_urls = [(key, url, host) for key, url, host in named_urls
+                  if host is not None and not re.fullmatch(r"[\d.]+", host) and not host.endswith(".svc.cluster.local")]
+    for key, url, host in some(named_urls, "endpoints published under a DNS name"):
         assert host in records, f"endpoints.{key} {url}: {host} has no record in the zone of {domain}"
 
 

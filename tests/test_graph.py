@@ -9,6 +9,7 @@ import pytest
 
 from synth import graph
 from synth.critical_path import analyse
+from tests.helpers import some
 from tests.graph_fixture import cluster
 from tests.tools import require_tool
 
@@ -20,7 +21,7 @@ def _dot(**kw) -> tuple[str, object]:
 
 def test_components_are_clusters_and_custom_resources_nodes():
     dot, a = _dot(agents=2)
-    components = [e for e in a.entries.values() if e["type"].startswith("homelab:")]
+    components = some((e for e in a.entries.values() if e["type"].startswith("homelab:")), "component resources")
     assert dot.count("subgraph cluster_") == len(components)
     node_lines = re.findall(r"^\s+r\d+ \[label=", dot, re.M)
     assert len(node_lines) == len(a.custom)

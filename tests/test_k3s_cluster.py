@@ -21,6 +21,7 @@ from components.k3s import render
 from synth.mocks import _random_password, k3s_ca_prefix, k3s_kubeconfig
 from synth.wire import MASK
 from tests.conftest import RECORDED, registered
+from tests.helpers import some
 
 TOKEN = "K10supplied-token-value-7c1d"
 VERSION = "v1.31.4+k3s1"
@@ -209,7 +210,10 @@ def test_secrets_never_in_command_lines_and_kubeconfig_read_is_not_logged():
 
     def check(kubeconfig: str, endpoint: str) -> None:
         regs = records(p)
-        for reg in (r for r in regs.values() if r["type"] == COMMAND and r["name"].startswith(f"{p}-")):
+        commands = some((r for r in regs.values() if r["type"] == COMMAND and r["name"].startswith(f"{p}-")),
+                        "the cluster's remote commands")
+        assert {f"{p}-server-{p}-k3s-1", f"{p}-agent-{p}-k3s-4-join", f"{p}-kubeconfig"} <= {r["name"] for r in commands}
+        for reg in commands:
             shown = revealed(reg)
             for key in ("create", "update", "delete"):
                 assert reg["inputs"].get(key) != MASK, f"{reg['name']}.{key} should be plain text"

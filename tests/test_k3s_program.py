@@ -12,6 +12,7 @@ import yaml
 
 from synth.wire import MASK
 from tests.tools import require_tool
+from tests.helpers import some
 
 COMMAND = "command:remote:Command"
 TOPOLOGY = {
@@ -82,9 +83,8 @@ def test_cluster_nodes_join_graph_and_outputs(env, synth_result):
     }
     # A top-level secret output of its own: pulumi/actions masks only whole secret outputs.
     assert run.outputs["kubeconfig"] == MASK
-    for command in commands.values():
-        if "stdin" in command["inputs"]:
-            assert command["inputs"]["stdin"] == MASK
+    for command in some((c for c in commands.values() if "stdin" in c["inputs"]), "k3s commands with a stdin"):
+        assert command["inputs"]["stdin"] == MASK
 
 
 @pytest.mark.system

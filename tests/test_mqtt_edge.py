@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import base64
 import copy
-import os
 import re
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -20,9 +17,9 @@ from stacks.config import loader
 from stacks.mtig import mqtt_users
 from synth.engine import synth_config
 from synth.wire import MASK
+from tests.mosquitto_broker import HOST, Mosquitto, free_port, relocated
 from tests.tools import require_tool
 
-HOST = "127.0.0.1"
 PASSWORDS = {"telegraf": "telegraf-pw-1", "sensor-livingroom": "living-pw-2", "sensor-garage": "garage-pw-3",
              "sensor-greenhouse": "green-pw-4", "mqtt-exporter": "exporter-pw-5"}
 # One random salt per user (base64, as RandomBytes gives them): 12 distinct bytes each.
@@ -38,12 +35,6 @@ def _heredoc(script: str, delimiter: str) -> str:
     match = re.search(rf"<<'{delimiter}'\n(.*?)\n{delimiter}\n", script, re.S)
     assert match, delimiter
     return match.group(1) + "\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -78,15 +69,9 @@ def test_install_script_passes_shellcheck_and_keeps_secrets_inside():
 
 @pytest.mark.system
 def test_a_real_edge_broker_serves_tls_with_the_clusters_users_and_acl(tmp_path):
-    for tool in ("mosquitto", "mosquitto_pub", "mosquitto_sub"):
-        require_tool(tool)
     cfg = _cfg()
     _certificates(tmp_path)
-    (tmp_path / "data").mkdir()
-    (tmp_path / "passwd").write_text(render.password_file(PASSWORDS, SALTS))
-    (tmp_path / "acl").write_text(render.acl_file(mqtt_users(cfg.mtig)))
-    plain, tls = _free_port(), _free_port()
-    conf = edge.edge_conf()
+    plain, tls = free_port(), free_port()
     moved = {
         "password_file /etc/mosquitto/passwd\n": f"password_file {tmp_path / 'passwd'}\n",
         "acl_file /etc/mosquitto/acl\n": f"acl_file {tmp_path / 'acl'}\n",
@@ -96,33 +81,12 @@ def test_a_real_edge_broker_serves_tls_with_the_clusters_users_and_acl(tmp_path)
         "certfile /etc/mosquitto/certs/tls.crt\n": f"certfile {tmp_path / 'tls.crt'}\n",
         "keyfile /etc/mosquitto/certs/tls.key\n": f"keyfile {tmp_path / 'tls.key'}\n",
     }
-    for old, new in moved.items():
-        assert conf.count(old) == 1, f"edge config lacks {old!r}:\n{conf}"
-        conf = conf.replace(old, new)
-    if os.geteuid() == 0:
-        conf += "user root\n"
-    (tmp_path / "mosquitto.conf").write_text(conf)
-    log = tmp_path / "broker.log"
-    process = subprocess.Popen(["mosquitto", "-c", str(tmp_path / "mosquitto.conf")], stdout=log.open("w"),
-                               stderr=subprocess.STDOUT)
+    broker = Mosquitto(relocated(edge.edge_conf(), moved), tmp_path, tls,
+                       {"passwd": render.password_file(PASSWORDS, SALTS), "acl": render.acl_file(mqtt_users(cfg.mtig))},
+                       cafile=tmp_path / "ca.crt")
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                socket.create_connection((HOST, tls), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)
-
-        def pub(user: str | None, topic: str, cafile: Path | None = tmp_path / "ca.crt"):
-            cmd = ["mosquitto_pub", "-h", HOST, "-p", str(tls), "-V", "mqttv5", "-q", "1", "-r", "-t", topic, "-m", "1"]
-            if cafile is not None:
-                cmd += ["--cafile", str(cafile)]
-            if user:
-                cmd += ["-u", user, "-P", PASSWORDS[user]]
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        def pub(user: str | None, topic: str, cafile: Path | None = None):
+            return broker.pub(topic, "1", user, PASSWORDS[user] if user else None, cafile=cafile)
 
         ok = pub("sensor-garage", "sensors/garage/temperature")
         assert ok.returncode == 0 and not ok.stderr, ok
@@ -135,13 +99,9 @@ def test_a_real_edge_broker_serves_tls_with_the_clusters_users_and_acl(tmp_path)
                  "-subj", "/CN=other", "-keyout", "other/ca.key", "-out", "other/ca.crt", cwd=tmp_path)
         untrusted = pub("sensor-garage", "sensors/garage/temperature", tmp_path / "other" / "ca.crt")
         assert untrusted.returncode != 0, untrusted
-        read = subprocess.run(["mosquitto_sub", "-h", HOST, "-p", str(tls), "--cafile", str(tmp_path / "ca.crt"),
-                               "-u", "telegraf", "-P", PASSWORDS["telegraf"], "-t", "sensors/#", "-v", "-W", "2"],
-                              capture_output=True, text=True, timeout=10)
-        assert read.stdout.splitlines() == ["sensors/garage/temperature 1"], read
+        assert broker.read_retained("sensors/#", "telegraf", PASSWORDS["telegraf"]) == ["sensors/garage/temperature 1"]
     finally:
-        process.terminate()
-        process.wait(timeout=5)
+        broker.stop()
 
 
 def test_lothlorien_runs_its_mosquitto_instance_as_the_edge_broker(synth_result):

@@ -5,7 +5,6 @@ cannot publish; the exporter reads `$SYS`."""
 
 from __future__ import annotations
 
-import base64
 import re
 from collections import defaultdict
 
@@ -13,8 +12,8 @@ import pytest
 import yaml
 
 from tests.conftest import ENVIRONMENTS, ROOT
+from tests.mosquitto_broker import synth_passwords
 from tests.test_mtig_broker import Broker
-from tests.tools import require_tool
 
 ACL = "configs/mtig/mosquitto-config/acl"
 CONF = "configs/mtig/mosquitto-config/mosquitto.conf"
@@ -53,20 +52,11 @@ def test_each_user_has_exactly_its_configured_rules(synth_result, env):
 
 @pytest.fixture(params=ENVIRONMENTS)
 def broker(request, synth_result, tmp_path):
-    for tool in ("mosquitto", "mosquitto_pub", "mosquitto_sub"):
-        require_tool(tool)
-    from components.mtig import render
-    from synth.engine import synth_config
-    from synth.mocks import random_bytes
-
     env = request.param
     files = synth_result(env).artifacts
-    _, _, values = synth_config(env)
-    passwords = {k.removeprefix("mqttPassword-"): v for k, v in values.items() if k.startswith("mqttPassword-")}
     # Each user's salt is the synth's RandomBytes for it (synth/mocks.py), as in the Secret it renders.
-    salts = {user: base64.b64encode(random_bytes(f"mtig-mosquitto-salt-{user}", render.SALT_BYTES)).decode()
-             for user in passwords}
-    running = Broker(files[CONF], files[ACL], render.password_file(passwords, salts), tmp_path)
+    passwords, passwd = synth_passwords(env)
+    running = Broker(files[CONF], files[ACL], passwd, tmp_path)
     running.env, running.passwords, running.acl = env, passwords, configured_acl(env)
     yield running
     running.stop()

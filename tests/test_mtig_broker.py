@@ -7,11 +7,6 @@ directory and a free loopback port.
 
 from __future__ import annotations
 
-import base64
-import os
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pulumi
@@ -19,11 +14,10 @@ import pytest
 
 from components.mtig import MetricsStack
 from tests import mtig_support as ms
+from tests.mosquitto_broker import CLIENTS, HOST, Mosquitto, free_port, relocated, synth_passwords
 from tests.tools import require_tool
 
 pytestmark = pytest.mark.system
-HOST = "127.0.0.1"
-TIMEOUT = 10  # seconds for any client command
 
 
 @pytest.fixture
@@ -31,78 +25,22 @@ def rec() -> ms.Recorder:
     return ms.install()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def local_config(conf: str, tmp: Path, port: int) -> str:
-    """The rendered mosquitto.conf with its pod paths and listener moved to ``tmp`` and ``port``."""
-    moved = {
+def pod_paths(tmp: Path, port: int) -> dict[str, str]:
+    """The rendered mosquitto.conf's pod paths and listener, moved to ``tmp`` and ``port``."""
+    return {
         "password_file /mosquitto/passwd/passwd\n": f"password_file {tmp / 'passwd'}\n",
         "acl_file /mosquitto/config/acl\n": f"acl_file {tmp / 'acl'}\n",
         "persistence_location /mosquitto/data/\n": f"persistence_location {tmp / 'data'}/\n",
         "listener 1883\n": f"listener {port} {HOST}\n",
     }
-    for old, new in moved.items():
-        assert conf.count(old) == 1, f"rendered config lacks {old!r}"
-        conf = conf.replace(old, new)
-    if os.geteuid() == 0:
-        # Started as root, mosquitto drops to the `mosquitto` user, which cannot read the
-        # test's private temporary directory; in the pod it runs as that user already.
-        conf += "user root\n"
-    return conf
 
 
-class Broker:
+class Broker(Mosquitto):
+    """The cluster broker: its ConfigMap's mosquitto.conf and ACL, its Secret's password file."""
+
     def __init__(self, conf: str, acl: str, passwd: str, tmp: Path):
-        self.port = free_port()
-        (tmp / "data").mkdir()
-        (tmp / "acl").write_text(acl)
-        (tmp / "passwd").write_text(passwd)
-        (tmp / "passwd").chmod(0o600)
-        (tmp / "mosquitto.conf").write_text(local_config(conf, tmp, self.port))
-        self.log = tmp / "broker.log"
-        self.process = subprocess.Popen(
-            ["mosquitto", "-c", str(tmp / "mosquitto.conf")],
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"mosquitto exited: {self.log.read_text()}"
-            try:
-                socket.create_connection((HOST, self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise AssertionError(f"mosquitto did not listen on {self.port}: {self.log.read_text()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
-
-    def pub(self, topic: str, message: str, user: str | None = None, password: str | None = None):
-        cmd = ["mosquitto_pub", "-h", HOST, "-p", str(self.port), "-V", "mqttv5", "-q", "1", "-r",
-               "-t", topic, "-m", message]
-        if user is not None:
-            cmd += ["-u", user, "-P", password or ""]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
-
-    def read_retained(self, topic: str, user: str, password: str) -> list[str]:
-        """Retained messages ``user`` can read under ``topic`` (waits 2 s for more)."""
-        cmd = ["mosquitto_sub", "-h", HOST, "-p", str(self.port), "-V", "mqttv5", "-u", user, "-P", password,
-               "-t", topic, "-v", "-W", "2"]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
-        # 27: timed out waiting for more messages, the expected end.
-        assert done.returncode == 27 and "Not authorized" not in done.stderr, done
-        return sorted(done.stdout.splitlines())
+        port = free_port()
+        super().__init__(relocated(conf, pod_paths(tmp, port)), tmp, port, {"acl": acl, "passwd": passwd})
 
 
 def rendered_broker_files(rec: ms.Recorder) -> tuple[str, str, str]:
@@ -113,7 +51,7 @@ def rendered_broker_files(rec: ms.Recorder) -> tuple[str, str, str]:
 
 @pulumi.runtime.test
 def test_real_mosquitto_enforces_passwords_and_acls(rec, tmp_path):
-    for tool in ("mosquitto", "mosquitto_pub", "mosquitto_sub"):
+    for tool in CLIENTS:  # before the broker starts inside apply
         require_tool(tool)
     stack = MetricsStack("mtig", ms.sample_args(), pulumi.ResourceOptions(provider=ms.k8s_provider()))
     pw = ms.PASSWORDS
@@ -155,23 +93,13 @@ def test_real_mosquitto_with_the_synth_rendered_files(synth_result, env, tmp_pat
     The password file is a Secret, so the synth never writes it out; it is rebuilt here with the
     program's renderer from the same placeholder secrets the synth used (it is deterministic).
     """
-    for tool in ("mosquitto", "mosquitto_pub", "mosquitto_sub"):
-        require_tool(tool)
     run = synth_result(env)
     files = run.artifacts
     conf_path = "configs/mtig/mosquitto-config/mosquitto.conf"
     # Both committed environments deploy MTIG: a synth without its broker config lost a layer.
     assert conf_path in files, f"{env}: the synth renders no Mosquitto config"
-    from components.mtig import render
-    from synth.engine import synth_config
-    from synth.mocks import random_bytes
-
-    _, _, values = synth_config(env)
-    passwords = {k.removeprefix("mqttPassword-"): v for k, v in values.items() if k.startswith("mqttPassword-")}
-    salts = {user: base64.b64encode(random_bytes(f"mtig-mosquitto-salt-{user}", render.SALT_BYTES)).decode()
-             for user in passwords}
-    broker = Broker(files[conf_path], files["configs/mtig/mosquitto-config/acl"], render.password_file(passwords, salts),
-                    tmp_path)
+    passwords, passwd = synth_passwords(env)
+    broker = Broker(files[conf_path], files["configs/mtig/mosquitto-config/acl"], passwd, tmp_path)
     try:
         assert "Connection error: Not authorized" in broker.pub("sensors/x", "1").stderr
         writers = sorted(u for u in passwords if u.startswith("sensor-"))

@@ -14,6 +14,7 @@ from components.mtig import Datasource, MetricsStack, SecretRef, render
 from components.mtig.grafana import DASHBOARDS_DIR, DATASOURCES_DIR
 from components.mtig.influxdb import GRAFANA_TOKEN_SECRET, TELEGRAF_TOKEN_SECRET
 from tests import mtig_support as ms
+from tests.helpers import some
 
 # Plugin sections Telegraf 1.32 documents and this stack may use.
 TELEGRAF_SECTIONS = {"agent", "global_tags", "inputs.mqtt_consumer", "inputs.internal", "outputs.influxdb_v2",
@@ -294,6 +295,7 @@ def test_production_protects_the_data_volumes_and_namespace(rec):
 
     def check(_):
         guarded = {"mtig-namespace", "mtig-mosquitto-data", "mtig-influxdb-data", "mtig-grafana-data"}
+        assert guarded <= {r.name for r in rec.registrations}
         for reg in rec.registrations:
             if reg.name in guarded:
                 assert reg.protect and reg.retain_on_delete, reg.name
@@ -309,6 +311,8 @@ def test_staging_volumes_are_easy_to_tear_down(rec):
     stack = deploy(protect=False)
 
     def check(_):
+        volumes = {"mtig-namespace", "mtig-mosquitto-data", "mtig-influxdb-data", "mtig-grafana-data"}
+        assert volumes <= {r.name for r in rec.registrations}
         assert not any(r.protect or r.retain_on_delete for r in rec.registrations)
 
     return ms.settled(stack).apply(check)
@@ -319,9 +323,10 @@ def test_every_kubernetes_resource_uses_the_given_provider(rec):
     stack = deploy()
 
     def check(_):
-        for reg in rec.registrations:
-            if reg.type.startswith("kubernetes:"):
-                assert reg.provider.endswith("::test-k3s"), (reg.name, reg.provider)
+        kubernetes = some((r for r in rec.registrations if r.type.startswith("kubernetes:")), "Kubernetes resources")
+        assert len(kubernetes) > 10, [r.name for r in kubernetes]
+        for reg in kubernetes:
+            assert reg.provider.endswith("::test-k3s"), (reg.name, reg.provider)
 
     return ms.settled(stack).apply(check)
 

@@ -27,6 +27,7 @@ from stacks.hosts import Cluster
 from synth.engine import synth_config
 from synth.mocks import random_bytes
 from tests import mtig_support as ms
+from tests.helpers import named, some
 from tests.conftest import ENVIRONMENTS
 
 
@@ -71,12 +72,14 @@ def test_layer_deploys_the_configured_stack(stack_config):
         assert outputs["grafana_url"] == f"https://{cfg.mtig.grafana.hostname}"
         assert outputs["influxdb_org"] == cfg.mtig.influxdb.org
         production = cfg.environment.production
-        for reg in rec.registrations:
-            if reg.name in ("mtig-namespace", "mtig-mosquitto-data", "mtig-influxdb-data", "mtig-grafana-data"):
-                assert (reg.protect, reg.retain_on_delete) == (production, production), reg.name
-        for manifest in rec.manifests():
-            if manifest["kind"] != "Secret":
-                kubernetes_validate.validate(manifest, ms.K3S_VERSION, strict=True)
+        stateful = ("mtig-namespace", "mtig-mosquitto-data", "mtig-influxdb-data", "mtig-grafana-data")
+        for reg in named((r for r in rec.registrations if r.name in stateful), stateful,
+                         "the MTIG namespace and data volumes", key=lambda r: r.name):
+            assert (reg.protect, reg.retain_on_delete) == (production, production), reg.name
+        manifests = some((m for m in rec.manifests() if m["kind"] != "Secret"), "MTIG manifests")
+        assert {"Namespace", "Deployment", "ConfigMap", "PersistentVolumeClaim"} <= {m["kind"] for m in manifests}
+        for manifest in manifests:
+            kubernetes_validate.validate(manifest, ms.K3S_VERSION, strict=True)
         everything = json.dumps([r.inputs for r in rec.registrations])
         for value in secret_values.values():
             assert value not in everything

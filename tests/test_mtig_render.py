@@ -13,6 +13,8 @@ import yaml
 from components.mtig import render
 from components.mtig.render import AclRule, Datasource, MqttUser
 
+from tests.helpers import some
+
 
 SALTS = {"a": base64.b64encode(b"salt-of-a-12").decode(), "b": base64.b64encode(b"salt-of-b-12").decode(),
          "sensor": base64.b64encode(bytes(range(12))).decode()}
@@ -145,9 +147,9 @@ def test_repo_dashboards_parse_and_query_the_influx_datasource():
     assert "mqtt-sensors.json" in dashboards
     doc = json.loads(dashboards["mqtt-sensors.json"])
     assert doc["uid"] == "mqtt-sensors"
-    for panel in doc["panels"]:
+    for panel in some(doc["panels"], "dashboard panels"):
         assert panel["datasource"] == {"type": "influxdb", "uid": "influxdb"}
-        assert all("mqtt_consumer" in t["query"] for t in panel["targets"])
+        assert all("mqtt_consumer" in t["query"] for t in some(panel["targets"], f"targets of {panel.get('title')}"))
 
 
 def test_dashboard_provider_reads_the_given_directory():

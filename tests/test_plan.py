@@ -153,6 +153,7 @@ def test_markdown_and_json_name_it_a_prediction_and_show_no_values():
 def test_every_custom_type_the_program_registers_has_read_rules(synth_result):
     types = {r["type"] for env in ("mirkwood", "lothlorien") for r in synth_result(env).resources
              if r["custom"] and r["kind"] == "register"}
+    assert {"proxmoxve:index/vmLegacy:VmLegacy", "command:remote:Command", "kubernetes:helm.sh/v3:Release"} <= types
     missing = sorted(t for t in types if replace_rules.rules_for(t) is None)
     assert missing == []
 

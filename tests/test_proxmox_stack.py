@@ -19,6 +19,7 @@ from stacks.config import loader
 from stacks import proxmox as proxmox_layer
 from stacks.secrets import Secrets
 from tests.conftest import ENVIRONMENTS, RECORDED
+from tests.helpers import named, some
 from tests.tools import require_tool
 
 VM = "proxmoxve:index/vmLegacy:VmLegacy"
@@ -36,6 +37,17 @@ def _cfg(env: str):
 
 def _proxmox(run) -> list[dict]:
     return [r for r in run.resources if r["type"].startswith(("proxmoxve:", "pulumi:providers:proxmoxve"))]
+
+
+def _clones(run, cfg) -> list[dict]:
+    """The VMs cloned from a template: exactly the configured ones."""
+    return named((r for r in run.of_type(VM) if not r["inputs"].get("template")), (vm.name for vm in cfg.vms),
+                 "VM clones", key=lambda r: r["inputs"]["name"])
+
+
+def _containers(run, cfg) -> list[dict]:
+    return named(run.of_type(CT), (c.name for c in cfg.containers), "LXC containers",
+                 key=lambda r: r["inputs"]["initialization"]["hostname"])
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -60,7 +72,7 @@ def test_every_clone_has_its_template_where_it_is_cloned_from(env, synth_result)
     run, cfg = synth_result(env), _cfg(env).proxmox
     vms = run.of_type(VM)
     templates = {(r["inputs"]["nodeName"], r["inputs"]["vmId"]): r for r in vms if r["inputs"].get("template")}
-    for clone in (r for r in vms if not r["inputs"].get("template")):
+    for clone in _clones(run, cfg):
         source = (clone["inputs"]["clone"]["nodeName"], clone["inputs"]["clone"]["vmId"])
         assert source in templates, f"{clone['name']} clones {source}, which is not a template"
         assert clone["inputs"]["clone"]["full"] is True
@@ -82,24 +94,23 @@ def test_lothlorien_spreads_agents_and_pins_servers(synth_result):
 def test_guests_on_the_environments_vlan_with_the_bridge_mtu(env, synth_result):
     run, cfg = synth_result(env), _cfg(env)
     vlan = cfg.environment.network.vlan
-    for res in run.of_type(VM):
+    for res in some(run.of_type(VM), "VMs"):
         assert res["inputs"]["networkDevices"] == [{"bridge": cfg.proxmox.bridge.name, "model": "virtio",
                                                      "mtu": cfg.proxmox.bridge.mtu, "vlanId": vlan}]
-    for res in run.of_type(CT):
+    for res in _containers(run, cfg.proxmox):
         assert res["inputs"]["networkInterfaces"][0]["vlanId"] == vlan
     assert {"mirkwood": 40, "lothlorien": 50}[env] == vlan
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_production_guests_are_protected_and_staging_ones_shut_down_cleanly(env, synth_result):
-    run = synth_result(env)
+    run, cfg = synth_result(env), _cfg(env).proxmox
     production = env == "lothlorien"
-    guests = [r for r in run.of_type(VM) if not r["inputs"].get("template")] + run.of_type(CT)
-    assert guests
-    for res in guests:
+    clones = _clones(run, cfg)
+    for res in clones + _containers(run, cfg):
         assert res["options"]["protect"] is production, res["name"]
         assert res["inputs"]["protection"] is production, res["name"]
-    for res in (r for r in run.of_type(VM) if not r["inputs"].get("template")):
+    for res in clones:
         assert res["inputs"]["stopOnDestroy"] is False  # shutdown, not stop
         assert res["inputs"]["timeoutShutdownVm"] == 300
 
@@ -110,6 +121,7 @@ def test_provider_credentials_are_secret_in_the_synth(env, synth_result):
     [provider] = run.of_type(PROVIDER)
     # the ssh block holds the private key: the engine keeps the whole block secret
     assert provider["inputs"] == {"apiToken": MASK, "endpoint": cfg.endpoint, "insecure": "false", "ssh": MASK}
+    _clones(run, cfg), _containers(run, cfg)  # the guests are among what is checked
     for res in _proxmox(run):
         if res["type"] != PROVIDER:
             assert res["provider"] == provider["urn"], res["name"]
@@ -148,7 +160,7 @@ def test_inventory_registers_every_guest_with_its_groups(env, synth_result):
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_user_data_is_shared_and_holds_no_host_data(env, synth_result):
     run, cfg = synth_result(env), _cfg(env)
-    clones = [r for r in run.of_type(VM) if not r["inputs"].get("template")]
+    clones = _clones(run, cfg.proxmox)
     by_node = {}
     for res in clones:
         by_node.setdefault(res["inputs"]["nodeName"], set()).add(res["inputs"]["initialization"]["userDataFileId"])
@@ -288,7 +300,7 @@ def test_every_node_a_vm_can_run_on_holds_its_snippets(env, synth_result):
     # when the VM starts, also after a migration or an HA restart on another node (shared disks).
     run, cfg = synth_result(env), _cfg(env).proxmox
     on_node = {(r["inputs"]["nodeName"], r["inputs"]["sourceRaw"]["fileName"]) for r in run.of_type(SNIPPET)}
-    for res in (r for r in run.of_type(VM) if not r["inputs"].get("template")):
+    for res in _clones(run, cfg):
         vm = next(v for v in cfg.vms if v.name == res["inputs"]["name"])
         nodes = cfg.template_nodes(vm.template) if cfg.storage.shared else (res["inputs"]["nodeName"],)
         files = {res["inputs"]["initialization"][key].split("snippets/", 1)[1]

@@ -126,9 +126,7 @@ def test_stack_dir_compares_with_the_production_file_beside_it(tmp_path):
 
 @pytest.mark.parametrize("target", ["synth", "policy", "graph", "critical-path", "plan"])
 def test_make_targets_take_stack_dir(target, tmp_path):
-    makefile = (ROOT / "Makefile").read_text()
-    if target == "plan" and not re.search(r"^plan:", makefile, re.M):
-        pytest.skip("no `make plan` target in this Makefile")
+    assert re.search(rf"^{target}:", (ROOT / "Makefile").read_text(), re.M), f"no `make {target}` target"
     (tmp_path / "Pulumi.lab.yaml").write_text("config: {}\n")
     done = subprocess.run(["make", "-n", target, f"STACK_DIR={tmp_path}"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)

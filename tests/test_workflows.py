@@ -61,6 +61,9 @@ def make_calls(run: str) -> list[str]:
     for line in run.splitlines():
         for command in re.split(r"&&|\|\||;|\|", line):
             words = command.split()
+            # wrappers before make: sudo, env, their options and VAR=value words
+            while words and (words[0] in ("sudo", "env") or words[0].startswith("-") or "=" in words[0]):
+                words = words[1:]
             if words[:1] == ["make"]:
                 targets += [w for w in words[1:] if not w.startswith("-") and "=" not in w]
     return targets
@@ -127,20 +130,24 @@ def test_checkouts_do_not_persist_the_token(path):
 @pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_workflows_match_the_github_schema(path):
     """check-jsonschema's vendored SchemaStore schemas for workflows and actions (test extras, pinned)."""
-    try:
-        import check_jsonschema  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("check-jsonschema is not installed (pyproject test extras); CI must run every real check")
-        pytest.skip("check-jsonschema is not installed (make venv)")
+    require_check_jsonschema()
     schema = "vendor.github-actions" if path.name == "action.yml" else "vendor.github-workflows"
     done = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def require_check_jsonschema() -> None:
+    try:
+        import check_jsonschema  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("check-jsonschema is not installed (pyproject test extras); CI must run every real check")
+        pytest.skip("check-jsonschema is not installed (make venv)")
+
+
 def test_schema_check_refuses_a_broken_workflow(tmp_path):
-    pytest.importorskip("check_jsonschema")
+    require_check_jsonschema()
     broken = tmp_path / "broken.yml"
     broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    stepz: []\n")
     done = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
@@ -159,11 +166,26 @@ def test_every_make_target_and_script_called_exists(path):
             assert (ROOT / script).is_file(), f"{where}: {script} does not exist"
 
 
+def test_the_per_file_checks_find_what_they_check():
+    """The checks above run per file and may rightly find nothing in one file; across the pipeline
+    they must find the pull-request workflow, the stack it previews, the make targets and scripts."""
+    steps = [step for path in WORKFLOWS + ACTIONS for _, step in steps_of(path)]
+    pull_requests = [path for path in WORKFLOWS if triggers(load(path)) & PULL_REQUEST_EVENTS]
+    assert [p.name for p in pull_requests] == ["pull-request.yml"]
+    assert [step for path in pull_requests for _, step in steps_of(path)
+            if step.get("uses") == "./.github/actions/pulumi-stack"], "no stack prepared on pull requests"
+    assert {"test", "synth", "plan"} <= {t for step in steps for t in make_calls(step.get("run", ""))}
+    assert [s for step in steps for s in re.findall(r"(\.(?:github|ci)/[\w./-]+)", step.get("run", ""))]
+    assert [step for path in WORKFLOWS for _, step in steps_of(path) if secret_names(step)], "no step gets a secret"
+
+
 def test_make_call_parser_reads_targets_and_skips_variables():
     assert make_calls("make venv policy-venv") == ["venv", "policy-venv"]
     assert make_calls("make synth ENV=${{ matrix.stack }}") == ["synth"]
     assert make_calls("echo hi && make test\nmake policy ENV=lothlorien") == ["test", "policy"]
     assert make_calls("python3 -m synth") == []
+    assert make_calls('sudo --preserve-env=CI env "PATH=$PATH" make test') == ["test"]
+    assert make_calls("echo make nothing") == []
 
 
 def pulumi_operations(path: Path) -> list[tuple[str, dict[str, Any]]]:
