@@ -109,6 +109,23 @@ def _links(index_html: str, pattern: str) -> list[str]:
     return sorted(name for name in names if re.fullmatch(pattern, name))
 
 
+def _newest(base: str, fetch: Fetch, pattern: str, what: str) -> str:
+    """The newest name listed at `base` matching `pattern`: the highest numbers in it, compared
+    in order (dates, build and release numbers: 9.10 after 9.9)."""
+    names = _links(fetch(base), pattern)
+    if not names:
+        raise BumpError(f"{base}: no {what} listed")
+    return max(names, key=lambda name: [int(x) for x in re.findall(r"\d+", name)])
+
+
+def _current(url: re.Pattern[str], image: Image, what: str) -> re.Match[str]:
+    """The parts of `image`'s URL in its publisher's format."""
+    current = url.fullmatch(image.url)
+    if not current:
+        raise BumpError(f"{image.url}: not {what} URL")
+    return current
+
+
 # ---- Debian -------------------------------------------------------------------------------------
 
 DEBIAN_URL = re.compile(r"https://cloud\.debian\.org/images/cloud/(?P<codename>[a-z]+)/(?P<build>\d{8}-\d{4})/"
@@ -116,14 +133,9 @@ DEBIAN_URL = re.compile(r"https://cloud\.debian\.org/images/cloud/(?P<codename>[
 
 
 def newest_debian(image: Image, fetch: Fetch) -> Build:
-    current = DEBIAN_URL.fullmatch(image.url)
-    if not current:
-        raise BumpError(f"{image.url}: not a Debian genericcloud image URL")
+    current = _current(DEBIAN_URL, image, "a Debian genericcloud image")
     base = f"https://cloud.debian.org/images/cloud/{current['codename']}/"
-    builds = _links(fetch(base), r"\d{8}-\d{4}")
-    if not builds:
-        raise BumpError(f"{base}: no dated builds listed")
-    build = builds[-1]
+    build = _newest(base, fetch, r"\d{8}-\d{4}", "dated builds")
     file_name = f"debian-{current['release']}-genericcloud-amd64-{build}.qcow2"
     sums = fetch(f"{base}{build}/SHA512SUMS")
     return Build(f"{base}{build}/{file_name}", file_name, _gnu_sum(sums, file_name, 128))
@@ -145,16 +157,10 @@ ROCKY_URL = re.compile(r"https://dl\.rockylinux\.org/(?:pub|vault)/rocky/(?P<min
 
 
 def newest_rocky(image: Image, fetch: Fetch) -> Build:
-    current = ROCKY_URL.fullmatch(image.url)
-    if not current:
-        raise BumpError(f"{image.url}: not a Rocky GenericCloud Base image URL")
-    major = current["major"]
+    major = _current(ROCKY_URL, image, "a Rocky GenericCloud Base image")["major"]
     base = f"https://dl.rockylinux.org/pub/rocky/{major}/images/x86_64/"
     pattern = rf"Rocky-{major}-GenericCloud-Base-({major}\.\d+)-(\d{{8}})\.(\d+)\.x86_64\.qcow2"
-    files = _links(fetch(base), pattern)
-    if not files:
-        raise BumpError(f"{base}: no GenericCloud Base images listed")
-    file_name = max(files, key=lambda f: [int(x) for x in re.findall(r"\d+", f.split("Base-", 1)[1])])
+    file_name = _newest(base, fetch, pattern, "GenericCloud Base images")
     minor = re.fullmatch(pattern, file_name).group(1)
     sums = fetch(f"{base}CHECKSUM")
     match = re.search(rf"^SHA256 \({re.escape(file_name)}\) = ([0-9a-f]{{64}})$", sums, re.MULTILINE)
@@ -172,14 +178,9 @@ UBUNTU_URL = re.compile(r"https://cloud-images\.ubuntu\.com/releases/(?P<codenam
 
 
 def newest_ubuntu(image: Image, fetch: Fetch) -> Build:
-    current = UBUNTU_URL.fullmatch(image.url)
-    if not current:
-        raise BumpError(f"{image.url}: not an Ubuntu server cloud image URL")
+    current = _current(UBUNTU_URL, image, "an Ubuntu server cloud image")
     base = f"https://cloud-images.ubuntu.com/releases/{current['codename']}/"
-    releases = _links(fetch(base), r"release-\d{8}(?:\.\d+)?")
-    if not releases:
-        raise BumpError(f"{base}: no releases listed")
-    release = max(releases, key=lambda r: [int(x) for x in re.findall(r"\d+", r)])
+    release = _newest(base, fetch, r"release-\d{8}(?:\.\d+)?", "releases")
     file_name = current["file"]
     sums = fetch(f"{base}{release}/SHA256SUMS")
     checksum = _gnu_sum(sums, file_name, 64)
@@ -198,9 +199,7 @@ APLINFO = "http://download.proxmox.com/images/aplinfo-pve-8.dat"
 
 
 def newest_proxmox_template(image: Image, fetch: Fetch) -> Build:
-    current = PROXMOX_URL.fullmatch(image.url)
-    if not current:
-        raise BumpError(f"{image.url}: not a Proxmox appliance template URL")
+    current = _current(PROXMOX_URL, image, "a Proxmox appliance template")
     candidates = []
     for stanza in fetch(APLINFO).split("\n\n"):
         fields = dict(re.findall(r"^([A-Za-z0-9-]+): ?(.*)$", stanza, re.MULTILINE))
@@ -253,35 +252,34 @@ def _literal(value: str, indent: str, first: int = 0) -> str:
 
 
 def rewrite_image(source: str, old: Image, new: Build) -> str:
-    """`source` with the Image(...) fields of `old` (found by its file name) set to `new`."""
-    start = source.find(f'file_name="{old.file_name}"')
-    if start < 0:
+    """`source` with the url, file_name and checksum arguments of the entry of `old` (found by its
+    file name; the catalog's image constructors take them in that order) set to `new`."""
+    if f'file_name="{old.file_name}"' not in source:
         raise BumpError(f"{old.file_name}: not found in {CATALOG_FILE.name}")
-    open_at = source.rfind("Image(", 0, start)
-    block = re.compile(r'url=(?:"[^"]*"\s*)+,\s*file_name="[^"]*",\s*checksum=(?:"[^"]*"\s*)+,')
-    match = block.search(source, open_at)
-    if not match or match.start() > start:
-        raise BumpError(f"{old.file_name}: its Image(...) does not have url, file_name, checksum in order")
-    indent = re.search(r"\n([ \t]*)url=", source[open_at:match.end()]).group(1)
+    block = re.compile(r'(?P<indent>[ \t]*)url=(?:"[^"]*"\s*)+,\s*file_name="' + re.escape(old.file_name)
+                       + r'",\s*checksum=(?:"[^"]*"\s*)+,')
+    match = block.search(source)
+    if not match:
+        raise BumpError(f"{old.file_name}: its image does not have url, file_name, checksum in order")
+    indent = match["indent"]
     cont = indent + "    "
     text = (f"url={_literal(new.url, cont, len(indent) + 4)},\n"
             f"{indent}file_name=\"{new.file_name}\",\n"
             f"{indent}checksum={_literal(new.checksum, cont + '     ')},")
-    return source[:match.start()] + text + source[match.end():]
+    return source[:match.start('indent') + len(indent)] + text + source[match.end():]
 
 
 def rewrite_virtual_size(source: str, image: Build, size_gb: int) -> str:
-    """`source` with `virtual_size_gb` of the Image(...) holding `image.file_name` set to `size_gb`."""
-    start = source.find(f'file_name="{image.file_name}"')
-    if start < 0:
-        raise BumpError(f"{image.file_name}: not found in {CATALOG_FILE.name}")
-    open_at = source.rfind("Image(", 0, start)
-    field = re.compile(r"virtual_size_gb=[^,\n)]+")
-    match = field.search(source, open_at)
-    following = source.find("Image(", start)
-    if not match or (following >= 0 and match.start() > following):
-        raise BumpError(f"{image.file_name}: its Image(...) has no virtual_size_gb")
-    return source[:match.start()] + f"virtual_size_gb={size_gb}" + source[match.end():]
+    """`source` with the entry of `image.file_name` given `virtual_size_gb=size_gb` (an argument of
+    the catalog's image constructors, after the checksum; replaced when the entry already has one)."""
+    block = re.compile(r'(?P<indent>[ \t]*)url=(?:"[^"]*"\s*)+,\s*file_name="' + re.escape(image.file_name)
+                       + r'",\s*checksum=(?:"[^"]*"\s*)+,(?P<rest>(?:\s*source_file_name="[^"]*",)?)'
+                       + r'(?P<size>\s*virtual_size_gb=\d+,)?')
+    match = block.search(source)
+    if not match:
+        raise BumpError(f"{image.file_name}: its image does not have url, file_name, checksum in order")
+    start, end = (match.start("size"), match.end("size")) if match["size"] else (match.end("rest"),) * 2
+    return source[:start] + f"\n{match['indent']}virtual_size_gb={size_gb}," + source[end:]
 
 
 def bump(dist_key: str, fetch: Fetch = fetch_text, catalog_file: Path = CATALOG_FILE,

@@ -164,6 +164,35 @@ def test_bump_moves_ubuntu_to_the_newest_release_still_stored_under_a_qcow2_name
     compile(after, str(catalog), "exec")
 
 
+@pytest.mark.parametrize(("dist", "index", "message"), [
+    ("debian12", "https://cloud.debian.org/images/cloud/bookworm/", "no dated builds listed"),
+    ("rocky9", "https://dl.rockylinux.org/pub/rocky/9/images/x86_64/", "no GenericCloud Base images listed"),
+    ("ubuntu2404", "https://cloud-images.ubuntu.com/releases/noble/", "no releases listed"),
+])
+def test_an_index_listing_no_build_is_an_error_naming_it_and_nothing_is_written(tmp_path, dist, index, message):
+    catalog = tmp_path / "catalog.py"
+    catalog.write_text(bump_image.CATALOG_FILE.read_text())
+    # The index lists only names that are not builds (parent, `latest`, `daily`, the wrong variant).
+    listing = '<a href="../">../</a><a href="latest/">latest/</a><a href="daily/">daily/</a>' \
+              '<a href="Rocky-9-GenericCloud-LVM-9.10-20261120.0.x86_64.qcow2">x</a>'
+    with pytest.raises(BumpError) as caught:
+        bump(dist, fetch=lambda url: listing if url == index else fake_publishers(url), catalog_file=catalog,
+             head=_no_network)
+    assert str(caught.value) == f"{index}: {message}"
+    assert catalog.read_text() == bump_image.CATALOG_FILE.read_text()
+
+
+@pytest.mark.parametrize("key", ["debian12", "rocky9", "ubuntu2404"])
+def test_an_image_url_not_in_its_publishers_format_is_refused_by_name(key):
+    image = CATALOG[key].image
+    publisher = publisher_of(image)
+    moved = type(image)(image.url.replace("https://", "https://mirror.example.org/"), image.file_name,
+                        image.checksum, image.checksum_algorithm, image.virtual_size_gb,
+                        source_file_name=image.source_file_name)
+    with pytest.raises(BumpError, match=r"^https://mirror\.example\.org/.*: not an? [A-Z][a-z]+ .* URL$"):
+        publisher.newest(moved, fake_publishers)
+
+
 # ---- the virtual size, read from a real qcow2 over HTTP ----------------------------------------
 
 class _ImageHandler(BaseHTTPRequestHandler):
@@ -326,3 +355,20 @@ def test_an_image_without_a_qcow2_header_is_refused_with_one_line_and_nothing_wr
     assert re.search(expected, err), err
     assert "Traceback" not in err
     assert catalog.read_text() == (ROOT / "components" / "catalog.py").read_text()
+
+
+def test_a_measured_size_is_written_once_after_the_checksum_and_replaced_next_time(tmp_path):
+    source = bump_image.CATALOG_FILE.read_text()
+    ubuntu = CATALOG["ubuntu2404"].image
+    build = Build(ubuntu.url, ubuntu.file_name, ubuntu.checksum, ubuntu.source_file_name)
+    once = bump_image.rewrite_virtual_size(source, build, 5)
+    twice = bump_image.rewrite_virtual_size(once, build, 6)
+    assert once.count("virtual_size_gb=5,") == 1 and "virtual_size_gb=5" not in twice
+    assert twice.count("virtual_size_gb=6,") == 1
+    assert len(twice.splitlines()) == len(source.splitlines()) + 1
+    import runpy
+    (tmp_path / "catalog.py").write_text(twice)
+    catalog = runpy.run_path(str(tmp_path / "catalog.py"))["CATALOG"]
+    assert catalog["ubuntu2404"].image.virtual_size_gb == 6
+    assert catalog["ubuntu2404"].image.source_file_name == ubuntu.source_file_name
+
