@@ -62,7 +62,7 @@ class OnboardedHost(pulumi.ComponentResource):
             return hostkey.connection(args.address, user, args.private_key, self.host_key, port=args.ssh_port,
                                       dial_error_limit=dial_error_limit)
 
-        command = "bash -s" if args.ssh_user == "root" else "sudo bash -s"
+        command = ssh.as_root(["bash", "-s"], args.ssh_user)  # sudo never waits for a password
         # Script on stdin, same command on update: a changed script re-runs in place as an update
         # (a trigger would replace the resource, pulumi-command#855).
         self.provision = ssh.command(
