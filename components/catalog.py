@@ -142,21 +142,24 @@ PROXMOX_STANDARD_CT_GB = 1
 
 # One constructor per kind of image: each publisher's checksum algorithm (the sums file it lists;
 # pins/bump_image.py PUBLISHERS reads the same files) and the kind's virtual size. The entries give
-# only what changes with a build: url, file name, checksum (what `make bump-image` rewrites).
+# only what changes with a build: url, file name, checksum (what `make bump-image` rewrites), and a
+# `virtual_size_gb` of their own only when a build's qcow2 header says it differs from the kind's
+# (`make bump-image` measures it and writes it then).
 
-def rocky_genericcloud(url: str, file_name: str, checksum: str) -> Image:
+def rocky_genericcloud(url: str, file_name: str, checksum: str, virtual_size_gb: int = ROCKY_GENERICCLOUD_GB) -> Image:
     """A Rocky GenericCloud Base image: sha256 from the image directory's `CHECKSUM`."""
-    return Image(url, file_name, checksum, "sha256", ROCKY_GENERICCLOUD_GB)
+    return Image(url, file_name, checksum, "sha256", virtual_size_gb)
 
 
-def debian_genericcloud(url: str, file_name: str, checksum: str) -> Image:
+def debian_genericcloud(url: str, file_name: str, checksum: str, virtual_size_gb: int = DEBIAN_GENERICCLOUD_GB) -> Image:
     """A Debian genericcloud image: sha512 from the build's `SHA512SUMS`."""
-    return Image(url, file_name, checksum, "sha512", DEBIAN_GENERICCLOUD_GB)
+    return Image(url, file_name, checksum, "sha512", virtual_size_gb)
 
 
-def ubuntu_server_cloudimg(url: str, file_name: str, checksum: str, source_file_name: str) -> Image:
+def ubuntu_server_cloudimg(url: str, file_name: str, checksum: str, source_file_name: str,
+                           virtual_size_gb: int = UBUNTU_SERVER_CLOUDIMG_GB) -> Image:
     """An Ubuntu server cloud image: sha256 from the release's `SHA256SUMS`, published as `.img`."""
-    return Image(url, file_name, checksum, "sha256", UBUNTU_SERVER_CLOUDIMG_GB, source_file_name=source_file_name)
+    return Image(url, file_name, checksum, "sha256", virtual_size_gb, source_file_name=source_file_name)
 
 
 def proxmox_standard_template(url: str, file_name: str, checksum: str) -> Image:

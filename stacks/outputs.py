@@ -20,7 +20,7 @@ from .hosts import Cluster, HostRegistry
 # `kubeconfig`: tools such as pulumi/actions mask only top-level secret outputs (src/main.ts:
 # core.setSecret on outExport.secret) and hand every other output, nested secrets included, to the
 # job in clear.
-CONTRACT_VERSION = "2"
+CONTRACT_VERSION = "2.1"
 
 ENDPOINT_KEYS = ("alertmanager", "grafana", "influxdb", "loki", "loki_push", "mqtt", "mqtt_edge", "prometheus")
 
