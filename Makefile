@@ -74,7 +74,7 @@ graph: synth
 clean:
 	rm -rf build .pytest_cache
 
-## bump-image: move the catalog entry DIST (e.g. debian12) to its publisher's newest build and
-## checksum (needs network; see README "Keeping pins current")
+## bump-image: move the catalog entry DIST (e.g. debian12) to its publisher's newest build, its
+## checksum and its virtual size (qcow2 header) (needs network; see README "Keeping pins current")
 bump-image: venv
 	$(PY) -m pins.bump_image --dist $(DIST)

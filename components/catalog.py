@@ -39,6 +39,7 @@ ChecksumAlgorithm = Literal["sha256", "sha512"]
 ROCKY_MIRROR = "https://dl.rockylinux.org/pub/rocky"
 ROCKY_VAULT = "https://dl.rockylinux.org/vault/rocky"
 _HEX_LENGTH = {"sha256": 64, "sha512": 128}
+PACKAGE_MANAGERS: dict[str, Literal["apt", "dnf"]] = {"debian": "apt", "rhel": "dnf"}  # by family
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,6 @@ class Distribution:
     image: Image  # cloud disk image for Proxmox templates (content type `import`)
     default_vmid: int
     tags: tuple[str, ...]
-    package_manager: Literal["apt", "dnf"]
     guest_agent_package: str = "qemu-guest-agent"
     os_type: str = "l26"  # Proxmox `ostype`
     default_user: str = "root"  # the image's own cloud user, before provisioning
@@ -101,6 +101,10 @@ class Distribution:
     codename: str | None = None
     admin_group: str | None = None
     cloud_init: str | None = None
+
+    @property
+    def package_manager(self) -> Literal["apt", "dnf"]:
+        return PACKAGE_MANAGERS[self.family]
 
     @property
     def image_url(self) -> str:
@@ -135,6 +139,33 @@ UBUNTU_SERVER_CLOUDIMG_GB = 4
 # disk only has to hold it unpacked (well under 1 GiB for debian-12-standard).
 PROXMOX_STANDARD_CT_GB = 1
 
+
+# One constructor per kind of image: each publisher's checksum algorithm (the sums file it lists;
+# pins/bump_image.py PUBLISHERS reads the same files) and the kind's virtual size. The entries give
+# only what changes with a build: url, file name, checksum (what `make bump-image` rewrites), and a
+# `virtual_size_gb` of their own only when a build's qcow2 header says it differs from the kind's
+# (`make bump-image` measures it and writes it then).
+
+def rocky_genericcloud(url: str, file_name: str, checksum: str, virtual_size_gb: int = ROCKY_GENERICCLOUD_GB) -> Image:
+    """A Rocky GenericCloud Base image: sha256 from the image directory's `CHECKSUM`."""
+    return Image(url, file_name, checksum, "sha256", virtual_size_gb)
+
+
+def debian_genericcloud(url: str, file_name: str, checksum: str, virtual_size_gb: int = DEBIAN_GENERICCLOUD_GB) -> Image:
+    """A Debian genericcloud image: sha512 from the build's `SHA512SUMS`."""
+    return Image(url, file_name, checksum, "sha512", virtual_size_gb)
+
+
+def ubuntu_server_cloudimg(url: str, file_name: str, checksum: str, source_file_name: str,
+                           virtual_size_gb: int = UBUNTU_SERVER_CLOUDIMG_GB) -> Image:
+    """An Ubuntu server cloud image: sha256 from the release's `SHA256SUMS`, published as `.img`."""
+    return Image(url, file_name, checksum, "sha256", virtual_size_gb, source_file_name=source_file_name)
+
+
+def proxmox_standard_template(url: str, file_name: str, checksum: str) -> Image:
+    """A Proxmox "standard" appliance template: sha512 from the `aplinfo` index."""
+    return Image(url, file_name, checksum, "sha512", PROXMOX_STANDARD_CT_GB)
+
 CATALOG: dict[str, Distribution] = {
     d.key: d
     for d in (
@@ -142,17 +173,14 @@ CATALOG: dict[str, Distribution] = {
             key="rocky9",
             title="Rocky Linux 9",
             family="rhel",
-            image=Image(
+            image=rocky_genericcloud(
                 url="https://dl.rockylinux.org/pub/rocky/9.8/images/x86_64/"
                     "Rocky-9-GenericCloud-Base-9.8-20260525.0.x86_64.qcow2",
                 file_name="Rocky-9-GenericCloud-Base-9.8-20260525.0.x86_64.qcow2",
                 checksum="92c206cc6f790c61583247eefe87890f8828420662c17cacf247cec78ab4eec8",
-                checksum_algorithm="sha256",
-                virtual_size_gb=ROCKY_GENERICCLOUD_GB,
             ),
             default_vmid=7000,
             tags=("cloudinit", "rocky-template", "rocky9"),
-            package_manager="dnf",
             default_user="rocky",
             linode_image="linode/rocky9",
             incus_image="images:rockylinux/9/cloud",
@@ -161,17 +189,14 @@ CATALOG: dict[str, Distribution] = {
             key="rocky10",
             title="Rocky Linux 10",
             family="rhel",
-            image=Image(
+            image=rocky_genericcloud(
                 url="https://dl.rockylinux.org/pub/rocky/10.2/images/x86_64/"
                     "Rocky-10-GenericCloud-Base-10.2-20260525.0.x86_64.qcow2",
                 file_name="Rocky-10-GenericCloud-Base-10.2-20260525.0.x86_64.qcow2",
                 checksum="9fc9e9ff16888bb68ac39b0392e25c9c92684d50c85f1cce6ab549363bbc4b48",
-                checksum_algorithm="sha256",
-                virtual_size_gb=ROCKY_GENERICCLOUD_GB,
             ),
             default_vmid=7001,
             tags=("cloudinit", "rocky-template", "rocky10"),
-            package_manager="dnf",
             default_user="rocky",
             linode_image="linode/rocky10",
             incus_image="images:rockylinux/10/cloud",
@@ -181,26 +206,21 @@ CATALOG: dict[str, Distribution] = {
             title="Debian 12 (bookworm)",
             family="debian",
             # genericcloud: the generic image without drivers for physical hardware; boots on KVM.
-            image=Image(
+            image=debian_genericcloud(
                 url="https://cloud.debian.org/images/cloud/bookworm/20261006-2623/"
                     "debian-12-genericcloud-amd64-20261006-2623.qcow2",
                 file_name="debian-12-genericcloud-amd64-20261006-2623.qcow2",
                 checksum="a09170d17e13af43da61774666f520e3bbec0f8bd96b4db37c15f3426fb327cc"
                          "ad950b80dbe78c09aa5ca90ce5015e99334b0ba5188fd4018736bc3fb5f0882c",
-                checksum_algorithm="sha512",
-                virtual_size_gb=DEBIAN_GENERICCLOUD_GB,
             ),
             default_vmid=9001,
             tags=("cloudinit", "debian-12", "debian-template"),
-            package_manager="apt",
             default_user="debian",
-            lxc_template=Image(
+            lxc_template=proxmox_standard_template(
                 url="http://download.proxmox.com/images/system/debian-12-standard_12.7-1_amd64.tar.zst",
                 file_name="debian-12-standard_12.7-1_amd64.tar.zst",
                 checksum="39f6d06e082d6a418438483da4f76092ebd0370a91bad30b82ab6d0f442234d6"
                          "3fe27a15569895e34d6d1e5ca50319f62637f7fb96b98dbde4f6103cf05bff6d",
-                checksum_algorithm="sha512",
-                virtual_size_gb=PROXMOX_STANDARD_CT_GB,
             ),
             lxc_os_type="debian",
             linode_image="linode/debian12",
@@ -215,27 +235,22 @@ CATALOG: dict[str, Distribution] = {
             # Build 20260712-2537: the digest Debian publishes for it (SHA512SUMS and the build's
             # .json beside the image), as lima-vm/lima templates/_images/debian-13.yaml @183a60d
             # carries it (its hack/update-template-debian.sh reads it from Debian's build metadata).
-            image=Image(
+            image=debian_genericcloud(
                 url="https://cloud.debian.org/images/cloud/trixie/20260712-2537/"
                     "debian-13-genericcloud-amd64-20260712-2537.qcow2",
                 file_name="debian-13-genericcloud-amd64-20260712-2537.qcow2",
                 checksum="7ae53e9dbee282bfc16f289dec483dde3a8598769c38a267948310f7a2a52c66"
                          "2620198603bc52c142627efba379863d16079698a10b34102d55bcedd40e8d32",
-                checksum_algorithm="sha512",
-                virtual_size_gb=DEBIAN_GENERICCLOUD_GB,
             ),
             default_vmid=9002,
             tags=("cloudinit", "debian-13", "debian-template"),
-            package_manager="apt",
             default_user="debian",
             # proxmox/pve-manager aplinfo/aplinfo.dat @14a22df: debian-13-standard 13.6-1, sha512sum.
-            lxc_template=Image(
+            lxc_template=proxmox_standard_template(
                 url="http://download.proxmox.com/images/system/debian-13-standard_13.6-1_amd64.tar.zst",
                 file_name="debian-13-standard_13.6-1_amd64.tar.zst",
                 checksum="4c0c27ca6ceab5ef0b84db57825a00f26157ef1854bafe97297813e1cbe8ecb8"
                          "cc9c453cab6b3b0efe1ba193a50c47ece1e41d950e411b8730b835b71e9e754b",
-                checksum_algorithm="sha512",
-                virtual_size_gb=PROXMOX_STANDARD_CT_GB,
             ),
             lxc_os_type="debian",
             linode_image="linode/debian13",
@@ -252,27 +267,22 @@ CATALOG: dict[str, Distribution] = {
             # lima-vm/lima templates/_images/ubuntu-24.04.yaml @183a60d carries it (its
             # hack/update-template-ubuntu.sh reads it from that SHA256SUMS). The `.img` is a qcow2
             # image; Proxmox imports it only under a .qcow2 name.
-            image=Image(
+            image=ubuntu_server_cloudimg(
                 url="https://cloud-images.ubuntu.com/releases/noble/release-20260705/"
                     "ubuntu-24.04-server-cloudimg-amd64.img",
                 file_name="ubuntu-24.04-server-cloudimg-amd64-20260705.qcow2",
                 checksum="ffe6203da54deeb6db5d2a98a83f9ec8e55f149d3f7ba622e1abe5fa966ee3d6",
-                checksum_algorithm="sha256",
-                virtual_size_gb=UBUNTU_SERVER_CLOUDIMG_GB,
                 source_file_name="ubuntu-24.04-server-cloudimg-amd64.img",
             ),
             default_vmid=9003,
             tags=("cloudinit", "ubuntu-2404", "ubuntu-template"),
-            package_manager="apt",
             default_user="ubuntu",
             # proxmox/pve-manager aplinfo/aplinfo.dat @14a22df: ubuntu-24.04-standard 24.04-2, sha512sum.
-            lxc_template=Image(
+            lxc_template=proxmox_standard_template(
                 url="http://download.proxmox.com/images/system/ubuntu-24.04-standard_24.04-2_amd64.tar.zst",
                 file_name="ubuntu-24.04-standard_24.04-2_amd64.tar.zst",
                 checksum="45c2978e6b97fe292ada95fe06834276015e5739a594db4de2fdfd830fa0c379"
                          "42e8ae118fc1e32ffd9154b3f9378b592738b668ea3957db41f2907b86f219de",
-                checksum_algorithm="sha512",
-                virtual_size_gb=PROXMOX_STANDARD_CT_GB,
             ),
             lxc_os_type="ubuntu",
             linode_image="linode/ubuntu24.04",

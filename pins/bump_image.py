@@ -16,12 +16,22 @@ Publishers and the formats they publish (tests/test_bump_image.py checks the cat
   with `SHA256SUMS` (`<sha256> *<file>`).
 - Proxmox appliance templates: the `aplinfo-pve-<N>.dat` index, stanzas with `Location:` and
   `sha512sum:`.
+
+A cloud image's virtual size (the catalog's `virtual_size_gb`, which the disk checks use) is read
+from the new build itself: one HTTP Range request for the first 72 bytes, the qcow2 header
+(qemu docs/interop/qcow2.txt: magic "QFI\\xfb" at 0, version 2 or 3 at 4, the virtual disk size in
+bytes as a big-endian u64 at 24; a version 2 header is exactly 72 bytes). Every publisher above
+ships qcow2 (Ubuntu's `.img` too); an image in any other format (raw, vmdk, ...) has no such
+header, so the bump refuses it and writes nothing: measure it with `qemu-img info` instead.
+LXC templates are root file system tarballs, not disks: their size is left as it is.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import re
+import struct
 import sys
 import urllib.request
 from collections.abc import Callable
@@ -34,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CATALOG_FILE = ROOT / "components" / "catalog.py"
 
 Fetch = Callable[[str], str]
+FetchHead = Callable[[str, int], bytes]  # (url, n) -> at most the first n bytes of the file
 
 
 @dataclass(frozen=True)
@@ -55,10 +66,64 @@ def fetch_text(url: str) -> str:
         return response.read().decode()
 
 
+def fetch_head(url: str, length: int) -> bytes:
+    """The first `length` bytes of `url`, by an HTTP Range request. A server that ignores Range
+    answers 200 with the whole file: only `length` bytes are read from it before closing."""
+    request = urllib.request.Request(url, headers={"Range": f"bytes=0-{length - 1}"})
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - https/http URLs only
+        return response.read(length)
+
+
+# ---- qcow2 virtual size (qemu docs/interop/qcow2.txt, "Header") ---------------------------------
+
+QCOW2_MAGIC = b"QFI\xfb"
+QCOW2_HEADER_BYTES = 72  # a version 2 header; version 3 starts with the same 72 bytes
+GIB = 1 << 30
+
+
+def qcow2_virtual_size(header: bytes, url: str) -> int:
+    """The virtual disk size in bytes from the first bytes of a qcow2 image."""
+    if len(header) >= 4 and header[:4] != QCOW2_MAGIC:
+        raise BumpError(f"{url}: not a qcow2 image (it starts with {header[:4]!r}, not {QCOW2_MAGIC!r}); raw and "
+                        "other formats carry no virtual size in a header: measure it with `qemu-img info` and set "
+                        "virtual_size_gb by hand")
+    if len(header) < QCOW2_HEADER_BYTES:
+        raise BumpError(f"{url}: only {len(header)} bytes came back, a qcow2 header has {QCOW2_HEADER_BYTES}")
+    version, = struct.unpack_from(">I", header, 4)
+    size, = struct.unpack_from(">Q", header, 24)
+    if version not in (2, 3):
+        raise BumpError(f"{url}: qcow2 version {version} (valid versions are 2 and 3)")
+    if size == 0:
+        raise BumpError(f"{url}: the qcow2 header gives a virtual size of 0 bytes")
+    return size
+
+
+def virtual_size_gb(url: str, head: FetchHead) -> int:
+    """The smallest whole number of GiB the image's virtual disk fits on."""
+    return math.ceil(qcow2_virtual_size(head(url, QCOW2_HEADER_BYTES), url) / GIB)
+
+
 def _links(index_html: str, pattern: str) -> list[str]:
     """Names in a directory listing (href targets) matching `pattern`, trailing slash removed."""
     names = {href.rstrip("/") for href in re.findall(r'href="([^"?]+)"', index_html)}
     return sorted(name for name in names if re.fullmatch(pattern, name))
+
+
+def _newest(base: str, fetch: Fetch, pattern: str, what: str) -> str:
+    """The newest name listed at `base` matching `pattern`: the highest numbers in it, compared
+    in order (dates, build and release numbers: 9.10 after 9.9)."""
+    names = _links(fetch(base), pattern)
+    if not names:
+        raise BumpError(f"{base}: no {what} listed")
+    return max(names, key=lambda name: [int(x) for x in re.findall(r"\d+", name)])
+
+
+def _current(url: re.Pattern[str], image: Image, what: str) -> re.Match[str]:
+    """The parts of `image`'s URL in its publisher's format."""
+    current = url.fullmatch(image.url)
+    if not current:
+        raise BumpError(f"{image.url}: not {what} URL")
+    return current
 
 
 # ---- Debian -------------------------------------------------------------------------------------
@@ -68,14 +133,9 @@ DEBIAN_URL = re.compile(r"https://cloud\.debian\.org/images/cloud/(?P<codename>[
 
 
 def newest_debian(image: Image, fetch: Fetch) -> Build:
-    current = DEBIAN_URL.fullmatch(image.url)
-    if not current:
-        raise BumpError(f"{image.url}: not a Debian genericcloud image URL")
+    current = _current(DEBIAN_URL, image, "a Debian genericcloud image")
     base = f"https://cloud.debian.org/images/cloud/{current['codename']}/"
-    builds = _links(fetch(base), r"\d{8}-\d{4}")
-    if not builds:
-        raise BumpError(f"{base}: no dated builds listed")
-    build = builds[-1]
+    build = _newest(base, fetch, r"\d{8}-\d{4}", "dated builds")
     file_name = f"debian-{current['release']}-genericcloud-amd64-{build}.qcow2"
     sums = fetch(f"{base}{build}/SHA512SUMS")
     return Build(f"{base}{build}/{file_name}", file_name, _gnu_sum(sums, file_name, 128))
@@ -97,16 +157,10 @@ ROCKY_URL = re.compile(r"https://dl\.rockylinux\.org/(?:pub|vault)/rocky/(?P<min
 
 
 def newest_rocky(image: Image, fetch: Fetch) -> Build:
-    current = ROCKY_URL.fullmatch(image.url)
-    if not current:
-        raise BumpError(f"{image.url}: not a Rocky GenericCloud Base image URL")
-    major = current["major"]
+    major = _current(ROCKY_URL, image, "a Rocky GenericCloud Base image")["major"]
     base = f"https://dl.rockylinux.org/pub/rocky/{major}/images/x86_64/"
     pattern = rf"Rocky-{major}-GenericCloud-Base-({major}\.\d+)-(\d{{8}})\.(\d+)\.x86_64\.qcow2"
-    files = _links(fetch(base), pattern)
-    if not files:
-        raise BumpError(f"{base}: no GenericCloud Base images listed")
-    file_name = max(files, key=lambda f: [int(x) for x in re.findall(r"\d+", f.split("Base-", 1)[1])])
+    file_name = _newest(base, fetch, pattern, "GenericCloud Base images")
     minor = re.fullmatch(pattern, file_name).group(1)
     sums = fetch(f"{base}CHECKSUM")
     match = re.search(rf"^SHA256 \({re.escape(file_name)}\) = ([0-9a-f]{{64}})$", sums, re.MULTILINE)
@@ -124,14 +178,9 @@ UBUNTU_URL = re.compile(r"https://cloud-images\.ubuntu\.com/releases/(?P<codenam
 
 
 def newest_ubuntu(image: Image, fetch: Fetch) -> Build:
-    current = UBUNTU_URL.fullmatch(image.url)
-    if not current:
-        raise BumpError(f"{image.url}: not an Ubuntu server cloud image URL")
+    current = _current(UBUNTU_URL, image, "an Ubuntu server cloud image")
     base = f"https://cloud-images.ubuntu.com/releases/{current['codename']}/"
-    releases = _links(fetch(base), r"release-\d{8}(?:\.\d+)?")
-    if not releases:
-        raise BumpError(f"{base}: no releases listed")
-    release = max(releases, key=lambda r: [int(x) for x in re.findall(r"\d+", r)])
+    release = _newest(base, fetch, r"release-\d{8}(?:\.\d+)?", "releases")
     file_name = current["file"]
     sums = fetch(f"{base}{release}/SHA256SUMS")
     checksum = _gnu_sum(sums, file_name, 64)
@@ -150,9 +199,7 @@ APLINFO = "http://download.proxmox.com/images/aplinfo-pve-8.dat"
 
 
 def newest_proxmox_template(image: Image, fetch: Fetch) -> Build:
-    current = PROXMOX_URL.fullmatch(image.url)
-    if not current:
-        raise BumpError(f"{image.url}: not a Proxmox appliance template URL")
+    current = _current(PROXMOX_URL, image, "a Proxmox appliance template")
     candidates = []
     for stanza in fetch(APLINFO).split("\n\n"):
         fields = dict(re.findall(r"^([A-Za-z0-9-]+): ?(.*)$", stanza, re.MULTILINE))
@@ -205,25 +252,41 @@ def _literal(value: str, indent: str, first: int = 0) -> str:
 
 
 def rewrite_image(source: str, old: Image, new: Build) -> str:
-    """`source` with the Image(...) fields of `old` (found by its file name) set to `new`."""
-    start = source.find(f'file_name="{old.file_name}"')
-    if start < 0:
+    """`source` with the url, file_name and checksum arguments of the entry of `old` (found by its
+    file name; the catalog's image constructors take them in that order) set to `new`."""
+    if f'file_name="{old.file_name}"' not in source:
         raise BumpError(f"{old.file_name}: not found in {CATALOG_FILE.name}")
-    open_at = source.rfind("Image(", 0, start)
-    block = re.compile(r'url=(?:"[^"]*"\s*)+,\s*file_name="[^"]*",\s*checksum=(?:"[^"]*"\s*)+,')
-    match = block.search(source, open_at)
-    if not match or match.start() > start:
-        raise BumpError(f"{old.file_name}: its Image(...) does not have url, file_name, checksum in order")
-    indent = re.search(r"\n([ \t]*)url=", source[open_at:match.end()]).group(1)
+    block = re.compile(r'(?P<indent>[ \t]*)url=(?:"[^"]*"\s*)+,\s*file_name="' + re.escape(old.file_name)
+                       + r'",\s*checksum=(?:"[^"]*"\s*)+,')
+    match = block.search(source)
+    if not match:
+        raise BumpError(f"{old.file_name}: its image does not have url, file_name, checksum in order")
+    indent = match["indent"]
     cont = indent + "    "
     text = (f"url={_literal(new.url, cont, len(indent) + 4)},\n"
             f"{indent}file_name=\"{new.file_name}\",\n"
             f"{indent}checksum={_literal(new.checksum, cont + '     ')},")
-    return source[:match.start()] + text + source[match.end():]
+    return source[:match.start('indent') + len(indent)] + text + source[match.end():]
 
 
-def bump(dist_key: str, fetch: Fetch = fetch_text, catalog_file: Path = CATALOG_FILE) -> list[str]:
-    """Rewrite `dist_key`'s images to their newest builds; returns one line per image."""
+def rewrite_virtual_size(source: str, image: Build, size_gb: int) -> str:
+    """`source` with the entry of `image.file_name` given `virtual_size_gb=size_gb` (an argument of
+    the catalog's image constructors, after the checksum; replaced when the entry already has one)."""
+    block = re.compile(r'(?P<indent>[ \t]*)url=(?:"[^"]*"\s*)+,\s*file_name="' + re.escape(image.file_name)
+                       + r'",\s*checksum=(?:"[^"]*"\s*)+,(?P<rest>(?:\s*source_file_name="[^"]*",)?)'
+                       + r'(?P<size>\s*virtual_size_gb=\d+,)?')
+    match = block.search(source)
+    if not match:
+        raise BumpError(f"{image.file_name}: its image does not have url, file_name, checksum in order")
+    start, end = (match.start("size"), match.end("size")) if match["size"] else (match.end("rest"),) * 2
+    return source[:start] + f"\n{match['indent']}virtual_size_gb={size_gb}," + source[end:]
+
+
+def bump(dist_key: str, fetch: Fetch = fetch_text, catalog_file: Path = CATALOG_FILE,
+         head: FetchHead = fetch_head) -> list[str]:
+    """Rewrite `dist_key`'s images to their newest builds; returns one line per image. The cloud
+    image's virtual size is read from the new build's qcow2 header; nothing is written unless every
+    image of the entry was found and measured."""
     if dist_key not in CATALOG:
         raise BumpError(f"{dist_key}: not in the catalog ({', '.join(sorted(CATALOG))})")
     dist = CATALOG[dist_key]
@@ -232,15 +295,20 @@ def bump(dist_key: str, fetch: Fetch = fetch_text, catalog_file: Path = CATALOG_
         if image is None:
             continue
         new = publisher_of(image).newest(image, fetch)
-        # The catalog's own checks. The virtual size stays the entry's (same build recipe); check a
-        # new build with `qemu-img info` before relying on it (a smaller disk is a config error).
-        Image(new.url, new.file_name, new.checksum, image.checksum_algorithm, image.virtual_size_gb,
+        # A disk image's size from its header; an LXC template is a tarball: its size stays.
+        size_gb = virtual_size_gb(new.url, head) if image is dist.image else image.virtual_size_gb
+        # The catalog's own checks, with the measured size.
+        Image(new.url, new.file_name, new.checksum, image.checksum_algorithm, size_gb,
               source_file_name=new.source_file_name)
-        if new.file_name == image.file_name and new.checksum == image.checksum and new.url == image.url:
-            lines.append(f"{dist_key}: {image.file_name} is the newest build")
-            continue
-        source = rewrite_image(source, image, new)
-        lines.append(f"{dist_key}: {image.file_name} -> {new.file_name}")
+        same = new.file_name == image.file_name and new.checksum == image.checksum and new.url == image.url
+        if not same:
+            source = rewrite_image(source, image, new)
+        if size_gb != image.virtual_size_gb:
+            source = rewrite_virtual_size(source, new, size_gb)
+        size_note = (f" (virtual size {image.virtual_size_gb} -> {size_gb} GiB)" if size_gb != image.virtual_size_gb
+                     else f" ({size_gb} GiB)" if image is dist.image else "")
+        lines.append(f"{dist_key}: {image.file_name} is the newest build{size_note}" if same
+                     else f"{dist_key}: {image.file_name} -> {new.file_name}{size_note}")
     catalog_file.write_text(source)
     return lines
 
@@ -250,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dist", required=True, help="catalog key, e.g. debian12 or rocky9")
     args = parser.parse_args(argv)
     try:
-        for line in bump(args.dist):
+        # The module's fetchers and catalog, looked up now (the tests point them elsewhere).
+        for line in bump(args.dist, fetch=fetch_text, catalog_file=CATALOG_FILE, head=fetch_head):
             print(line)
     except (BumpError, OSError) as error:
         print(f"bump-image: {error}", file=sys.stderr)

@@ -606,11 +606,27 @@ def _cron_claims(resource: Resource) -> set[str]:
             if isinstance(v, Mapping) and v.get("persistentVolumeClaim")}
 
 
+def _incus_exports(crons: Sequence[Resource]) -> set[tuple[str, str]]:
+    """(pool, volume) of every Incus custom volume a CronJob exports (components/backups/incus.py:
+    the export container's INCUS_POOL / INCUS_VOLUME, beside an upload container)."""
+    exported = set()
+    for cron in crons:
+        containers = _cron_containers(cron)
+        if len(containers) < 2:  # the export alone, without an upload, leaves the copy in the pod
+            continue
+        for container in containers:
+            env = {str(e.get("name")): e.get("value") for e in container.get("env") or [] if isinstance(e, Mapping)}
+            if known(env.get("INCUS_POOL")) and known(env.get("INCUS_VOLUME")):
+                exported.add((str(env["INCUS_POOL"]), str(env["INCUS_VOLUME"])))
+    return exported
+
+
 def production_backups(resources: Sequence[Resource]) -> Iterable[tuple[str, str]]:
     """In production every stateful thing has a backup off its host: each Proxmox guest is in a
     pool a protected vzdump job covers, writing to a storage that is neither the guest's own nor a
     node-local default; every k3s server copies its etcd snapshots to S3; InfluxDB and Grafana
-    are backed up by CronJobs. Backup jobs, pools and the backup bucket are protected."""
+    are backed up by CronJobs; every Incus custom volume is exported by a CronJob (its snapshots
+    stay on its own pool). Backup jobs, pools and the backup bucket are protected."""
     if not resources or not environment(resources[0].stack).production:
         return
     env = environment(resources[0].stack).name
@@ -652,6 +668,14 @@ def production_backups(resources: Sequence[Resource]) -> Iterable[tuple[str, str
             continue
         if not backed:
             yield release.urn, f"{chart} release '{release.name}' of production '{env}' has no backup CronJob"
+    exported = _incus_exports(crons)
+    for volume in (r for r in resources if kind_of(r.type) == "volume" and r.type.split(":")[0] in ("incus", "lxd")):
+        pool, name = volume.props.get("pool"), volume.props.get("name")
+        if str(volume.props.get("type") or "custom") != "custom":
+            continue
+        if not (known(pool) and known(name)) or (str(pool), str(name)) not in exported:
+            yield volume.urn, (f"{volume.type} '{volume.name}' (pool {pool}, volume {name}) of production '{env}' is "
+                               "exported by no backup CronJob (a snapshot on its own pool is not a backup)")
 
 
 # --- advisory --------------------------------------------------------------------------------------

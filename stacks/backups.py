@@ -1,5 +1,5 @@
-"""Wiring of the backups layer: the Proxmox pool and vzdump job, the application CronJobs, and the
-`backups` entry of the stack contract (what is backed up where; no credential)."""
+"""Wiring of the backups layer: the Proxmox pool and vzdump job, the application CronJobs, the Incus
+volume exports, and the `backups` entry of the stack contract (what is backed up where; no credential)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import pulumi
 
 from components.backups import (AppBackups, AppBackupsArgs, GrafanaSource, Guest, InfluxSource, ProxmoxBackup,
                                 ProxmoxBackupArgs)
+from components.backups.incus import IncusExports, IncusExportsArgs, IncusVolume, RemoteCredentials
+from components.backups.incus import prefix as export_prefix
 from components.backups.store import Store, StoreArgs
+from components.incus.container import data_volume_name
 from components.backups.pvemetrics import ProxmoxMetrics, ProxmoxMetricsArgs
 from components.mtig.grafana import DATA_CLAIM as GRAFANA_CLAIM
 from components.mtig.influxdb import AUTH_SECRET as INFLUX_AUTH_SECRET
@@ -22,8 +25,12 @@ from .hosts import Cluster, HostRegistry
 from .secrets import Secrets
 
 
+#: The namespace of the Incus export CronJobs (their own: they need no application's namespace).
+INCUS_EXPORT_NAMESPACE = "backups"
+
+
 def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry, proxmox_provider: Any,
-           cluster: Cluster | None, metrics: Any) -> None:
+           cluster: Cluster | None, metrics: Any, incus_containers: dict[str, Any] | None = None) -> None:
     """Declare the backups the config asks for."""
     if cfg.proxmox_metrics is not None and None not in (proxmox_provider, cluster, metrics):
         _proxmox_metrics(cfg, secrets, proxmox_provider, cluster, metrics)
@@ -36,6 +43,8 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry, proxmo
         _proxmox(cfg, hosts, proxmox_provider)
     if backups.applications is not None and backups.store is not None and cluster is not None and metrics is not None:
         _applications(cfg, secrets, cluster, metrics)
+    if bkcfg.exported_volumes(cfg) and backups.store is not None and cluster is not None:
+        _incus(cfg, secrets, cluster, incus_containers or {})
 
 
 def _store(cfg: EnvironmentConfig, secrets: Secrets) -> Store:
@@ -112,6 +121,35 @@ def _applications(cfg: EnvironmentConfig, secrets: Secrets, cluster: Cluster, me
     )
 
 
+def _incus(cfg: EnvironmentConfig, secrets: Secrets, cluster: Cluster, containers: dict[str, Any]) -> IncusExports:
+    """One export CronJob per Incus data volume of an exported remote, on the cluster."""
+    store, incus = cfg.backups.store, cfg.incus
+    volumes = []
+    for host, remote_name, export in bkcfg.exported_volumes(cfg):
+        inst, remote = incus.instances[host], incus.remotes[remote_name]
+        container = containers.get(host)
+        volume = getattr(container, "volume", None)
+        volumes.append(IncusVolume(
+            instance=host, remote=remote_name, url=remote.address, pool=inst.data.pool or remote.storage_pool,
+            volume=volume.name if volume is not None else data_volume_name(host), schedule=export.schedule,
+            retention_days=export.retention_days, compression=export.compression, snapshots=export.snapshots,
+            project=remote.project, target=None if remote.shared_storage else inst.target,
+            after=(volume,) if volume is not None else ()))
+    remotes = sorted({v.remote for v in volumes})
+    credentials = {r: RemoteCredentials(client_cert=secrets.require(bkcfg.incus_client_cert_key(r)),
+                                        client_key=secrets.require(bkcfg.incus_client_key_key(r)),
+                                        server_cert=secrets.require(bkcfg.incus_server_cert_key(r))) for r in remotes}
+    return IncusExports(
+        "backup-incus",
+        IncusExportsArgs(
+            namespace=INCUS_EXPORT_NAMESPACE, store_scheme="https" if store.tls else "http",
+            store_endpoint=store.endpoint, store_region=store.region, bucket=store.bucket,
+            access_key=secrets.require(bkcfg.ACCESS_KEY), secret_key=secrets.require(bkcfg.SECRET_KEY),
+            credentials=credentials, volumes=tuple(volumes)),
+        opts=pulumi.ResourceOptions(provider=cluster.provider),
+    )
+
+
 def contract(cfg: EnvironmentConfig) -> list[dict]:
     """The stack contract's `backups`: one entry per kind of data, where it goes and how long it stays."""
     backups = cfg.backups
@@ -137,4 +175,9 @@ def contract(cfg: EnvironmentConfig) -> list[dict]:
             if getattr(apps, app):
                 out.append({"kind": app, "what": [app], "method": method, "target": f"s3://{store.bucket}/{app}",
                             "off_host": True, "schedule": apps.schedule, "retention": {"days": str(apps.retention_days)}})
+    if store is not None and cfg.k3s is not None:
+        for host, remote, export in bkcfg.exported_volumes(cfg):
+            out.append({"kind": "incus-volume", "what": [data_volume_name(host)], "method": "incus-export",
+                        "target": f"s3://{store.bucket}/{export_prefix(remote, host)}", "off_host": True,
+                        "schedule": export.schedule, "retention": {"days": str(export.retention_days)}})
     return out

@@ -77,11 +77,13 @@ def network_spec(cfg: EnvironmentConfig, key: str, net: IncusNetwork, remote_nam
                        member_parents={m: net.uplink(remote_name, m) or "" for m in remote.members})
 
 
-def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> None:
-    """Declare every remote's networks and profiles and every instance; register the instances as hosts."""
+def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> dict[str, Container]:
+    """Declare every remote's networks and profiles and every instance; register the instances as hosts.
+    Returns the containers by instance name (the backups layer exports their data volumes)."""
     incus = cfg.incus
+    containers: dict[str, Container] = {}
     if incus is None:
-        return
+        return containers
     sites: dict[str, tuple[Site, pulumi.ResourceOptions]] = {}
     for name, remote in sorted(incus.remotes.items()):
         provider = binding.Provider(f"incus-{name}", provider_args(name, remote, incus, secrets))
@@ -96,6 +98,7 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
         site, opts = sites[inst.remote]
         container = Container(f"incus-{name}", container_args(cfg, name, inst, site, incus.remotes[inst.remote]),
                               opts=opts)
+        containers[name] = container
         bridged = incus.networks[inst.network].type == "bridge"
         hosts.add(Host(
             name=name, fqdn=cfg.environment.fqdn(name), platform="incus",
@@ -109,3 +112,4 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> Non
             # is recorded on first contact and pinned, as for every other SSH host.
             host_key=None if bridged else hostkey.recorded_host_key(
                 name, container.ipv4_address, machine=[container.instance], parent=container)))
+    return containers

@@ -96,7 +96,7 @@ def _endpoint(endpoints: Any, key: str, ref: str) -> str:
 def _credential(credentials: Any, kind: str, ref: str) -> str:
     entry = (credentials or {}).get(kind) or {}
     if not entry.get("password"):
-        raise ValueError(f"upstream {ref} exports no monitoring_credentials.{kind} (contract 2.1: its "
+        raise ValueError(f"upstream {ref} exports no monitoring_credentials.{kind} (contract 2.2: its "
                          "Prometheus and Loki behind a login); run `pulumi up` on it first")
     if entry.get("username") != publish.USERNAME:
         raise ValueError(f"upstream {ref} exports monitoring_credentials.{kind} for another user than "

@@ -20,7 +20,7 @@ from .hosts import Cluster, HostRegistry
 # `kubeconfig`: tools such as pulumi/actions mask only top-level secret outputs (src/main.ts:
 # core.setSecret on outExport.secret) and hand every other output, nested secrets included, to the
 # job in clear.
-CONTRACT_VERSION = "2.1"
+CONTRACT_VERSION = "2.2"
 
 ENDPOINT_KEYS = ("alertmanager", "grafana", "influxdb", "loki", "loki_push", "mqtt", "mqtt_edge", "prometheus")
 
@@ -91,7 +91,7 @@ def endpoints(metrics, mon, edge_brokers: list[str] | None = None) -> dict:
 
 
 def monitoring_credentials(mon) -> Optional[pulumi.Output]:
-    """The logins of the published Prometheus and Loki (2.1), one top-level secret output (pulumi/
+    """The logins of the published Prometheus and Loki (2.2), one top-level secret output (pulumi/
     actions masks only whole secret outputs); None when they stay inside the cluster."""
     credentials = getattr(mon, "credentials", None)
     if not credentials:

@@ -13,7 +13,7 @@ def main(cfg: EnvironmentConfig, secrets: Secrets) -> None:
     hosts = HostRegistry()
     proxmox_provider = proxmox.deploy(cfg, secrets, hosts)
     linode.deploy(cfg, secrets, hosts)
-    incus.deploy(cfg, secrets, hosts)
+    incus_containers = incus.deploy(cfg, secrets, hosts)
     onboard.deploy(cfg, secrets, hosts)
     ci_runner.deploy(cfg, secrets, hosts)  # the pipeline's runner, inside the lab
     cluster = k3s.deploy(cfg, secrets, hosts)
@@ -24,5 +24,5 @@ def main(cfg: EnvironmentConfig, secrets: Secrets) -> None:
     upstream = monitoring.read_upstream(cfg) if monitoring.enabled(cfg) else None
     metrics = mtig.deploy(cfg, secrets, cluster, upstream=upstream)  # with the monitoring layer's datasources
     mon = monitoring.deploy(cfg, secrets, cluster, metrics, hosts, upstream=upstream)
-    backups.deploy(cfg, secrets, hosts, proxmox_provider, cluster, metrics)
+    backups.deploy(cfg, secrets, hosts, proxmox_provider, cluster, metrics, incus_containers)
     outputs.export(cfg, hosts, cluster, metrics, mon, lab_dns, lab_ca, edge_brokers)

@@ -10,7 +10,7 @@ import pulumi_proxmoxve as proxmoxve
 from pulumi_command import remote
 
 from cloudinit.render import CLOUD_INIT_WAIT, ProvisionSpec, provision_script
-from components import hostkey
+from components import hostkey, ssh
 from components.catalog import CATALOG
 from components.proxmox import (Image, ImageArgs, Lxc, LxcArgs, NetworkArgs, Snippet, SnippetArgs, Template,
                                 TemplateArgs, Vm, VmArgs)
@@ -181,10 +181,9 @@ def deploy(cfg: EnvironmentConfig, secrets: Secrets, hosts: HostRegistry) -> pro
             host_key=hostkey.recorded_host_key(vm.name, address_of, machine=[guest.vm], parent=guest),
         )
         # Later layers wait for a provisioned host, not a booted one: cloud-init has finished.
-        ready = remote.Command(
+        ready = ssh.command(
             f"{vm.name}-ready",
             connection=connection(host, private_key),
-            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=CLOUD_INIT_WAIT,
             # A new VM (a real replacement) is waited for again: its MAC addresses are new (Proxmox
             # generates them on creation), while its id is the VMID and stays the same.
@@ -264,14 +263,13 @@ def reprovision(name: str, host: Host, private_key: pulumi.Input[str], parent: p
     The cloud-init files of a running guest are read once per instance: a package, the timezone or
     a rotated operator key reaches an existing guest only this way (the same idempotent script the
     SSH-provisioned Linodes and onboarded hosts run). Script on stdin, same command on update."""
-    command = "bash -s" if host.ssh_user == "root" else "sudo --non-interactive bash -s"
-    return remote.Command(
+    command = ssh.as_root(["bash", "-s"], host.ssh_user)
+    return ssh.command(
         name,
         connection=connection(host, private_key),
         create=command,
         update=command,
         stdin=provision_script(spec, disable_root=disable_root),
-        add_previous_output_in_env=False,  # sshd would refuse (or log) the previous stdout as SETENV
         # A new guest (its readiness check re-created) is provisioned again.
         triggers=[after.id],
         # SSH works once cloud-init has finished (or the container runs); the trigger is an id only.

@@ -41,7 +41,8 @@ def pod_spec(cron: dict) -> dict:
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_cron_jobs_back_up_both_applications_with_pinned_images(env, synth_result):
     run = synth_result(env)
-    crons = {r["inputs"]["metadata"]["name"]: r for r in run.of_type(CRON)}
+    # The Incus volume exports (tests/test_backups_incus.py) run in their own namespace.
+    crons = {r["inputs"]["metadata"]["name"]: r for r in run.of_type(CRON) if r["inputs"]["metadata"]["namespace"] == "mtig"}
     assert set(crons) == {"influxdb-backup", "grafana-backup"}
     for cron in crons.values():
         spec = cron["inputs"]["spec"]
@@ -70,7 +71,7 @@ def test_cron_jobs_back_up_both_applications_with_pinned_images(env, synth_resul
     assert term["topologyKey"] == "kubernetes.io/hostname"  # beside Grafana: its volume is ReadWriteOnce
     assert grafana["securityContext"]["runAsUser"] == apps.GRAFANA_UID
     (secret,) = [r for r in run.resources if r["type"] == "kubernetes:core/v1:Secret"
-                 and r["inputs"]["metadata"]["name"] == apps.STORE_SECRET]
+                 and r["inputs"]["metadata"]["name"] == apps.STORE_SECRET and r["inputs"]["metadata"]["namespace"] == "mtig"]
     assert secret["inputs"]["stringData"] in (MASK, {"access-key": MASK, "secret-key": MASK})
     bucket = f"homelab-{env}-backups"  # the committed stack files
     scripts = next(r for r in run.resources if r["type"] == "kubernetes:core/v1:ConfigMap"

@@ -95,6 +95,10 @@ def test_production_without_backups_is_refused_and_staging_is_not():
             assert sorted(caught.value.lines) == [
                 "backups.applications.grafana: production grafana data needs a backup to the backup store (got None)",
                 "backups.applications.influxdb: production influxdb data needs a backup to the backup store (got None)",
+                "backups.incus.cluster01: production Incus volume mosquitto-data (incus.instances.mosquitto.data) "
+                "needs an export to the backup store (its snapshots stay on the same pool)",
+                "backups.incus.iapetus: production Incus volume atlantis-data (incus.instances.atlantis.data) "
+                "needs an export to the backup store (its snapshots stay on the same pool)",
                 "backups.k3s.s3: production k3s datastores need etcd snapshots copied to the backup store (got None)",
                 "backups.proxmox: production Proxmox guests need a backup job (vzdump) (got None)",
             ]

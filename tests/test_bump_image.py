@@ -6,13 +6,16 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from components.catalog import CATALOG
 from pins import bump_image
-from pins.bump_image import Build, BumpError, bump, publisher_of, rewrite_image
+from pins.bump_image import Build, BumpError, bump, fetch_head, publisher_of, rewrite_image, virtual_size_gb
+from tests.tools import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = [(key, image) for key, dist in sorted(CATALOG.items())
@@ -75,14 +78,14 @@ def test_a_url_no_publisher_serves_is_refused():
         publisher_of(moved)
 
 
-def test_bump_moves_debian12_image_and_lxc_template_to_the_newest_builds(tmp_path):
+def test_bump_moves_debian12_image_and_lxc_template_to_the_newest_builds(tmp_path, images):
     catalog = tmp_path / "catalog.py"
     before = bump_image.CATALOG_FILE.read_text()
     catalog.write_text(before)
-    lines = bump("debian12", fetch=fake_publishers, catalog_file=catalog)
+    lines = bump("debian12", fetch=fake_publishers, catalog_file=catalog, head=images.head)
     after = catalog.read_text()
     assert lines == [f"debian12: {CATALOG['debian12'].image.file_name} -> "
-                     f"debian-12-genericcloud-amd64-{NEW_DEBIAN}.qcow2",
+                     f"debian-12-genericcloud-amd64-{NEW_DEBIAN}.qcow2 (2 GiB)",
                      f"debian12: {CATALOG['debian12'].lxc_template.file_name} -> {NEW_LXC}"]
     assert f"https://cloud.debian.org/images/cloud/bookworm/{NEW_DEBIAN}/" in after
     assert f'file_name="debian-12-genericcloud-amd64-{NEW_DEBIAN}.qcow2"' in after
@@ -95,10 +98,10 @@ def test_bump_moves_debian12_image_and_lxc_template_to_the_newest_builds(tmp_pat
     assert len(after.splitlines()) == len(before.splitlines())
 
 
-def test_bump_moves_rocky_to_the_newest_minor_in_its_own_directory(tmp_path):
+def test_bump_moves_rocky_to_the_newest_minor_in_its_own_directory(tmp_path, images):
     catalog = tmp_path / "catalog.py"
     catalog.write_text(bump_image.CATALOG_FILE.read_text())
-    bump("rocky9", fetch=fake_publishers, catalog_file=catalog)
+    bump("rocky9", fetch=fake_publishers, catalog_file=catalog, head=images.head)
     after = catalog.read_text()
     assert f'"https://dl.rockylinux.org/pub/rocky/9.10/images/x86_64/"\n' in after
     assert f'file_name="{NEW_ROCKY}"' in after and NEW_ROCKY_SUM in after
@@ -122,7 +125,7 @@ def test_a_sums_file_without_the_image_is_an_error_and_nothing_is_written(tmp_pa
         return "\n".join(line for line in text.splitlines() if "genericcloud" not in line)
 
     with pytest.raises(BumpError, match="not listed"):
-        bump("debian12", fetch=no_genericcloud, catalog_file=catalog)
+        bump("debian12", fetch=no_genericcloud, catalog_file=catalog, head=_no_network)
     assert catalog.read_text() == bump_image.CATALOG_FILE.read_text()
 
 
@@ -135,7 +138,7 @@ def test_make_bump_image_refuses_an_unknown_distribution_with_exit_2():
     assert "bump-image:" in (ROOT / "Makefile").read_text()
 
 
-def test_bump_moves_ubuntu_to_the_newest_release_still_stored_under_a_qcow2_name(tmp_path):
+def test_bump_moves_ubuntu_to_the_newest_release_still_stored_under_a_qcow2_name(tmp_path, images):
     catalog = tmp_path / "catalog.py"
     catalog.write_text(bump_image.CATALOG_FILE.read_text())
     base = "https://cloud-images.ubuntu.com/releases/noble/"
@@ -148,10 +151,10 @@ def test_bump_moves_ubuntu_to_the_newest_release_still_stored_under_a_qcow2_name
                             "Location: system/ubuntu-24.04-standard_24.04-2_amd64.tar.zst\n"
                             f"sha512sum: {CATALOG['ubuntu2404'].lxc_template.checksum}\n",
     }
-    lines = bump("ubuntu2404", fetch=lambda url: pages[url], catalog_file=catalog)
+    lines = bump("ubuntu2404", fetch=lambda url: pages[url], catalog_file=catalog, head=images.head)
     assert lines == [
         "ubuntu2404: ubuntu-24.04-server-cloudimg-amd64-20260705.qcow2 -> "
-        "ubuntu-24.04-server-cloudimg-amd64-20261112.qcow2",
+        "ubuntu-24.04-server-cloudimg-amd64-20261112.qcow2 (4 GiB)",
         "ubuntu2404: ubuntu-24.04-standard_24.04-2_amd64.tar.zst is the newest build",
     ]
     after = catalog.read_text()
@@ -159,3 +162,213 @@ def test_bump_moves_ubuntu_to_the_newest_release_still_stored_under_a_qcow2_name
     assert 'file_name="ubuntu-24.04-server-cloudimg-amd64-20261112.qcow2"' in after
     assert f'source_file_name="{image}"' in after
     compile(after, str(catalog), "exec")
+
+
+@pytest.mark.parametrize(("dist", "index", "message"), [
+    ("debian12", "https://cloud.debian.org/images/cloud/bookworm/", "no dated builds listed"),
+    ("rocky9", "https://dl.rockylinux.org/pub/rocky/9/images/x86_64/", "no GenericCloud Base images listed"),
+    ("ubuntu2404", "https://cloud-images.ubuntu.com/releases/noble/", "no releases listed"),
+])
+def test_an_index_listing_no_build_is_an_error_naming_it_and_nothing_is_written(tmp_path, dist, index, message):
+    catalog = tmp_path / "catalog.py"
+    catalog.write_text(bump_image.CATALOG_FILE.read_text())
+    # The index lists only names that are not builds (parent, `latest`, `daily`, the wrong variant).
+    listing = '<a href="../">../</a><a href="latest/">latest/</a><a href="daily/">daily/</a>' \
+              '<a href="Rocky-9-GenericCloud-LVM-9.10-20261120.0.x86_64.qcow2">x</a>'
+    with pytest.raises(BumpError) as caught:
+        bump(dist, fetch=lambda url: listing if url == index else fake_publishers(url), catalog_file=catalog,
+             head=_no_network)
+    assert str(caught.value) == f"{index}: {message}"
+    assert catalog.read_text() == bump_image.CATALOG_FILE.read_text()
+
+
+@pytest.mark.parametrize("key", ["debian12", "rocky9", "ubuntu2404"])
+def test_an_image_url_not_in_its_publishers_format_is_refused_by_name(key):
+    image = CATALOG[key].image
+    publisher = publisher_of(image)
+    moved = type(image)(image.url.replace("https://", "https://mirror.example.org/"), image.file_name,
+                        image.checksum, image.checksum_algorithm, image.virtual_size_gb,
+                        source_file_name=image.source_file_name)
+    with pytest.raises(BumpError, match=r"^https://mirror\.example\.org/.*: not an? [A-Z][a-z]+ .* URL$"):
+        publisher.newest(moved, fake_publishers)
+
+
+# ---- the virtual size, read from a real qcow2 over HTTP ----------------------------------------
+
+class _ImageHandler(BaseHTTPRequestHandler):
+    """Serves the files of `server.root`; answers a `Range: bytes=a-b` with 206 and those bytes
+    (RFC 9110), unless `server.ignore_range` (then 200 and the whole file, as some mirrors do)."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        path = self.server.root / self.path.lstrip("/")
+        if not path.is_file():
+            self.send_error(404)
+            return
+        size = path.stat().st_size
+        wanted = self.headers.get("Range")
+        self.server.requests.append((self.path, wanted))
+        match = re.fullmatch(r"bytes=(\d+)-(\d+)", wanted or "")
+        first, last = 0, size - 1
+        if match and not self.server.ignore_range:
+            first, last = int(match[1]), min(int(match[2]), size - 1)
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(last - first + 1))
+        self.end_headers()
+        try:
+            with path.open("rb") as image:  # in chunks: the images are sparse files of several GiB
+                image.seek(first)
+                left = last - first + 1
+                while left > 0:
+                    chunk = image.read(min(left, 1 << 20))
+                    self.wfile.write(chunk)
+                    left -= len(chunk)
+        except (BrokenPipeError, ConnectionResetError):  # the client read the header and closed
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+class ImageServer:
+    """Real qcow2 (and other) files behind a local HTTP server; `head` maps a publisher's URL to
+    the file of the same name here and reads it with the bump's own Range request."""
+
+    def __init__(self, root: Path):
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), _ImageHandler)
+        self.http.root, self.http.requests, self.http.ignore_range = root, [], False
+        self.root = root
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.http.server_address[1]}/{name}"
+
+    def head(self, url: str, length: int) -> bytes:
+        return fetch_head(self.url(url.rsplit("/", 1)[-1]), length)
+
+    @property
+    def requests(self) -> list:
+        return self.http.requests
+
+
+def _qemu_img(root: Path, name: str, size: str, fmt: str = "qcow2", *options: str) -> Path:
+    path = root / name
+    subprocess.run(["qemu-img", "create", "-q", "-f", fmt, *options, str(path), size], check=True, timeout=60)
+    return path
+
+
+def _qemu_virtual_size(path: Path) -> int:
+    import json
+    info = subprocess.run(["qemu-img", "info", "--output=json", str(path)], capture_output=True, text=True,
+                          check=True, timeout=60)
+    return json.loads(info.stdout)["virtual-size"]
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    require_tool("qemu-img")
+    root = tmp_path_factory.mktemp("images")
+    # The sizes the publishers' builds have: Debian genericcloud 2 GiB, Rocky GenericCloud 10 GiB,
+    # Ubuntu noble 3.5 GiB (qcow2 under an .img name); qcow2 version 3 as qemu-img writes by default.
+    _qemu_img(root, f"debian-12-genericcloud-amd64-{NEW_DEBIAN}.qcow2", "2G")
+    _qemu_img(root, NEW_ROCKY, "10G")
+    _qemu_img(root, "ubuntu-24.04-server-cloudimg-amd64.img", "3584M")
+    server = ImageServer(root)
+    yield server
+    server.http.shutdown()
+
+
+def _no_network(url: str, length: int) -> bytes:
+    raise AssertionError(f"no image should be read here: {url}")
+
+
+@pytest.mark.parametrize(("size", "options", "expected_gb"), [
+    ("2G", (), 2),
+    ("3584M", (), 4),                        # 3.5 GiB: the smallest whole-GiB disk is 4
+    ("10G", ("-o", "compat=0.10"), 10),      # a version 2 header (exactly 72 bytes)
+    ("2147484160", (), 3),                   # 2 GiB + 512 bytes still needs a third GiB
+])
+def test_the_virtual_size_comes_from_a_real_qcow2_header_over_one_range_request(images, size, options, expected_gb):
+    name = f"sized-{size}-{len(options)}.qcow2"
+    path = _qemu_img(images.root, name, size, "qcow2", *options)
+    before = len(images.requests)
+    assert virtual_size_gb(images.url(name), fetch_head) == expected_gb
+    # What qemu-img itself reports, rounded up to GiB, and only the header was asked for.
+    assert expected_gb == -(-_qemu_virtual_size(path) // 2**30)
+    assert images.requests[before:] == [(f"/{name}", "bytes=0-71")]
+
+
+def test_a_mirror_that_ignores_range_still_gives_only_the_header(images):
+    name = "ignored-range.qcow2"
+    _qemu_img(images.root, name, "10G")
+    images.http.ignore_range = True
+    try:
+        header = fetch_head(images.url(name), 72)
+    finally:
+        images.http.ignore_range = False
+    assert len(header) == 72 and header[:4] == b"QFI\xfb"
+    assert virtual_size_gb(images.url(name), lambda url, n: header) == 10
+
+
+def test_a_changed_virtual_size_is_written_to_the_bumped_entry_only(tmp_path, images):
+    catalog = tmp_path / "catalog.py"
+    catalog.write_text(bump_image.CATALOG_FILE.read_text())
+    grown = f"grown/debian-12-genericcloud-amd64-{NEW_DEBIAN}.qcow2"
+    (images.root / "grown").mkdir(exist_ok=True)
+    _qemu_img(images.root, grown, "3G")
+    lines = bump("debian12", fetch=fake_publishers, catalog_file=catalog,
+                 head=lambda url, n: fetch_head(images.url(grown), n))
+    assert lines[0].endswith(f"-> debian-12-genericcloud-amd64-{NEW_DEBIAN}.qcow2 (virtual size 2 -> 3 GiB)")
+    import runpy
+    bumped = runpy.run_path(str(catalog))["CATALOG"]
+    assert bumped["debian12"].image.virtual_size_gb == 3
+    # debian13 shares the named constant: it keeps its own size, and so does the LXC template.
+    assert bumped["debian13"].image.virtual_size_gb == CATALOG["debian13"].image.virtual_size_gb == 2
+    assert bumped["debian12"].lxc_template.virtual_size_gb == CATALOG["debian12"].lxc_template.virtual_size_gb
+
+
+@pytest.mark.parametrize(("kind", "expected"), [
+    ("raw", r"not a qcow2 image \(it starts with b'\\x00\\x00\\x00\\x00'.*qemu-img info"),
+    ("vmdk", r"not a qcow2 image \(it starts with b'KDMV'"),
+    ("truncated", r"only 40 bytes came back, a qcow2 header has 72"),
+])
+def test_an_image_without_a_qcow2_header_is_refused_with_one_line_and_nothing_written(
+        tmp_path, images, monkeypatch, capsys, kind, expected):
+    name = f"{kind}/debian-12-genericcloud-amd64-{NEW_DEBIAN}.qcow2"
+    (images.root / kind).mkdir(exist_ok=True)
+    if kind == "truncated":
+        full = _qemu_img(images.root, f"{kind}-full.qcow2", "2G")
+        (images.root / name).write_bytes(full.read_bytes()[:40])
+    else:
+        _qemu_img(images.root, name, "64M", kind)
+    catalog = tmp_path / "catalog.py"
+    catalog.write_text(bump_image.CATALOG_FILE.read_text())
+    # Through the command itself: its fetchers pointed at the test's publishers and image server.
+    monkeypatch.setattr(bump_image, "CATALOG_FILE", catalog)
+    monkeypatch.setattr(bump_image, "fetch_text", fake_publishers)
+    monkeypatch.setattr(bump_image, "fetch_head", lambda url, n: fetch_head(images.url(name), n))
+    assert bump_image.main(["--dist", "debian12"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("bump-image: https://cloud.debian.org/"), err
+    assert re.search(expected, err), err
+    assert "Traceback" not in err
+    assert catalog.read_text() == (ROOT / "components" / "catalog.py").read_text()
+
+
+def test_a_measured_size_is_written_once_after_the_checksum_and_replaced_next_time(tmp_path):
+    source = bump_image.CATALOG_FILE.read_text()
+    ubuntu = CATALOG["ubuntu2404"].image
+    build = Build(ubuntu.url, ubuntu.file_name, ubuntu.checksum, ubuntu.source_file_name)
+    once = bump_image.rewrite_virtual_size(source, build, 5)
+    twice = bump_image.rewrite_virtual_size(once, build, 6)
+    assert once.count("virtual_size_gb=5,") == 1 and "virtual_size_gb=5" not in twice
+    assert twice.count("virtual_size_gb=6,") == 1
+    assert len(twice.splitlines()) == len(source.splitlines()) + 1
+    import runpy
+    (tmp_path / "catalog.py").write_text(twice)
+    catalog = runpy.run_path(str(tmp_path / "catalog.py"))["CATALOG"]
+    assert catalog["ubuntu2404"].image.virtual_size_gb == 6
+    assert catalog["ubuntu2404"].image.source_file_name == ubuntu.source_file_name
+

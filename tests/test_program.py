@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from stacks import outputs
 from stacks.config import loader
 from stacks.config.model import needed_secrets
 from synth.engine import synth_config
@@ -14,7 +15,7 @@ from tests.conftest import ENVIRONMENTS, run_synth
 def test_synth_writes_resources_outputs_and_summary(env, synth_result):
     run = synth_result(env)
     assert (run.out / "resources.json").is_file()
-    assert run.outputs["contract_version"] == "2.1"
+    assert run.outputs["contract_version"] == outputs.CONTRACT_VERSION == "2.2"
     assert run.outputs["environment"]["name"] == env
     assert f"homelab synth: {env} ->" in run.stdout
     assert "secrets: none unmasked" in run.stdout

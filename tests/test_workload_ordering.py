@@ -50,10 +50,17 @@ def references(value: Any) -> Iterator[tuple[str, str]]:
             yield from references(item)
 
 
-def created_objects(resources: list[dict]) -> dict[tuple[str, str], str]:
-    return {(OBJECTS[r["type"]], r["inputs"]["metadata"]["name"]): r["urn"]
+def created_objects(resources: list[dict]) -> dict[tuple[str, str | None, str], str]:
+    """(kind, namespace, name) -> URN: objects of the same name in two namespaces are two objects."""
+    return {(OBJECTS[r["type"]], r["inputs"]["metadata"].get("namespace"), r["inputs"]["metadata"]["name"]): r["urn"]
             for r in resources if r["type"] in OBJECTS and isinstance(r["inputs"].get("metadata"), dict)
             and isinstance(r["inputs"]["metadata"].get("name"), str)}
+
+
+def namespace_of(workload: dict) -> str | None:
+    """Where a workload's pods run: its metadata's namespace, or a Helm release's `namespace`."""
+    metadata = workload["inputs"].get("metadata")
+    return (metadata or {}).get("namespace") if isinstance(metadata, dict) else workload["inputs"].get("namespace")
 
 
 def waits_for(resources: list[dict]) -> dict[str, set[str]]:
@@ -80,11 +87,14 @@ def test_every_workload_waits_for_the_objects_it_references(synth_result, env):
     before = waits_for(resources)
     checked, missing = 0, []
     for workload in (r for r in resources if r["type"] in WORKLOADS):
-        for ref in set(references(workload["inputs"])):
-            if ref in objects:
+        namespace = namespace_of(workload)
+        for kind, name in set(references(workload["inputs"])):
+            # A pod refers to objects of its own namespace (a Helm release: the release's namespace).
+            found = [urn for (k, ns, n), urn in objects.items() if (k, n) == (kind, name) and ns == namespace]
+            for urn in found:
                 checked += 1
-                if objects[ref] not in before[workload["urn"]]:
-                    missing.append(f"{workload['name']} does not wait for {ref[0]} {ref[1]}")
+                if urn not in before[workload["urn"]]:
+                    missing.append(f"{workload['name']} does not wait for {kind} {name}")
     assert checked >= 5, f"{env}: only {checked} references found: did the synth lose its workloads?"
     assert not missing, "\n".join(missing)
 

@@ -142,60 +142,84 @@ class AppBackups(pulumi.ComponentResource):
 
     def _cron_job(self, name: str, app: str, args: AppBackupsArgs, dump: k8s.core.v1.ContainerArgs,
                   volumes: list, uid: int, affinity, after: tuple[pulumi.Resource, ...]) -> k8s.batch.v1.CronJob:
-        upload = k8s.core.v1.ContainerArgs(
-            name="upload",
-            image=RCLONE_IMAGE,
-            command=["/bin/sh", f"/scripts/upload-{app}.sh"],
-            env=[
-                *[k8s.core.v1.EnvVarArgs(name=key, value=value)
-                  for key, value in render.remote_env(args.store_scheme, args.store_endpoint, args.store_region)],
-                *[k8s.core.v1.EnvVarArgs(name=env, value_from=k8s.core.v1.EnvVarSourceArgs(
-                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=STORE_SECRET, key=key)))
-                  for env, key in ((render.ACCESS_KEY_ENV, "access-key"), (render.SECRET_KEY_ENV, "secret-key"))],
-                k8s.core.v1.EnvVarArgs(name="HOME", value=f"{BACKUP_DIR}/home"),
-            ],
-            volume_mounts=[
-                k8s.core.v1.VolumeMountArgs(name="backup", mount_path=BACKUP_DIR),
-                k8s.core.v1.VolumeMountArgs(name="scripts", mount_path="/scripts", read_only=True),
-            ],
-            resources=kh.JOB_SIZE.args(),
-            security_context=kh.restricted_container_security(),
-        )
-        labels = kh.labels(f"{app}-backup")
-        pod = k8s.core.v1.PodSpecArgs(
-            restart_policy="OnFailure",
-            automount_service_account_token=False,
-            security_context=kh.pod_security(uid),
-            affinity=affinity,
-            init_containers=[dump],
-            containers=[upload],
-            volumes=[
-                _volume("backup", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
-                _volume("scripts", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=SCRIPTS, default_mode=0o444)),
-                *volumes,
-            ],
-        )
-        return k8s.batch.v1.CronJob(
-            f"{name}-{app}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{app}-backup", namespace=args.namespace, labels=labels),
-            spec=k8s.batch.v1.CronJobSpecArgs(
-                schedule=args.schedule,
-                concurrency_policy="Forbid",
-                successful_jobs_history_limit=3,
-                failed_jobs_history_limit=3,
-                job_template=k8s.batch.v1.JobTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.batch.v1.JobSpecArgs(
-                        backoff_limit=2,
-                        template=k8s.core.v1.PodTemplateSpecArgs(metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                                                                 spec=pod),
-                    ),
+        store = StoreEnv(args.store_scheme, args.store_endpoint, args.store_region, STORE_SECRET)
+        return cron_job(f"{name}-{app}", job_name=f"{app}-backup", label=f"{app}-backup", namespace=args.namespace,
+                        schedule=args.schedule, upload_script=f"upload-{app}.sh", store=store, dump=dump,
+                        volumes=[_volume("scripts", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                            name=SCRIPTS, default_mode=0o444)), *volumes],
+                        uid=uid, affinity=affinity, opts=pulumi.ResourceOptions(
+                            # The pods read the store Secret and the scripts by name, and back up an
+                            # application that must exist: none of that shows in the data.
+                            parent=self, depends_on=[self.store, self.scripts, *after]))
+
+
+@dataclass(frozen=True)
+class StoreEnv:
+    """How a backup pod reaches the store: the rclone remote's settings and the Secret with its keys."""
+
+    scheme: str
+    endpoint: str
+    region: str
+    secret: str  # a Secret with access-key and secret-key in the pod's namespace
+
+
+def upload_container(script: str, store: StoreEnv) -> k8s.core.v1.ContainerArgs:
+    """The pinned rclone running /scripts/<script> (render.upload_script) on /backup."""
+    return k8s.core.v1.ContainerArgs(
+        name="upload",
+        image=RCLONE_IMAGE,
+        command=["/bin/sh", f"/scripts/{script}"],
+        env=[
+            *[k8s.core.v1.EnvVarArgs(name=key, value=value)
+              for key, value in render.remote_env(store.scheme, store.endpoint, store.region)],
+            *[k8s.core.v1.EnvVarArgs(name=env, value_from=k8s.core.v1.EnvVarSourceArgs(
+                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=store.secret, key=key)))
+              for env, key in ((render.ACCESS_KEY_ENV, "access-key"), (render.SECRET_KEY_ENV, "secret-key"))],
+            k8s.core.v1.EnvVarArgs(name="HOME", value=f"{BACKUP_DIR}/home"),
+        ],
+        volume_mounts=[
+            k8s.core.v1.VolumeMountArgs(name="backup", mount_path=BACKUP_DIR),
+            k8s.core.v1.VolumeMountArgs(name="scripts", mount_path="/scripts", read_only=True),
+        ],
+        resources=kh.JOB_SIZE.args(),
+        security_context=kh.restricted_container_security(),
+    )
+
+
+def cron_job(resource_name: str, *, job_name: str, label: str, namespace: pulumi.Input[str], schedule: str,
+             upload_script: str, store: StoreEnv, dump: k8s.core.v1.ContainerArgs, volumes: list, uid: int,
+             affinity, opts: pulumi.ResourceOptions) -> k8s.batch.v1.CronJob:
+    """A backup CronJob: `dump` (an init container) fills the emptyDir /backup, then rclone uploads it
+    to the store and applies the retention. `volumes` must include the `scripts` volume."""
+    labels = kh.labels(label)
+    pod = k8s.core.v1.PodSpecArgs(
+        restart_policy="OnFailure",
+        automount_service_account_token=False,
+        security_context=kh.pod_security(uid),
+        affinity=affinity,
+        init_containers=[dump],
+        containers=[upload_container(upload_script, store)],
+        volumes=[_volume("backup", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()), *volumes],
+    )
+    return k8s.batch.v1.CronJob(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=job_name, namespace=namespace, labels=labels),
+        spec=k8s.batch.v1.CronJobSpecArgs(
+            schedule=schedule,
+            concurrency_policy="Forbid",
+            successful_jobs_history_limit=3,
+            failed_jobs_history_limit=3,
+            job_template=k8s.batch.v1.JobTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                spec=k8s.batch.v1.JobSpecArgs(
+                    backoff_limit=2,
+                    template=k8s.core.v1.PodTemplateSpecArgs(metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                                                             spec=pod),
                 ),
             ),
-            # The pods read the store Secret and the scripts by name, and back up an application
-            # that must exist: none of that shows in the data.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.store, self.scripts, *after]),
-        )
+        ),
+        opts=opts,
+    )
 
 
 def _beside(app: str) -> k8s.core.v1.AffinityArgs:

@@ -34,6 +34,8 @@ ENV_PREFIX = f"RCLONE_CONFIG_{REMOTE.upper()}_"
 ACCESS_KEY_ENV = f"{ENV_PREFIX}ACCESS_KEY_ID"
 SECRET_KEY_ENV = f"{ENV_PREFIX}SECRET_ACCESS_KEY"
 GRAFANA_DB_SCRIPT = (SCRIPTS_DIR / "grafana-db-backup.py").read_text()
+# The Incus volume export (standard-library Python; its environment: components/backups/incus.py).
+INCUS_EXPORT_SCRIPT = (SCRIPTS_DIR / "incus-export.py").read_text()
 
 # The flags the restore uses, exactly as the influx CLI documents them (see module docstring).
 INFLUX_RESTORE_FULL = ("--host", '"$INFLUX_HOST"', "--full")

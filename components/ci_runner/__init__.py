@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import remote
 
-from components.k3s.render import remote_command
+from components import ssh
 
 from .render import RunnerSettings, job_started_hook, register_script
 
@@ -31,15 +31,14 @@ class Runner(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RunnerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        command = remote_command(register_script(args.settings), args.ssh_user)
-        self.command = remote.Command(
+        command = ssh.as_root(["bash", "-c", register_script(args.settings)], args.ssh_user)
+        self.command = ssh.command(
             f"{name}-register",
             connection=args.connection,
             create=command,
             update=command,
             stdin=pulumi.Output.secret(args.registration_token),
             logging=remote.Logging.STDOUT_AND_STDERR,
-            add_previous_output_in_env=False,
             # The host must be provisioned (its user, sudo, curl) before the script can run: the
             # connection's address alone does not wait for provisioning.
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),

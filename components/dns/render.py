@@ -25,6 +25,8 @@ from pathlib import Path
 
 import jinja2
 
+from components import ssh
+
 TEMPLATES = Path(__file__).parent / "templates"
 ZONE_DELIMITER = "HOMELAB_DNS_ZONE"
 CONF_DELIMITER = "HOMELAB_DNS_CONF"
@@ -155,7 +157,4 @@ def install_script(spec: ZoneSpec, layout: Layout) -> str:
 
 def remote_command(ssh_user: str) -> str:
     """The command line: the script comes on stdin (it may be long), run as root."""
-    argv = ["bash", "-s"]
-    if ssh_user != "root":
-        argv = ["sudo", "--non-interactive", *argv]
-    return shlex.join(argv)
+    return ssh.as_root(["bash", "-s"], ssh_user)

@@ -8,10 +8,11 @@ from typing import Sequence
 import pulumi
 from pulumi_command import remote
 
+from components import ssh
 from components.dns import render
 
 TYPE = "homelab:dns:Server"
-STOP = "systemctl disable --now named"
+STOP = ("systemctl", "disable", "--now", "named")
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,14 @@ class DnsServer(pulumi.ComponentResource):
         layout = render.LAYOUTS[args.family]
         self.script = pulumi.Output.from_input(args.zone).apply(lambda zone: render.install_script(zone, layout))
         command = render.remote_command(args.ssh_user)
-        stop = STOP if args.ssh_user == "root" else f"sudo --non-interactive {STOP}"
-        self.command = remote.Command(
+        stop = ssh.as_root(STOP, args.ssh_user)
+        self.command = ssh.command(
             f"{name}-bind",
             connection=args.connection,
             create=command,
             update=command,
             delete=stop,
             stdin=self.script,
-            # sshd's default AcceptEnv refuses PULUMI_COMMAND_STDOUT: send no previous output.
-            add_previous_output_in_env=False,
             # The host must be provisioned (cloud-init done, operator account present) first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.ready)),
         )

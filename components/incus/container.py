@@ -19,6 +19,11 @@ DEFAULT_EXPIRY = "7d"
 DEFAULT_PATTERN = "snap%d"
 
 
+def data_volume_name(hostname: str) -> str:
+    """The Incus name of an instance's data volume (the backups layer exports it by this name)."""
+    return f"{hostname}-data"
+
+
 @dataclass(frozen=True)
 class ProxySpec:
     """A proxy device: `listen` on the host, forwarded to `connect` in the instance."""
@@ -129,7 +134,7 @@ class Container(pulumi.ComponentResource):
         self.volume = None
         if args.volume is not None:
             self.volume = binding.StorageVolume(f"{name}-data", binding.StorageVolumeArgs(
-                name=f"{args.hostname}-data", pool=args.volume.pool, type="custom", content_type="filesystem",
+                name=data_volume_name(args.hostname), pool=args.volume.pool, type="custom", content_type="filesystem",
                 description=f"homelab: data of {args.hostname}", config=args.volume.config(),
                 target=args.volume.target, project=args.project),
                 opts=pulumi.ResourceOptions(parent=self, protect=args.protect,

@@ -31,6 +31,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pulumi_command import remote
 
+from components import ssh
 from components.k3s import render, vip as kube_vip
 
 TYPE = "homelab:k3s:Cluster"
@@ -192,10 +193,9 @@ class Cluster(pulumi.ComponentResource):
                 )
             )
             uninstall = render.remote_command(render.uninstall_script(settings_node), node.ssh_user)
-            join = remote.Command(
+            join = ssh.command(
                 f"{name}-agent-{node.name}-join",
                 connection=node.connection,
-                add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
                 create=command,
                 update=NOOP,
                 delete=uninstall,
@@ -210,10 +210,9 @@ class Cluster(pulumi.ComponentResource):
                     ignore_changes=["create"],
                 ),
             )
-            self.agent_commands[node.name] = remote.Command(
+            self.agent_commands[node.name] = ssh.command(
                 f"{name}-agent-{node.name}-sync",
                 connection=node.connection,
-                add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
                 create=command,
                 update=command,
                 stdin=agent_stdin,
@@ -227,13 +226,12 @@ class Cluster(pulumi.ComponentResource):
         # A ServiceAccount token, not k3s.yaml's admin certificate: k3s renews that certificate on
         # disk about yearly and a copy kept in the state would fail with x509 errors (day 2).
         read = render.provider_credential_command(first.ssh_user)
-        kubeconfig_read = remote.Command(
+        kubeconfig_read = ssh.command(
             f"{name}-kubeconfig",
             connection=first.connection,
             create=read,
             update=read,
             logging=remote.Logging.NONE,
-            add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 additional_secret_outputs=["stdout"],
@@ -265,10 +263,9 @@ class Cluster(pulumi.ComponentResource):
         """`K10<cluster CA hash>` read from the first server once it runs (not a secret: a hash of
         the CA certificate); the joins that use it wait for it through their stdin."""
         read = render.read_ca_prefix_command(first.ssh_user)
-        command = remote.Command(
+        command = ssh.command(
             f"{name}-ca-hash",
             connection=first.connection,
-            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=read,
             update=read,
             opts=pulumi.ResourceOptions(
@@ -317,10 +314,9 @@ class Cluster(pulumi.ComponentResource):
         script = render.etcd_backup_script(node.name, first, s3=credentials is not None)
         command = render.remote_command(script, node.ssh_user)
         cleanup = render.remote_command(render.etcd_backup_remove_script(node.name), node.ssh_user)
-        return remote.Command(
+        return ssh.command(
             resource_name,
             connection=node.connection,
-            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             create=command,
             update=command,
             delete=cleanup,
@@ -340,10 +336,9 @@ class Cluster(pulumi.ComponentResource):
     ) -> remote.Command:
         command = pulumi.Output.all(script, _generation(node)).apply(
             lambda values: render.remote_command(render.with_generation(values[0], values[1]), node.ssh_user))
-        return remote.Command(
+        return ssh.command(
             resource_name,
             connection=node.connection,
-            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
             # update = create: a new version or changed settings re-run the same idempotent script as
             # an update (the upgrade path), never a replacement.
             create=command,

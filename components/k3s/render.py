@@ -30,6 +30,7 @@ from typing import Literal
 import jinja2
 import yaml
 
+from components import ssh
 from components.k3s import flags
 from components.k3s.installers import Installer, for_version as installer_for
 
@@ -412,10 +413,7 @@ def with_generation(script: str, generation: list[str]) -> str:
 def remote_command(script: str, ssh_user: str) -> str:
     """The command line a remote.Command runs: the script as `bash -c` argument, as root. The
     script holds no secret (the token comes on stdin), so it may be seen in argv and in state."""
-    argv = ["bash", "-c", script]
-    if ssh_user != "root":
-        argv = ["sudo", "--non-interactive", *argv]
-    return shlex.join(argv)
+    return ssh.as_root(["bash", "-c", script], ssh_user)
 
 
 def password_of(token: str) -> str:
@@ -439,17 +437,11 @@ def secure_token(ca_prefix: str, user: str, token: str) -> str:
 
 def read_ca_prefix_command(ssh_user: str) -> str:
     """Print `K10<ca hash>` from the first server's token file, never the password after it."""
-    argv = ["sed", "-n", r"s/^\(K10[0-9a-f]\{64\}\)::.*$/\1/p", SERVER_TOKEN_PATH]
-    if ssh_user != "root":
-        argv = ["sudo", "--non-interactive", *argv]
-    return shlex.join(argv)
+    return ssh.as_root(["sed", "-n", r"s/^\(K10[0-9a-f]\{64\}\)::.*$/\1/p", SERVER_TOKEN_PATH], ssh_user)
 
 
 def read_kubeconfig_command(ssh_user: str) -> str:
-    argv = ["cat", KUBECONFIG_PATH]
-    if ssh_user != "root":
-        argv = ["sudo", "--non-interactive", *argv]
-    return shlex.join(argv)
+    return ssh.as_root(["cat", KUBECONFIG_PATH], ssh_user)
 
 
 PROVIDER_CREDENTIAL_SCRIPT = "provider-credential.sh"

@@ -13,7 +13,7 @@ import pulumi_linode as linode
 from pulumi_command import remote
 
 from cloudinit.render import CLOUD_INIT_WAIT
-from components import hostkey
+from components import hostkey, ssh
 
 TYPE = "homelab:linode:LinodeHost"
 
@@ -141,16 +141,15 @@ class LinodeHost(pulumi.ComponentResource):
         # instance.
         self.host_key = hostkey.recorded_host_key(name, self.public_ip, machine=[self.instance], parent=self)
 
-        def ssh(user: str) -> remote.ConnectionArgs:
+        def login(user: str) -> remote.ConnectionArgs:
             return hostkey.connection(self.public_ip, user, args.private_key, self.host_key)
 
         if args.provision_script is not None:
             # Script on stdin, same command on update: a changed script re-runs in place (an update),
             # never a replacement; an idempotent script makes the re-run safe.
-            self.ready = remote.Command(
+            self.ready = ssh.command(
                 f"{name}-provision",
-                connection=ssh("root"),
-                add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
+                connection=login("root"),
                 create="bash -s",
                 update="bash -s",
                 stdin=args.provision_script,
@@ -159,24 +158,22 @@ class LinodeHost(pulumi.ComponentResource):
         else:
             digest = hashlib.sha256(args.user_data.encode()).hexdigest()
             # A new instance (or new user-data, which replaces it) is waited for again.
-            self.ready = remote.Command(
+            self.ready = ssh.command(
                 f"{name}-ready",
-                connection=ssh(args.operator_user),
-                add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
+                connection=login(args.operator_user),
                 create=CLOUD_INIT_WAIT,
                 triggers=[self.instance.id] if args.reprovision_script is not None else [self.instance.id, digest],
                 opts=child,
             )
         self.provision: remote.Command | None = None
         if args.reprovision_script is not None:
-            command = "sudo --non-interactive bash -s"
-            self.provision = remote.Command(
+            command = ssh.as_root(["bash", "-s"], args.operator_user)
+            self.provision = ssh.command(
                 f"{name}-provision",
-                connection=ssh(args.operator_user),
+                connection=login(args.operator_user),
                 create=command,
                 update=command,
                 stdin=args.reprovision_script,
-                add_previous_output_in_env=False,
                 # A new instance is provisioned again; a changed script re-runs as an update.
                 triggers=[self.instance.id],
                 # SSH as the operator works once cloud-init has created the account.

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_random as random
 from pulumi_command import remote
 
+from components import ssh
 from components.mtig import render
 
 TYPE = "homelab:mtig:EdgeBroker"
@@ -98,17 +99,14 @@ class EdgeBroker(pulumi.ComponentResource):
             args.cert_pem, args.key_pem, args.ca_pem,
         ).apply(lambda v: install_script(args.family, args.users, dict(zip(names, v[0])), dict(zip(names, v[1])),
                                          v[2], v[3], v[4])))
-        argv = ["bash", "-s"] if args.ssh_user == "root" else ["sudo", "--non-interactive", "bash", "-s"]
-        command = shlex.join(argv)
-        self.command = remote.Command(
+        command = ssh.as_root(["bash", "-s"], args.ssh_user)
+        self.command = ssh.command(
             f"{name}-mosquitto",
             connection=args.connection,
             create=command,
             update=command,
-            delete=shlex.join([*argv[:-2], "systemctl", "disable", "--now", "mosquitto"]),
+            delete=ssh.as_root(["systemctl", "disable", "--now", "mosquitto"], args.ssh_user),
             stdin=script,
-            # sshd's default AcceptEnv refuses PULUMI_COMMAND_STDOUT: send no previous output.
-            add_previous_output_in_env=False,
             logging=remote.Logging.STDERR,
             # The host must be provisioned (operator account, EPEL on Rocky) first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.ready)),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import remote
 
-from components import hostkey
+from components import hostkey, ssh
 
 TYPE = "homelab:onboard:OnboardedHost"
 
@@ -58,27 +58,25 @@ class OnboardedHost(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.host_key = hostkey.pinned_or_recorded(name, args.address, args.host_key, port=args.ssh_port, parent=self)
 
-        def ssh(user: str, dial_error_limit: int = 10) -> remote.ConnectionArgs:
+        def login(user: str, dial_error_limit: int = 10) -> remote.ConnectionArgs:
             return hostkey.connection(args.address, user, args.private_key, self.host_key, port=args.ssh_port,
                                       dial_error_limit=dial_error_limit)
 
-        command = "bash -s" if args.ssh_user == "root" else "sudo bash -s"
+        command = ssh.as_root(["bash", "-s"], args.ssh_user)  # sudo never waits for a password
         # Script on stdin, same command on update: a changed script re-runs in place as an update
         # (a trigger would replace the resource, pulumi-command#855).
-        self.provision = remote.Command(
+        self.provision = ssh.command(
             f"{name}-provision",
-            connection=ssh(args.ssh_user),
-            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
+            connection=login(args.ssh_user),
             create=command,
             update=command,
             stdin=args.provision_script,
             opts=child,
         )
         digest = hashlib.sha256(args.provision_script.encode()).hexdigest()
-        self.ready = remote.Command(
+        self.ready = ssh.command(
             f"{name}-ready",
-            connection=ssh(args.operator_user, REBOOT_DIAL_ERROR_LIMIT if args.kernel_args else 10),
-            add_previous_output_in_env=False,  # no PULUMI_COMMAND_STDOUT: sshd refuses it (AcceptEnv)
+            connection=login(args.operator_user, REBOOT_DIAL_ERROR_LIMIT if args.kernel_args else 10),
             create=ready_check(args.kernel_args),
             # Re-checked whenever the script changes.
             triggers=[digest],

@@ -1,5 +1,6 @@
 """Backups of every stateful thing: Proxmox guests (vzdump), the k3s datastore (etcd snapshots),
-InfluxDB and Grafana (CronJobs), all with retention and, in production, an off-host target.
+InfluxDB and Grafana (CronJobs), Incus custom volumes (exports by CronJobs), all with retention and,
+in production, an off-host target.
 
 ```yaml
 homelab:backups:
@@ -24,9 +25,16 @@ homelab:backups:
     retention_days: 30              # older backups are removed from the store
     influxdb: true                  # `influx backup` of the whole instance
     grafana: true                   # Grafana's SQLite database
+  incus:                            # per Incus remote: its instances' data volumes exported to the store
+    cluster01:                      #   secrets incusBackupCertificate-<remote> / incusBackupKey-<remote>
+      schedule: "15 4 * * *"        #   (a restricted client certificate) and incusServerCertificate-<remote>
+      retention_days: 14            #   (the remote's server certificate, pinned); 5-field cron as above
+      compression: gzip             # Incus compression_algorithm: gzip, zstd, xz, bzip2, lzma or none
+      snapshots: false              # include the volume's snapshots in the export
 ```
 A production environment must cover every stateful resource it declares with a backup to an
-off-host target (see `checks`): Proxmox guests, the k3s datastore, InfluxDB and Grafana.
+off-host target (see `checks`): Proxmox guests, the k3s datastore, InfluxDB and Grafana, and every
+Incus instance's data volume.
 """
 
 from __future__ import annotations
@@ -38,13 +46,31 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import Model, Problem, SecretSpec
+from .base import NO_VALUE, Model, Problem, SecretSpec
 
 if TYPE_CHECKING:
     from .base import Config as EnvironmentConfig  # the whole config as sections see it (base.Config)
 
 ACCESS_KEY = "backupS3AccessKey"
 SECRET_KEY = "backupS3SecretKey"
+_PEM_CERT = {"pattern": r"\s*-----BEGIN CERTIFICATE-----\s+\S[\s\S]*-----END CERTIFICATE-----\s*",
+             "form": "a PEM certificate", "template": "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n"}
+
+
+def incus_client_cert_key(remote: str) -> str:
+    """The secret holding the client certificate an Incus remote trusts for exports (restricted)."""
+    return f"incusBackupCertificate-{remote}"
+
+
+def incus_client_key_key(remote: str) -> str:
+    """The secret holding that client certificate's private key."""
+    return f"incusBackupKey-{remote}"
+
+
+def incus_server_cert_key(remote: str) -> str:
+    """The secret holding the remote's own server certificate, which the export pins."""
+    return f"incusServerCertificate-{remote}"
+
 
 # Proxmox storage types a vzdump target can have; the first three live off the node
 # (Proxmox Backup Server, NFS, SMB/CIFS), the others on the node's own disks or its cluster.
@@ -173,13 +199,31 @@ class Applications(Model):
     _cron = field_validator("schedule")(lambda cls, v: check_cron(v))
 
 
+# Incus's backup compressors (lxc/incus shared/validate/validate.go IsCompressionAlgorithm; the
+# server also needs the tool installed). "none" leaves a plain tarball.
+IncusCompression = Literal["gzip", "zstd", "xz", "bzip2", "lzma", "none"]
+
+
+class IncusExport(Model):
+    """Exports of one Incus remote's custom data volumes to the store, by CronJobs on the cluster:
+    a volume backup (POST .../volumes/custom/<volume>/backups), downloaded (.../export) and uploaded."""
+
+    schedule: str = "15 4 * * *"
+    retention_days: int = Field(default=14, ge=1)
+    compression: IncusCompression = "gzip"
+    snapshots: bool = False  # false: the volume only (`volume_only`), its snapshots stay on the pool
+
+    _cron = field_validator("schedule")(lambda cls, v: check_cron(v))
+
+
 class Backups(Model):
-    """Backups: the store, Proxmox vzdump, k3s etcd snapshots, application data."""
+    """Backups: the store, Proxmox vzdump, k3s etcd snapshots, application data, Incus volume exports."""
 
     store: Store | None = None
     proxmox: ProxmoxBackup | None = None
     k3s: K3sSnapshots | None = None
     applications: Applications | None = None
+    incus: dict[str, IncusExport] = {}  # per Incus remote
 
 
 def pool_name(cfg: "EnvironmentConfig") -> str:
@@ -190,10 +234,44 @@ def pool_name(cfg: "EnvironmentConfig") -> str:
 
 
 def secrets(cfg: "EnvironmentConfig") -> Iterable[SecretSpec]:
-    if cfg.backups is None or cfg.backups.store is None:
+    if cfg.backups is None:
         return
-    yield SecretSpec(ACCESS_KEY, "access key of the off-cluster backup store (S3/MinIO)")
-    yield SecretSpec(SECRET_KEY, "secret key of the off-cluster backup store (S3/MinIO)")
+    if cfg.backups.store is not None:
+        yield SecretSpec(ACCESS_KEY, "access key of the off-cluster backup store (S3/MinIO)")
+        yield SecretSpec(SECRET_KEY, "secret key of the off-cluster backup store (S3/MinIO)")
+    known = cfg.incus.remotes if cfg.incus is not None else {}
+    # An unknown remote or one on the local socket is a config error of its own, not a missing secret.
+    for remote in sorted(r for r in cfg.backups.incus if r in known and not known[r].address.startswith("unix:")):
+        yield SecretSpec(incus_client_cert_key(remote), f"client certificate (PEM) the Incus remote {remote} trusts "
+                         "for volume exports (`incus config trust add-certificate --restricted --projects`)", **_PEM_CERT)
+        yield SecretSpec(incus_client_key_key(remote), f"private key (PEM) of that client certificate of {remote}")
+        yield SecretSpec(incus_server_cert_key(remote), f"the Incus remote {remote}'s own server certificate (PEM, "
+                         "servercerts/<remote>.crt after `incus remote add`), pinned by the export", **_PEM_CERT)
+
+
+def exported_volumes(cfg: "EnvironmentConfig") -> list[tuple[str, str, IncusExport]]:
+    """(instance, remote, export) of every Incus data volume whose remote is exported, by instance."""
+    if cfg.incus is None or cfg.backups is None:
+        return []
+    return [(host, inst.remote, cfg.backups.incus[inst.remote]) for host, inst in sorted(cfg.incus.instances.items())
+            if inst.data is not None and inst.remote in cfg.backups.incus]
+
+
+def _incus_checks(cfg: "EnvironmentConfig", backups: Backups) -> Iterable[Problem]:
+    known = sorted(cfg.incus.remotes) if cfg.incus is not None else []
+    for remote in sorted(backups.incus):
+        path = f"backups.incus.{remote}"
+        if remote not in known:
+            yield Problem(path, remote, f"is not an Incus remote (known remotes: {', '.join(known) or 'none'})")
+        elif cfg.incus.remotes[remote].address.startswith("unix:"):
+            yield Problem(path, remote, "is reached over the local socket; an export from the cluster needs its "
+                                        "https:// address")
+        elif not any(i.remote == remote and i.data is not None for i in cfg.incus.instances.values()):
+            yield Problem(path, remote, "has no instance with a data volume to export (incus.instances.*.data)")
+    if backups.incus and backups.store is None:
+        yield Problem("backups.incus", NO_VALUE, "exports to the backup store, but backups.store is not configured")
+    if backups.incus and (cfg.k3s is None or not cfg.k3s.clusters):
+        yield Problem("backups.incus", NO_VALUE, "runs the exports as CronJobs on the k3s cluster, but k3s is not configured")
 
 
 def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
@@ -210,6 +288,7 @@ def checks(cfg: "EnvironmentConfig") -> Iterable[Problem]:
                                      ("k3s", "k3s", "the k3s datastore")):
             if getattr(backups, field) is not None and getattr(cfg, section) is None:
                 yield Problem(f"backups.{field}", "set", f"backs up {what}, but {section} is not configured")
+        yield from _incus_checks(cfg, backups)
     if cfg.environment.production:
         yield from uncovered(cfg)
 
@@ -237,3 +316,10 @@ def uncovered(cfg: "EnvironmentConfig") -> Iterable[Problem]:
             if apps is None or not getattr(apps, app) or not has_store:
                 yield Problem(f"backups.applications.{app}", None if apps is None else getattr(apps, app),
                               f"production {app} data needs a backup to the backup store")
+    if cfg.incus is not None:
+        # A snapshot on the volume's own pool is not a backup: each data volume's remote exports it.
+        for host, inst in sorted(cfg.incus.instances.items()):
+            if inst.data is not None and (inst.remote not in backups.incus or not has_store):
+                yield Problem(f"backups.incus.{inst.remote}", NO_VALUE,
+                              f"production Incus volume {host}-data (incus.instances.{host}.data) needs an export "
+                              "to the backup store (its snapshots stay on the same pool)")
