@@ -162,24 +162,29 @@ def test_program_registers_the_runner_over_ssh_with_the_token_on_stdin(tmp_path)
 RUNNER_2_337_0_LINUX_X64 = "70920811a4f8ad4328818682bca5c6469c1c942fab52448868071d0063816613"
 
 
-def test_staging_runs_its_runner_on_a_container_of_its_own_with_the_published_checksum(synth_result):
-    """The committed mirkwood stack enables the runner: a Proxmox LXC that serves nothing else, the
-    release pinned by the checksum GitHub publishes, registered under the label the workflows ask for,
-    its token on stdin only. Production's committed stack has none (its first runner is the operator's
-    bootstrap, README "Delivery pipeline")."""
-    document = yaml.safe_load((ROOT / "Pulumi.mirkwood.yaml").read_text())["config"]
+RUNNER_POLICY = {"mirkwood": ("true", "from a fork"), "lothlorien": ("false", "pull requests never run here")}
+
+
+@pytest.mark.parametrize("env", ["mirkwood", "lothlorien"])
+def test_each_environment_runs_its_runner_on_a_container_of_its_own_with_the_published_checksum(synth_result, env):
+    """Both committed stacks enable their runner: a Proxmox LXC that serves nothing else, pinned to
+    its node, the release pinned by the checksum GitHub publishes, registered under the label the
+    workflows ask for, its token on stdin only; staging's hook admits same-repository pull requests,
+    production's none."""
+    document = yaml.safe_load((ROOT / f"Pulumi.{env}.yaml").read_text())["config"]
     runner = document["homelab:ci_runner"]
     assert (runner["version"], runner["arch"], runner["sha256"]) == ("2.337.0", "x64", RUNNER_2_337_0_LINUX_X64)
     (container,) = [c for c in document["homelab:proxmox"]["containers"] if c["name"] == runner["host"]]
     assert container["groups"] == ["ci"], "the runner's container runs nothing else"
-    assert "homelab:ci_runner" not in yaml.safe_load((ROOT / "Pulumi.lothlorien.yaml").read_text())["config"]
+    assert container.get("node"), "an added node must not move (replace) the runner"
 
-    run = synth_result("mirkwood")
-    (register,) = [r for r in run.of_type("command:remote:Command") if r["name"] == "mirkwood-ci-runner-register"]
+    run = synth_result(env)
+    (register,) = [r for r in run.of_type("command:remote:Command") if r["name"] == f"{env}-ci-runner-register"]
     script = register["inputs"]["create"]
     assert f"readonly SHA256={RUNNER_2_337_0_LINUX_X64}" in script
     assert "readonly VERSION=2.337.0" in script and "readonly ARCH=x64" in script
-    assert "readonly LABELS=homelab-mirkwood" in script
-    assert "readonly ALLOW_PULL_REQUESTS=true" in script and "from a fork" in script
+    assert f"readonly LABELS=homelab-{env}" in script
+    allow, refusal = RUNNER_POLICY[env]
+    assert f"readonly ALLOW_PULL_REQUESTS={allow}" in script and refusal in script
     assert register["inputs"]["stdin"] == "[secret]"
-    assert any("mirkwood-ci" in urn for urn in register["dependencies"]), register["dependencies"]
+    assert any(runner["host"] in urn for urn in register["dependencies"]), register["dependencies"]
