@@ -31,6 +31,7 @@ import argparse
 import copy
 import ipaddress
 import json
+import math
 import os
 import re
 import shutil
@@ -51,6 +52,7 @@ RATIO_TARGET = 1.3
 GROWTH_TARGET = 11.0  # time(1000 hosts) / time(100 hosts)
 SERVERS = 3
 NETWORK = ipaddress.IPv4Network("10.96.0.0/20")  # room for 4000 hosts
+PODS = ipaddress.IPv4Network("10.128.0.0/24")  # widened to the pod network the node count needs
 FIRST_HOST_VMID = 20000
 # The SDK packages both runs import before the clock starts.
 SDK_PACKAGES = ("pulumi", "pulumi_command", "pulumi_kubernetes", "pulumi_linode", "pulumi_proxmoxve",
@@ -157,6 +159,9 @@ def _k3s(k3s: dict[str, Any], names: list[str], addresses: list[str]) -> dict[st
     # Names of the base's domain are not served here (no dns host): keep the addresses only.
     target["tls_san"] = [san for san in target.get("tls_san") or [] if not any(c.isalpha() for c in san)]
     target.pop("vip", None)
+    # One /24 of pods per node (stacks/config/k3s.py): more than 256 nodes need a wider pod network.
+    if len(names) > 256:
+        target["cluster_cidr"] = str(PODS.supernet(new_prefix=24 - math.ceil(math.log2(len(names)))))
     return k3s
 
 

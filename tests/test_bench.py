@@ -26,7 +26,8 @@ def _validate(hosts: int, tmp_path):
     return loader.validate(entries, stack=env, secret_keys=secret_keys)
 
 
-@pytest.mark.parametrize("hosts", [4, 9])
+# 1000: `make bench`'s largest size, whose 1000 k3s nodes need more than a /16 of pods.
+@pytest.mark.parametrize("hosts", [4, 9, 1000])
 def test_generated_environment_is_a_valid_config(hosts, tmp_path):
     env = bench.env_name(hosts)
     cfg = _validate(hosts, tmp_path)
